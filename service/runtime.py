@@ -1,0 +1,116 @@
+"""Run an exported model folder with onnxruntime and `tokenizers` only.
+
+The same code serves HTTP requests, the batch scorer and `pairscore evaluate`, so
+all three give the same numbers. Never imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from pairscore import artifact
+
+DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
+
+
+def default_threads() -> int:
+    """onnxruntime intra-op threads: PAIRSCORE_ORT_THREADS, else every core up to 4."""
+    value = os.environ.get("PAIRSCORE_ORT_THREADS")
+    return int(value) if value else max(1, min(4, os.cpu_count() or 1))
+
+
+def _session(path: Path, threads: int, inputs: Sequence[str], output: str) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+        raise artifact.ArtifactError(f"{path}: onnxruntime cannot load it ({exc})") from exc
+    got_in = [i.name for i in session.get_inputs()]
+    got_out = [o.name for o in session.get_outputs()]
+    if got_in != list(inputs) or output not in got_out:
+        raise artifact.ArtifactError(
+            f"{path}: graph has inputs {got_in} and outputs {got_out}, expected inputs {list(inputs)} and output {output!r}"
+        )
+    return session
+
+
+class PairModel:
+    """One task's artifact: tokenizer, sentence encoder and pair head."""
+
+    def __init__(self, model_dir: str | Path, threads: int | None = None, encoder_file: str | None = None):
+        self.model_dir = Path(model_dir)
+        self.card: dict[str, Any] = artifact.read_card(self.model_dir)
+        self.task: str = self.card["task"]
+        self.labels: list[str] = list(self.card["labels"])
+        self.threshold: float | None = self.card.get("threshold")
+        graphs = self.card["graphs"]
+        tok_path = self.model_dir / graphs["tokenizer"]
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tok_path))
+        except Exception as exc:  # tokenizers raises a bare Exception for bad files
+            raise artifact.ArtifactError(f"{tok_path}: tokenizer does not load ({exc})") from exc
+        self.tokenizer.no_padding()
+        self.max_tokens: int = int(self.card.get("max_tokens", 128))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        threads = threads or default_threads()
+        self.encoder_file = encoder_file or graphs["encoder"]
+        self._encoder = _session(self.model_dir / self.encoder_file, threads, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
+        self.output_name = artifact.HEAD_OUTPUTS[self.task]
+        self._head = _session(self.model_dir / graphs["head"], threads, artifact.HEAD_INPUTS, self.output_name)
+        self.dim: int = int(self.card["dim"])
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
+
+    def encode_ids(self, ids: Sequence[Sequence[int]], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+        """Sentence vectors for tokenized texts, in input order.
+
+        Texts are sorted by length and run in chunks padded to the chunk's longest, which
+        the padding-invariant encoder allows without changing any vector.
+        """
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), chunk):
+            members = order[start : start + chunk]
+            width = max(1, max(len(ids[i]) for i in members))
+            batch = np.zeros((len(members), width), dtype=np.int64)
+            lengths = np.zeros(len(members), dtype=np.int64)
+            for row, i in enumerate(members):
+                batch[row, : len(ids[i])] = ids[i]
+                lengths[row] = len(ids[i])
+            out[members] = self._encoder.run([artifact.ENCODER_OUTPUT], {"input_ids": batch, "lengths": lengths})[0]
+        return out
+
+    def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+        """Sentence vectors; each distinct text is encoded once."""
+        unique = list(dict.fromkeys(texts))
+        vectors = self.encode_ids(self.token_ids(unique), chunk)
+        index = {text: row for row, text in enumerate(unique)}
+        return vectors[[index[t] for t in texts]] if texts else vectors
+
+    def head(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Head output for pairs of vectors: probabilities [n, labels] or probability/score [n]."""
+        if len(u) == 0:
+            shape = (0, len(self.labels)) if self.task == "entailment" else (0,)
+            return np.zeros(shape, dtype=np.float32)
+        return self._head.run([self.output_name], {"u": u.astype(np.float32), "v": v.astype(np.float32)})[0]
+
+    def score_pairs(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
+        """Head output for text pairs; a text repeated across pairs is encoded once."""
+        vectors = self.encode(list(texts_a) + list(texts_b))
+        return self.head(vectors[: len(texts_a)], vectors[len(texts_a) :])
+
+    def rank(self, question: str, answers: Sequence[str]) -> np.ndarray:
+        """Scores of answers to one question: the question is encoded once, not once per answer."""
+        vectors = self.encode([question, *answers])
+        u = np.repeat(vectors[:1], len(answers), axis=0)
+        return self.head(u, vectors[1:])
