@@ -65,6 +65,9 @@ def to_pair(task: str, row: Mapping[str, Any], columns: tuple[str, str, str] | N
             raise RowError(f"field {col!r} must be a string, got {type(value).__name__}")
         texts.append(value)
     label = row.get(col_label)
+    if isinstance(label, str):  # CSV values arrive as text
+        label = label.strip()
+        label = None if label == "" else int(label) if label.lstrip("-").isdigit() else label
     if label is not None:
         if isinstance(label, bool) or not isinstance(label, (int, float)) or label != int(label):
             raise RowError(f"field {col_label!r} must be an integer label, got {label!r}")

@@ -1,0 +1,23 @@
+# The two set-up commands: `make serve` (serving install, no torch) and `make test`.
+PYTHON ?= python3
+SERVE_VENV ?= .venv-serve
+DEV_VENV ?= .venv
+PIP_FLAGS = -q -c constraints.txt
+
+.PHONY: serve test
+
+$(SERVE_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install $(PIP_FLAGS) -e .
+	touch $@
+
+$(DEV_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(DEV_VENV)
+	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev]'
+	touch $@
+
+serve: $(SERVE_VENV)/.installed
+	$(SERVE_VENV)/bin/pairscore serve
+
+test: $(DEV_VENV)/.installed
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/pytest $(PYTEST_ARGS)

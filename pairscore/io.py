@@ -1,0 +1,70 @@
+"""Stream rows from JSONL, CSV or Parquet files as dicts, one (line number, row) at a time.
+
+Shared by `pairscore evaluate` and the batch scorer. A line that does not parse is
+yielded as the exception, so callers decide whether to skip, report or stop.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterator
+
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+def file_format(path: str | Path) -> str:
+    """The format named by the file's suffix; ValueError naming the file otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"{path}: unknown file type {suffix!r}, expected one of {sorted(FORMATS)}")
+    return FORMATS[suffix]
+
+
+def iter_rows(path: str | Path) -> Iterator[tuple[int, dict | Exception]]:
+    """Yield (1-based line number, row dict or the exception that line raised).
+
+    JSONL: blank lines are skipped (their numbers still count). CSV: numbers are file
+    lines, the header being line 1; values stay strings. Parquet: row numbers.
+    """
+    fmt = file_format(path)
+    if fmt == "jsonl":
+        yield from _jsonl_rows(Path(path))
+    elif fmt == "csv":
+        yield from _csv_rows(Path(path))
+    else:
+        yield from _parquet_rows(Path(path))
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            yield number, row if isinstance(row, dict) else ValueError(f"expected a JSON object, got {type(row).__name__}")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            if None in row:  # more fields than the header names
+                yield reader.line_num, ValueError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has {len(reader.fieldnames or [])}")
+            else:
+                yield reader.line_num, row
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
+    import pyarrow.parquet as pq
+
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row

@@ -1,0 +1,163 @@
+"""The pairscore HTTP service (BentoML 1.4): entailment, paraphrase, answer ranking, embeddings.
+
+Each task endpoint validates its request, turns it into one `Job` and awaits the
+batchable `batch` API through BentoML's self-proxy, so BentoML's adaptive batcher
+merges concurrent requests into one model call (service.scoring). The models are
+loaded and checked once per worker at start-up; a bad artifact stops the server
+with the file named. Run: `bentoml serve` in the repo root, or `pairscore serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import bentoml
+
+from pairscore.artifact import ArtifactError
+from service.errors import Overloaded
+from service.limits import ENV
+from service.loading import load_models, model_root
+from service.middleware import RequestGuard
+from service.schemas import (
+    LIMITS,
+    EntailmentPair,
+    EntailmentResult,
+    Info,
+    Job,
+    JobResult,
+    ModelInfo,
+    ParaphrasePair,
+    ParaphraseResult,
+    Probabilities,
+    RankedAnswer,
+    Task,
+    items,
+)
+from service.scoring import run_jobs
+
+logger = logging.getLogger("pairscore")
+BATCH_ROUTE = "/internal/batch"
+PUBLIC_ROUTES = frozenset({"/entailment", "/paraphrase", "/rank", "/embed", "/info"})
+
+
+@bentoml.service(
+    name="pairscore",
+    workers=1,  # one process: onnxruntime uses the cores (PAIRSCORE_ORT_THREADS)
+    traffic={"timeout": LIMITS.timeout_s + 10},  # backstop; RequestGuard answers 503 first
+)
+class PairScore:
+    @bentoml.on_deployment
+    def check_models() -> None:
+        """Load and check every artifact once in the main process, before any worker starts.
+
+        A worker that fails in __init__ is restarted forever by BentoML's process
+        manager; failing here instead stops `bentoml serve` with the file named.
+        """
+        root = model_root()
+        try:
+            load_models(root)
+        except ArtifactError as exc:
+            raise SystemExit(f"pairscore: cannot serve the models in {root}: {exc}") from None
+
+    def __init__(self) -> None:
+        self.models = load_models()
+        logger.info("pairscore: serving %s", {t: str(m.model_dir) for t, m in self.models.items()})
+
+    @bentoml.api(
+        route=BATCH_ROUTE,
+        batchable=True,
+        max_batch_size=LIMITS.max_batch_requests,
+        max_latency_ms=LIMITS.max_latency_ms,
+    )
+    def batch(self, jobs: list[Job]) -> list[JobResult]:
+        """Internal: one adaptive batch of merged requests. Clients should call the task endpoints."""
+        return [JobResult(values=values) for values in run_jobs(self.models, jobs)]
+
+    async def _run(self, job: Job) -> list[list[float]]:
+        try:
+            (result,) = await self.to_async.batch([job])
+        except bentoml.exceptions.BentoMLException as exc:
+            if exc.error_code == 503:
+                raise Overloaded("the adaptive batcher is shedding load; retry later") from exc
+            raise
+        return result["values"] if isinstance(result, dict) else result.values
+
+    @bentoml.api
+    async def entailment(
+        self, pairs: list[EntailmentPair] = items(LIMITS.max_pairs, "premise/hypothesis pairs")
+    ) -> list[EntailmentResult]:
+        """Entailment label and class probabilities per pair, in input order."""
+        LIMITS.check_count("pairs", len(pairs), "max_pairs")
+        LIMITS.check_texts("pairs.premise", [p.premise for p in pairs])
+        LIMITS.check_texts("pairs.hypothesis", [p.hypothesis for p in pairs])
+        job = Job(task="entailment", op="pairs", a=[p.premise for p in pairs], b=[p.hypothesis for p in pairs])
+        labels = self.models["entailment"].labels
+        results = []
+        for row in await self._run(job):
+            probs = dict(zip(labels, row))
+            results.append(EntailmentResult(label=max(probs, key=probs.get), probabilities=Probabilities(**probs)))
+        return results
+
+    @bentoml.api
+    async def paraphrase(
+        self, pairs: list[ParaphrasePair] = items(LIMITS.max_pairs, "text pairs")
+    ) -> list[ParaphraseResult]:
+        """Paraphrase probability per pair and the decision at the card's threshold."""
+        LIMITS.check_count("pairs", len(pairs), "max_pairs")
+        LIMITS.check_texts("pairs.text_a", [p.text_a for p in pairs])
+        LIMITS.check_texts("pairs.text_b", [p.text_b for p in pairs])
+        job = Job(task="paraphrase", op="pairs", a=[p.text_a for p in pairs], b=[p.text_b for p in pairs])
+        threshold = self.models["paraphrase"].threshold
+        threshold = 0.5 if threshold is None else threshold
+        return [ParaphraseResult(paraphrase=row[0] >= threshold, probability=row[0]) for row in await self._run(job)]
+
+    @bentoml.api
+    async def rank(
+        self,
+        question: str = bentoml.Field(json_schema_extra={"maxLength": LIMITS.max_chars}),
+        answers: list[str] = items(LIMITS.max_answers, "candidate answers"),
+        top_k: int | None = bentoml.Field(default=None, ge=1, description="return only the best top_k answers"),
+    ) -> list[RankedAnswer]:
+        """Answers by descending relevance to the question (ties keep input order); the question is encoded once."""
+        LIMITS.check_count("answers", len(answers), "max_answers")
+        LIMITS.check_texts("question", [question])
+        LIMITS.check_texts("answers", answers)
+        rows = await self._run(Job(task="ranking", op="rank", a=[question], b=list(answers)))
+        order = sorted(range(len(rows)), key=lambda i: -rows[i][0])
+        return [RankedAnswer(index=i, score=rows[i][0]) for i in order[:top_k]]
+
+    @bentoml.api
+    async def embed(
+        self,
+        texts: list[str] = items(LIMITS.max_texts, "texts to embed"),
+        task: Task = "entailment",
+    ) -> list[list[float]]:
+        """Sentence vectors from the task's encoder, one per text."""
+        LIMITS.check_count("texts", len(texts), "max_texts")
+        LIMITS.check_texts("texts", texts)
+        return await self._run(Job(task=task, op="embed", a=list(texts)))
+
+    @bentoml.api
+    def info(self) -> Info:
+        """Served models (cards: labels, threshold, architecture, metrics, versions) and the active limits."""
+        models = {
+            task: ModelInfo(
+                task=task,
+                labels=model.labels,
+                threshold=model.threshold,
+                dim=model.dim,
+                max_tokens=model.max_tokens,
+                encoder=model.encoder_file,
+                architecture=model.card.get("architecture", {}),
+                metrics=model.card.get("metrics", {}),
+                data=model.card.get("data", []),
+                versions=model.card.get("versions", {}),
+                created=model.card.get("created"),
+            )
+            for task, model in self.models.items()
+        }
+        limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
+        return Info(models=models, limits=limits)
+
+
+PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES, frozenset({BATCH_ROUTE})])

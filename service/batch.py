@@ -1,0 +1,214 @@
+"""`pairscore score`: score a JSONL / CSV / Parquet file with a model folder, streaming.
+
+Rows are read, scored and written in chunks, so memory stays flat however large the
+file. Scoring uses service.runtime.PairModel, the code behind the HTTP service, so a
+pair gets the same numbers here as from the endpoint. Every input row ends up either
+in the output (input fields + scores, input order) or in the errors file with its
+line number and the reason; the summary counts both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from pairscore import artifact
+from pairscore.io import file_format, iter_rows
+from pairscore.schema import Pair, RowError, detect_columns, to_pair
+from service.loading import check_model
+from service.runtime import PairModel
+
+CHUNK_ROWS = 1024
+SCORE_FIELDS = {
+    "entailment": ("label", "probabilities"),
+    "paraphrase": ("paraphrase", "probability"),
+    "ranking": ("score",),
+}
+COLLISION_PREFIX = "input_"  # an input field named like a score field is kept under this prefix
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pairscore score", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/entailment")
+    parser.add_argument("--input", required=True, type=Path, help="rows to score: .jsonl, .csv or .parquet")
+    parser.add_argument("--output", required=True, type=Path, help="scored rows: .jsonl, .csv or .parquet")
+    parser.add_argument("--errors", type=Path, help="rejected rows as JSONL (default: OUTPUT.errors.jsonl)")
+    parser.add_argument("--chunk", type=int, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def scores(model: PairModel, outputs: Any) -> Iterator[dict[str, Any]]:
+    """Score fields per head-output row, as the HTTP endpoints name them."""
+    for row in outputs:
+        if model.task == "entailment":
+            probs = {label: float(p) for label, p in zip(model.labels, row)}
+            yield {"label": max(probs, key=probs.get), "probabilities": probs}
+        elif model.task == "paraphrase":
+            threshold = 0.5 if model.threshold is None else model.threshold
+            yield {"paraphrase": bool(row >= threshold), "probability": float(row)}
+        else:
+            yield {"score": float(row)}
+
+
+def texts(task: str, row: dict[str, Any]) -> Pair:
+    """The row's text pair; its gold label, if any, is neither needed nor checked."""
+    filled = [key for key, value in row.items() if value is not None]  # Parquet/CSV unions carry nulls
+    try:
+        col_a, col_b, col_label = detect_columns(task, filled)
+    except RowError:
+        col_a, col_b, col_label = detect_columns(task, row.keys())
+    return to_pair(task, {col_a: row.get(col_a), col_b: row.get(col_b)}, (col_a, col_b, col_label))
+
+
+def merge(row: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
+    """Input fields, then the scores; an input field named like a score is kept as input_<name>."""
+    out = {}
+    for key, value in row.items():
+        while key in score or (key in out):
+            key = COLLISION_PREFIX + key
+        out[key] = value
+    out.update(score)
+    return out
+
+
+class RowWriter:
+    """Appends dict rows to a JSONL, CSV or Parquet file; CSV and Parquet columns are fixed by the first rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.format = file_format(path)
+        self.columns: list[str] = []
+        self._handle: Any = None if self.format == "parquet" else open(path, "w", encoding="utf-8", newline="")
+        self._writer: Any = None
+
+    def write(self, rows: list[dict[str, Any]]) -> dict[int, str]:
+        """Write rows; returns {index: reason} for rows the file's fixed columns cannot hold."""
+        if not rows:
+            return {}
+        if self.format == "jsonl":
+            for row in rows:
+                self._handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            return {}
+        if not self.columns:
+            self._open(rows)
+        refused = {i: f"fields {sorted(set(row) - set(self.columns))} are not columns of {self.path}" for i, row in enumerate(rows) if not set(row) <= set(self.columns)}
+        if self.format == "csv":
+            for i, row in enumerate(rows):
+                if i not in refused:
+                    self._writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+            return refused
+        import pyarrow as pa
+
+        keep = []
+        for i, row in enumerate(rows):
+            if i in refused:
+                continue
+            try:
+                keep.append(pa.Table.from_pylist([row], schema=self._writer.schema))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                refused[i] = f"does not fit the Parquet schema of the first rows ({exc})"
+        if keep:
+            self._writer.write_table(pa.concat_tables(keep).combine_chunks())
+        return refused
+
+    def _open(self, rows: list[dict[str, Any]]) -> None:
+        self.columns = list(dict.fromkeys(key for row in rows for key in row))
+        if self.format == "csv":
+            self._writer = csv.DictWriter(self._handle, fieldnames=self.columns)
+            self._writer.writeheader()
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            first = pa.Table.from_pydict({column: [row.get(column) for row in rows] for column in self.columns})
+            self._writer = pq.ParquetWriter(self.path, first.schema)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        elif self._writer is not None:
+            self._writer.close()
+        else:  # Parquet and no row scored: still leave a readable, empty file
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({}), self.path)
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def score_file(model: PairModel, input_path: Path, output: RowWriter, errors: Any, chunk: int, progress: Any) -> tuple[int, int]:
+    """Score every row; returns (scored, rejected)."""
+    scored = rejected = 0
+
+    def reject(line: int, error: str, row: Any) -> None:
+        nonlocal rejected
+        rejected += 1
+        errors.write(json.dumps({"line": line, "error": error, "row": row}, ensure_ascii=False, default=str) + "\n")
+
+    for rows in chunks(iter_rows(input_path), chunk):
+        good = []
+        for line, row in rows:
+            if isinstance(row, Exception):
+                reject(line, str(row), None)
+                continue
+            try:
+                good.append((line, row, texts(model.task, row)))
+            except RowError as exc:
+                reject(line, str(exc), row)
+        if good:
+            outputs = model.score_pairs([p.text_a for _, _, p in good], [p.text_b for _, _, p in good])
+            merged = [merge(row, score) for (_, row, _), score in zip(good, scores(model, outputs))]
+            refused = output.write(merged)
+            for i, (line, row, _) in enumerate(good):
+                if i in refused:
+                    reject(line, refused[i], row)
+            scored += len(good) - len(refused)
+        progress.update(len(rows))
+    return scored, rejected
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    errors_path = args.errors or Path(f"{args.output}.errors.jsonl")
+    try:
+        file_format(args.input), file_format(args.output)
+        model = PairModel(args.model)
+        check_model(model, model.task)
+    except (ValueError, artifact.ArtifactError) as exc:
+        print(f"pairscore score: {exc}", file=sys.stderr)
+        return 2
+    if not args.input.is_file():
+        print(f"pairscore score: {args.input}: no such file", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    output = RowWriter(args.output)
+    with open(errors_path, "w", encoding="utf-8") as errors, tqdm(unit=" rows", disable=args.no_progress, desc=args.input.name) as progress:
+        try:
+            scored, rejected = score_file(model, args.input, output, errors, args.chunk, progress)
+        finally:
+            output.close()
+    elapsed = time.perf_counter() - started
+    print(
+        f"pairscore score: {scored} rows scored -> {args.output}, {rejected} rejected -> {errors_path} "
+        f"({(scored + rejected) / max(elapsed, 1e-9):.0f} rows/s)",
+        file=sys.stderr,
+    )
+    return 0

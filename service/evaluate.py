@@ -1,0 +1,84 @@
+"""`pairscore evaluate MODEL_DIR --data FILE`: a model folder's metrics on a labelled file.
+
+Runs the artifact exactly as the service does (service.runtime.PairModel, onnxruntime
+only: no torch), and prints the metrics as one JSON object on the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from pairscore import artifact, io, metrics
+from pairscore.schema import Pair, RowError, detect_columns, to_pair
+from service.runtime import PairModel
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be evaluated; the message names the file and line."""
+
+
+def read_pairs(path: str | Path, task: str) -> list[Pair]:
+    """Labelled pairs of a JSONL/CSV/Parquet file in any shared schema; rows without a gold label (SNLI's -1) are skipped."""
+    pairs, columns = [], None
+    try:
+        rows = list(io.iter_rows(path))
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"{path}: cannot read ({exc})") from exc
+    for line, row in rows:
+        try:
+            if isinstance(row, Exception):
+                raise row
+            columns = columns or detect_columns(task, row.keys())
+            pair = to_pair(task, row, columns)
+        except (RowError, ValueError) as exc:
+            raise DataFileError(f"{path}:{line}: {exc}") from exc
+        if pair.label is None:
+            raise DataFileError(f"{path}:{line}: field {columns[2]!r} (the gold label) is missing")
+        if pair.label >= 0:
+            pairs.append(pair)
+    if not pairs:
+        raise DataFileError(f"{path}: no labelled rows")
+    return pairs
+
+
+def evaluate(model: PairModel, pairs: Sequence[Pair], threshold: float | None = None) -> dict[str, Any]:
+    """The task's metrics (the `pairscore evaluate` keys) plus `rows`."""
+    labels = np.array([p.label for p in pairs])
+    outputs = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
+    if model.task == "entailment":
+        if labels.max() >= len(model.labels):
+            raise DataFileError(f"label {int(labels.max())} is not one of the model's {len(model.labels)} classes")
+        result = metrics.classification(labels, outputs.argmax(axis=1), model.labels)
+    elif model.task == "paraphrase":
+        cut = model.threshold if threshold is None else threshold
+        result = metrics.binary(labels > 0, outputs >= (0.5 if cut is None else cut))
+    else:
+        result = metrics.ranking([p.group for p in pairs], labels, outputs)
+    return {**result, "rows": len(pairs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pairscore evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir", type=Path, help="a model folder (models/entailment, ...)")
+    parser.add_argument("--data", type=Path, required=True, help="labelled JSONL, CSV or Parquet file")
+    parser.add_argument("--encoder", help="encoder graph to run instead of the card's (e.g. encoder.int8.onnx)")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads")
+    args = parser.parse_args(argv)
+    try:
+        model = PairModel(args.model_dir, threads=args.threads, encoder_file=args.encoder)
+        result = evaluate(model, read_pairs(args.data, model.task))
+    except (artifact.ArtifactError, DataFileError) as exc:
+        print(f"pairscore evaluate: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"task": model.task, "model": str(args.model_dir), "data": str(args.data), **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

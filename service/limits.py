@@ -1,0 +1,70 @@
+"""Request limits and serving knobs, read once from the environment.
+
+Every limit has a documented default (docs/service.md) and an env variable; an
+over-limit request is refused with 413 naming the field, the limit and the variable
+that raises it, before any model work is done.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping, Sequence
+
+from service.errors import LimitExceeded
+
+ENV = {
+    "max_pairs": "PAIRSCORE_MAX_PAIRS",
+    "max_answers": "PAIRSCORE_MAX_ANSWERS",
+    "max_texts": "PAIRSCORE_MAX_TEXTS",
+    "max_chars": "PAIRSCORE_MAX_CHARS",
+    "max_body_bytes": "PAIRSCORE_MAX_BODY_BYTES",
+    "max_in_flight": "PAIRSCORE_MAX_IN_FLIGHT",
+    "timeout_s": "PAIRSCORE_TIMEOUT_S",
+    "max_batch_requests": "PAIRSCORE_MAX_BATCH_REQUESTS",
+    "max_latency_ms": "PAIRSCORE_MAX_LATENCY_MS",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pairs: int = 256  # pairs per /entailment or /paraphrase request
+    max_answers: int = 1000  # answers per /rank request
+    max_texts: int = 256  # texts per /embed request
+    max_chars: int = 10_000  # characters per text (tokens past max_tokens are cut anyway)
+    max_body_bytes: int = 2 * 1024 * 1024  # request body
+    max_in_flight: int = 64  # requests being served at once; more get 503 + Retry-After
+    timeout_s: float = 30.0  # a request not answered by then gets 503 + Retry-After
+    max_batch_requests: int = 32  # requests merged into one adaptive batch
+    max_latency_ms: int = 10_000  # queueing budget of the adaptive batcher before it sheds load (503)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Limits":
+        values: dict[str, float | int] = {}
+        for field in fields(cls):
+            raw = env.get(ENV[field.name])
+            if raw is None or raw == "":
+                continue
+            kind = float if field.type in ("float", float) else int
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(f"{ENV[field.name]}={raw!r}: not a number") from None
+            if value <= 0 or (field.name == "max_batch_requests" and value < 2):
+                raise ValueError(f"{ENV[field.name]}={raw!r}: must be positive (max_batch_requests at least 2)")
+            values[field.name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check_count(self, field: str, count: int, limit_name: str) -> None:
+        """Refuse a list longer than the limit `limit_name`."""
+        limit = getattr(self, limit_name)
+        if count > limit:
+            raise LimitExceeded(f"{field}: {count} items, over the limit of {limit} ({ENV[limit_name]})")
+
+    def check_texts(self, field: str, texts: Sequence[str]) -> None:
+        """Refuse any text longer than max_chars, naming its position."""
+        for i, text in enumerate(texts):
+            if len(text) > self.max_chars:
+                raise LimitExceeded(
+                    f"{field}[{i}]: {len(text)} characters, over the limit of {self.max_chars} ({ENV['max_chars']})"
+                )

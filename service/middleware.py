@@ -1,0 +1,156 @@
+"""ASGI middleware in front of every endpoint: body size, overload, timeout, error envelope.
+
+BentoML's own traffic controls answer 429 (max_concurrency) or 504 (timeout) with
+bodies of their own; this guard answers first, with 413 / 503 + Retry-After, and
+rewrites every error response (BentoML's, Starlette's, ours) to the JSON envelope
+of service.errors so no client ever sees another shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Awaitable, Callable
+
+from service.errors import RETRY_AFTER_S, envelope, error_bytes
+from service.limits import ENV, Limits
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestGuard:
+    """Limits and normalizes requests to the paths in `guarded` (each set of paths counts in-flight requests separately)."""
+
+    def __init__(self, app: ASGIApp, limits: Limits, guarded: list[frozenset[str]]) -> None:
+        self.app = app
+        self.limits = limits
+        self.groups = guarded
+        self.in_flight = [0] * len(guarded)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _EnvelopeSender(send)
+        group = next((i for i, paths in enumerate(self.groups) if scope["path"] in paths), None)
+        if group is None:
+            await self.app(scope, receive, send)
+            await send.flush()
+            return
+        if self.in_flight[group] >= self.limits.max_in_flight:
+            await _respond(send.raw, 503, f"more than {self.limits.max_in_flight} requests in flight ({ENV['max_in_flight']}); retry later")
+            return
+        self.in_flight[group] += 1
+        try:
+            body = await _read_body(scope, receive, self.limits.max_body_bytes)
+            if body is None:
+                await _respond(
+                    send.raw, 413, f"request body over the limit of {self.limits.max_body_bytes} bytes ({ENV['max_body_bytes']})"
+                )
+                return
+            await self._call_with_timeout(scope, _replay(body, receive), send)
+        finally:
+            self.in_flight[group] -= 1
+
+    async def _call_with_timeout(self, scope: Scope, receive: Receive, send: "_EnvelopeSender") -> None:
+        task = asyncio.ensure_future(self.app(scope, receive, send))
+        done, _ = await asyncio.wait({task}, timeout=self.limits.timeout_s)
+        if task in done:
+            task.result()
+            await send.flush()
+            return
+        if send.started:  # already answering: let it finish
+            await task
+            await send.flush()
+            return
+        task.cancel()
+        await _respond(send.raw, 503, f"not answered within {self.limits.timeout_s:g} s ({ENV['timeout_s']}); retry later")
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None once it is over `limit` bytes (checked on Content-Length first)."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # only a disconnect can follow
+
+    return replay
+
+
+async def _respond(send: Send, status: int, detail: Any) -> None:
+    body = error_bytes(status, detail)
+    await send({"type": "http.response.start", "status": status, "headers": _headers(status, len(body))})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _headers(status: int, length: int, keep: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+    dropped = {b"content-type", b"content-length", b"retry-after"}
+    headers = [(k, v) for k, v in keep if k.lower() not in dropped]
+    headers += [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+    if status in (429, 503):
+        headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
+    return headers
+
+
+class _EnvelopeSender:
+    """Passes success responses through; buffers an error response and re-sends it as the envelope."""
+
+    def __init__(self, send: Send) -> None:
+        self.raw = send
+        self.started = False
+        self._error_start: Message | None = None
+        self._chunks: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            if message["status"] >= 400:
+                self._error_start = message
+                return
+        elif message["type"] == "http.response.body" and self._error_start is not None:
+            self._chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                await self.flush()
+            return
+        await self.raw(message)
+
+    async def flush(self) -> None:
+        if self._error_start is None:
+            return
+        start, self._error_start = self._error_start, None
+        status = start["status"]
+        body = _json_bytes(envelope(status, b"".join(self._chunks)))
+        headers = _headers(status, len(body), list(start.get("headers", [])))
+        await self.raw({"type": "http.response.start", "status": status, "headers": headers})
+        await self.raw({"type": "http.response.body", "body": body})
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()

@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny models trained on tests/fixtures/data with the release recipes and exported for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
+CONFIGS = ROOT / "training" / "configs"
+TASKS = ("entailment", "paraphrase", "ranking")
+
+# Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source).
+TINY_SPLITS = {
+    "entailment": ['--data.train=[snli_cad/train, sick/train, "snli/validation[:-20]"]', '--data.val=["snli/validation[-20:]"]'],
+    "paraphrase": ['--data.train=["twitter_url/train[:-20]"]', '--data.val=["twitter_url/train[-20:]"]', "--data.min_freq=1"],
+    "ranking": [],
+}
+TINY_SIZES = [
+    "--data.batch_size=16",
+    "--model.hidden_size=16",
+    "--model.head_hidden=16",
+    "--trainer.max_epochs=1",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+
+
+def tiny_train_args(task: str, root: Path, *extra: str) -> list[str]:
+    """`pairscore train` arguments: the release recipe, fixture data and splits, tiny sizes, output under root."""
+    return [
+        "--config", str(CONFIGS / f"{task}.yaml"),
+        f"--data.data_dir={FIXTURE_DATA}",
+        f"--trainer.default_root_dir={root}",
+        *TINY_SPLITS[task], *TINY_SIZES, *extra,
+    ]  # fmt: skip
+
+
+def best_checkpoint(root: Path, task: str) -> Path:
+    found = sorted((root / task).glob("version_*/checkpoints/epoch=*.ckpt"))
+    assert found, f"no checkpoint under {root / task}"
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe():
+    """tiny_train_args, for tests that train themselves."""
+    return tiny_train_args
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with entailment/, paraphrase/ and ranking/ model folders (fp32 and int8 encoders)."""
+    pytest.importorskip("torch", reason="tiny_models trains models: needs the 'train' extra")
+    from training import cli, export
+
+    runs = tmp_path_factory.mktemp("runs")
+    models = tmp_path_factory.mktemp("models")
+    for task in TASKS:
+        assert cli.main(tiny_train_args(task, runs)) == 0
+        assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8"]) == 0
+    return models

@@ -1,0 +1,77 @@
+"""The error matrix: bad input gets 400/404/405/413 with the JSON envelope, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+PAIR = {"premise": "a", "hypothesis": "b"}
+LONG = "x" * 2001  # PAIRSCORE_MAX_CHARS is 2000 in server_process.TEST_LIMITS
+
+CASES = [
+    # (id, path, raw body, status, text expected in the detail)
+    ("malformed json", "/entailment", b'{"pairs": [{"premise":', 400, "json"),
+    ("not an object", "/entailment", b"[1, 2]", 400, ""),
+    ("null body", "/paraphrase", b"null", 400, ""),
+    ("empty body", "/rank", b"", 400, ""),
+    ("missing field", "/entailment", {"pairs": [{"premise": "a"}]}, 400, "hypothesis"),
+    ("missing list", "/entailment", {}, 400, "pairs"),
+    ("wrong type", "/entailment", {"pairs": [{"premise": 1, "hypothesis": "b"}]}, 400, "premise"),
+    ("list of strings", "/paraphrase", {"pairs": ["a", "b"]}, 400, "pairs"),
+    ("wrong field names", "/paraphrase", {"pairs": [PAIR]}, 400, "text_a"),
+    ("empty pairs", "/entailment", {"pairs": []}, 400, "at least 1"),
+    ("empty answers", "/rank", {"question": "q", "answers": []}, 400, "answers"),
+    ("empty texts", "/embed", {"texts": []}, 400, "texts"),
+    ("unknown task", "/embed", {"texts": ["a"], "task": "sentiment"}, 400, "task"),
+    ("top_k zero", "/rank", {"question": "q", "answers": ["a"], "top_k": 0}, 400, "top_k"),
+    ("top_k string", "/rank", {"question": "q", "answers": ["a"], "top_k": "two"}, 400, "top_k"),
+    ("question not text", "/rank", {"question": ["q"], "answers": ["a"]}, 400, "question"),
+    ("too many pairs", "/entailment", {"pairs": [PAIR] * 17}, 413, "PAIRSCORE_MAX_PAIRS"),
+    ("too many answers", "/rank", {"question": "q", "answers": ["a"] * 33}, 413, "PAIRSCORE_MAX_ANSWERS"),
+    ("too many texts", "/embed", {"texts": ["a"] * 17}, 413, "PAIRSCORE_MAX_TEXTS"),
+    ("long premise", "/entailment", {"pairs": [PAIR, {"premise": LONG, "hypothesis": "b"}]}, 413, "pairs.premise[1]"),
+    ("long question", "/rank", {"question": LONG, "answers": ["a"]}, 413, "PAIRSCORE_MAX_CHARS"),
+    ("long text", "/embed", {"texts": [LONG]}, 413, "texts[0]"),
+    ("body too large", "/entailment", b'{"pairs": []' + b" " * 70000 + b"}", 413, "PAIRSCORE_MAX_BODY_BYTES"),
+    ("bad batch job", "/internal/batch", {"jobs": [{"task": "ranking", "op": "pairs", "a": ["x"], "b": []}]}, 400, "same length"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_error_matrix(client, path, body, status, needle):
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = client.post(path, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert set(payload) == {"error", "detail"}, payload
+    assert needle.lower() in json.dumps(payload["detail"]).lower(), payload
+
+
+def test_limit_error_names_field_and_limit(client):
+    response = client.post("/paraphrase", json={"pairs": [{"text_a": "a", "text_b": "b"}] * 17})
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "limit_exceeded",
+        "detail": "pairs: 17 items, over the limit of 16 (PAIRSCORE_MAX_PAIRS)",
+    }
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [("GET", "/entailment", 405), ("POST", "/no-such-endpoint", 404), ("DELETE", "/rank", 405)],
+)
+def test_routing_errors_are_enveloped(client, method, path, status):
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert set(response.json()) == {"error", "detail"}
+
+
+def test_other_content_type_is_read_as_json(client):
+    response = client.post("/embed", content=b'{"texts": ["a"]}', headers={"content-type": "text/plain"})
+    assert response.status_code in (200, 400, 415)
+    assert response.status_code != 500
+
+
+def test_service_still_answers_after_errors(client):
+    assert client.post("/embed", json={"texts": ["still fine"]}).status_code == 200

@@ -1,0 +1,63 @@
+"""Packaging: serving code never imports the training stack; the Bento builds offline; the compose file is complete."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from service.limits import ENV
+
+REPO = Path(__file__).resolve().parents[2]
+TRAINING_STACK = ("torch", "lightning", "pytorch_lightning", "lightning_fabric", "datasets", "torchmetrics")
+
+
+def test_service_never_imports_the_training_stack():
+    code = (
+        "import sys, service.app, service.batch, service.serve, service.evaluate; "
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {TRAINING_STACK!r}); "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"service imports {result.stdout.strip()}"
+
+
+def test_bento_builds_offline_with_models_and_pins(tiny_models, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("service", "pairscore"):
+        shutil.copytree(REPO / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "bentofile.yaml", project)
+    shutil.copytree(tiny_models, project / "models")
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "home"), "BENTOML_DO_NOT_TRACK": "true", "PIP_NO_INDEX": "1"}
+    result = subprocess.run([sys.executable, "-m", "bentoml", "build", "--output", "tag"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (bento,) = [p for p in (tmp_path / "home" / "bentos" / "pairscore").iterdir() if p.name != "latest"]
+    for task in ("entailment", "paraphrase", "ranking"):
+        assert (bento / "src" / "models" / task / "card.json").is_file()
+    assert (bento / "src" / "service" / "app.py").is_file()
+    requirements = (bento / "env" / "python" / "requirements.txt").read_text()
+    assert "bentoml==" in requirements and "onnxruntime==" in requirements and "torch" not in requirements
+
+
+def test_compose_file_runs_the_image_with_limits_healthcheck_and_prometheus():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    app = compose["services"]["pairscore"]
+    assert "pairscore" in app["image"]
+    assert any(str(port).endswith(":3000") for port in app["ports"])
+    assert {ENV[name] for name in ("max_pairs", "max_answers", "max_chars", "max_body_bytes")} <= set(app["environment"])
+    assert set(app["environment"]) <= set(ENV.values()) | {"PAIRSCORE_ORT_THREADS", "PAIRSCORE_MODEL_DIR"}
+    assert "/readyz" in " ".join(app["healthcheck"]["test"])
+    assert app["restart"] in ("always", "unless-stopped", "on-failure")
+    prometheus = compose["services"]["prometheus"]
+    mount = next(v for v in prometheus["volumes"] if "prometheus.yml" in v)
+    config = yaml.safe_load((REPO / mount.split(":")[0]).read_text())
+    (job,) = config["scrape_configs"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["pairscore:3000"]

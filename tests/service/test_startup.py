@@ -1,0 +1,36 @@
+"""A missing or corrupt artifact stops `bentoml serve` (non-zero exit) with the file named."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from server_process import REPO, free_port, serve_command, serve_env
+
+
+def flip_bit(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (lambda root: flip_bit(root / "paraphrase" / "encoder.onnx"), "paraphrase/encoder.onnx"),
+        (lambda root: (root / "ranking" / "tokenizer.json").unlink(), "ranking/tokenizer.json"),
+        (lambda root: shutil.rmtree(root / "entailment"), "entailment/card.json"),
+    ],
+    ids=["bit-flipped encoder", "missing tokenizer", "missing model folder"],
+)
+def test_bad_artifact_stops_startup(tiny_models, tmp_path, damage, named):
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    damage(models)
+    result = subprocess.run(serve_command(free_port()), env=serve_env(models, tmp_path / "bentoml"), cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert str(models / named) in output, output[-2000:]

@@ -1,0 +1,87 @@
+"""Fast checks of the baselines (training/baselines/) on the tiny fixture data."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("rank_bm25")
+pytest.importorskip("datasets")
+
+from training.baselines import common, lexical  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+SMALL = ["--snli-holdout", "20", "--twitter-holdout", "20", "--mrpc-holdout", "10"]
+
+
+def _check_results(res: dict, tasks=("entailment", "paraphrase", "ranking")) -> None:
+    assert set(res["tasks"]) == set(tasks)
+    for task, r in res["tasks"].items():
+        assert r["select_split"] in r["metrics"]
+        assert r["train_seconds"] >= 0 and r["head_params"] > 0
+        for m in r["metrics"].values():
+            value = m[common.SELECT_METRIC[task]]
+            assert 0.0 <= value <= 1.0
+    assert res["command"].startswith("python -m training.baselines.")
+    assert "| model | task |" in res["table_markdown"]
+
+
+def test_lexical_on_fixtures(tmp_path, capsys):
+    out = tmp_path / "lexical.json"
+    assert lexical.main(["--data-dir", str(FIXTURES), "--out", str(out), *SMALL]) == 0
+    res = json.loads(out.read_text())
+    _check_results(res)
+    assert res["tasks"]["entailment"]["metrics"]["snli_val_last20"]["n"] == 20
+    assert res["tasks"]["paraphrase"]["metrics"]["twitter_last20"]["n"] == 20
+    assert res["tasks"]["paraphrase"]["metrics"]["mrpc_last10"]["n"] == 10
+    assert res["tasks"]["ranking"]["metrics"]["wiki_qa_val"]["questions"] >= 1
+    assert "| lexical | paraphrase |" in capsys.readouterr().out
+
+
+def test_splits_hold_out_the_last_lines():
+    sp = common.task_splits("entailment")
+    assert sp.train[-1] == "snli/validation[:-1000]" and sp.select[1] == ("snli/validation[-1000:]",)
+    pairs = common.load_sources(FIXTURES, "paraphrase", common.task_splits("paraphrase", twitter_holdout=20).select[1])
+    last = [json.loads(line) for line in (FIXTURES / "twitter_url" / "train.jsonl").read_text().splitlines()][-20:]
+    assert [p.text_a for p in pairs] == [row["sentence1"] for row in last]
+
+
+def test_best_f1_threshold_and_tokenize():
+    y = np.array([0, 0, 1, 1, 0, 1])
+    s = np.array([0.1, 0.2, 0.8, 0.7, 0.75, 0.9])
+    t = common.best_f1_threshold(y, s)
+    assert common.binary_metrics(y, s, t)["f1"] == pytest.approx(max(
+        common.binary_metrics(y, s, c)["f1"] for c in (0.05, 0.15, 0.5, 0.72, 0.78, 0.85, 0.95)))
+    assert common.tokenize("The dog.") == common.tokenize("the dog .") == ["the", "dog"]
+    assert common.tokenize("Don't") == ["do", "n't"]
+
+
+def test_minilm_head_with_a_stand_in_encoder(tmp_path):
+    """The MiniLM script end to end, with a hashing bag-of-words encoder instead of the model."""
+    pytest.importorskip("torch")
+    from training.baselines import minilm
+
+    def encode(texts):
+        out = np.zeros((len(texts), 32), np.float32)
+        for i, t in enumerate(texts):
+            for tok in common.tokenize(t):
+                out[i, zlib.crc32(tok.encode()) % 32] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
+
+    encode.name = "hashing-bow-32"
+    out = tmp_path / "minilm.json"
+    argv = ["--data-dir", str(FIXTURES), "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+            "--epochs", "3", "--hidden", "16", *SMALL]
+    assert minilm.main(argv, encoder=encode) == 0
+    res = json.loads(out.read_text())
+    _check_results(res)
+    assert res["tasks"]["entailment"]["head_params"] == 4 * 32 * 16 + 16 + 16 * 3 + 3
+    assert res["embedding_throughput"]["embedded_this_run"] > 0
+    # the second run hits the cache
+    assert minilm.main(argv, encoder=encode) == 0
+    assert json.loads(out.read_text())["embedding_throughput"]["embedded_this_run"] == 0

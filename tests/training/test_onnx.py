@@ -1,0 +1,42 @@
+"""ONNX export: parity with torch on batches and lengths unlike the dummy input, and symbolic dims."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from training import export  # noqa: E402
+from training.model import PairModule  # noqa: E402
+
+
+@pytest.mark.parametrize("cell,bidirectional,pooling", [("lstm", True, "max"), ("gru", True, "last"), ("rnn", False, "mean"), ("lstm", False, "last")])
+def test_exported_graphs_match_torch_on_any_batch_and_length(tmp_path, cell, bidirectional, pooling):
+    torch.manual_seed(0)
+    model = PairModule("entailment", vocab_size=30, embedding_dim=8, cell=cell, hidden_size=10, layers=2,
+                       bidirectional=bidirectional, pooling=pooling, head_hidden=6).eval()  # fmt: skip
+    export.export_graphs(model, tmp_path)
+    export.check_symbolic(tmp_path / "encoder.onnx")
+    export.check_symbolic(tmp_path / "head.onnx", feature_dim_fixed=True)
+    encoder = ort.InferenceSession(str(tmp_path / "encoder.onnx"))
+    head = ort.InferenceSession(str(tmp_path / "head.onnx"))
+    for batch, width in itertools.product([1, 3, 7], [1, 6, 23]):  # the dummy input is 2 x 4
+        lengths = torch.randint(0, width + 1, (batch,))
+        ids = torch.randint(2, 30, (batch, width)) * (torch.arange(width) < lengths[:, None])
+        with torch.no_grad():
+            vectors = model.encoder(ids, lengths)
+            probabilities = torch.softmax(model.head(vectors, vectors.flip(0)), -1)
+        got = encoder.run(None, {"input_ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+        assert np.abs(got - vectors.numpy()).max() <= 1e-5
+        got_head = head.run(None, {"u": vectors.numpy(), "v": vectors.flip(0).numpy()})[0]
+        assert np.abs(got_head - probabilities.numpy()).max() <= 1e-5
+
+
+def test_fixed_dims_are_refused(tmp_path):
+    model = PairModule("paraphrase", vocab_size=20, embedding_dim=4, hidden_size=4, head_hidden=4).eval()
+    torch.onnx.export(export.EncoderGraph(model.encoder).eval(), (torch.ones(2, 3, dtype=torch.long), torch.tensor([3, 2])),
+                      str(tmp_path / "fixed.onnx"), input_names=["input_ids", "lengths"], dynamo=False)  # fmt: skip
+    with pytest.raises(export.ExportError, match="fixed dims"):
+        export.check_symbolic(tmp_path / "fixed.onnx")

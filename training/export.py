@@ -1,0 +1,234 @@
+"""`pairscore export CKPT --out models/TASK [--int8]`: a checkpoint -> a served model folder.
+
+Writes encoder.onnx, head.onnx, tokenizer.json and card.json (docs/artifact-format.md),
+then checks itself: every graph input dim symbolic, and onnxruntime (through the
+serving code) within 1e-5 of torch on a real padded batch of mixed lengths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import warnings
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from tokenizers import Tokenizer
+
+from pairscore import artifact, metrics
+from pairscore.schema import Pair
+from service.evaluate import evaluate
+from service.runtime import PairModel
+from training.data import DataError, load_pairs
+from training.heads import ServingHead
+from training.model import PairModule
+
+PARITY_TOLERANCE = 1e-5
+PARITY_TEXTS = 64
+OPSET = 17
+VERSIONED = ("pairscore", "torch", "pytorch-lightning", "onnx", "onnxruntime", "tokenizers", "numpy", "datasets", "torchmetrics")
+
+
+class ExportError(RuntimeError):
+    """The export cannot produce a correct model folder; the message says why."""
+
+
+class EncoderGraph(torch.nn.Module):
+    """The encoder with the artifact's input and output names."""
+
+    def __init__(self, encoder: torch.nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids, lengths)
+
+
+def hyperparameters(checkpoint: dict[str, Any], key: str) -> dict[str, Any]:
+    """Saved init arguments, without LightningCLI's private entries (`_instantiator`, ...)."""
+    return {name: value for name, value in checkpoint[key].items() if not name.startswith("_")}
+
+
+def load_checkpoint(path: Path) -> tuple[PairModule, dict[str, Any]]:
+    """The model (eval mode) and the raw checkpoint (tokenizer, data, hyperparameters)."""
+    if not path.is_file():
+        raise ExportError(f"{path}: checkpoint not found")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    if "pairscore" not in checkpoint or "datamodule_hyper_parameters" not in checkpoint:
+        raise ExportError(f"{path}: not a checkpoint written by `pairscore train`")
+    model = PairModule(**hyperparameters(checkpoint, "hyper_parameters"))
+    model.load_state_dict(checkpoint["state_dict"])
+    model.on_load_checkpoint(checkpoint)
+    return model.eval(), checkpoint
+
+
+def export_graphs(model: PairModule, out: Path, opset: int = OPSET) -> None:
+    """encoder.onnx and head.onnx with dynamic batch (and sequence) dims, by the legacy TorchScript exporter.
+
+    The dynamo exporter can silently fix the sequence length of a second LSTM export in one process.
+    """
+    warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")  # no h0 input: zeros per batch
+    warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")  # on purpose, see above
+    ids, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 11]]), torch.tensor([3, 4])
+    torch.onnx.export(
+        EncoderGraph(model.encoder).eval(), (ids, lengths), str(out / artifact.ENCODER_FILE),
+        input_names=list(artifact.ENCODER_INPUTS), output_names=[artifact.ENCODER_OUTPUT],
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, artifact.ENCODER_OUTPUT: {0: "batch"}},
+        opset_version=opset, dynamo=False,
+    )
+    u = torch.randn(2, model.encoder.dim)
+    output = artifact.HEAD_OUTPUTS[model.hparams.task]
+    torch.onnx.export(
+        ServingHead(model.head).eval(), (u, u), str(out / artifact.HEAD_FILE),
+        input_names=list(artifact.HEAD_INPUTS), output_names=[output],
+        dynamic_axes={"u": {0: "batch"}, "v": {0: "batch"}, output: {0: "batch"}},
+        opset_version=opset, dynamo=False,
+    )
+
+
+def quantize(out: Path) -> None:
+    """encoder.int8.onnx: the encoder with dynamically quantized (int8) weights."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(out / artifact.ENCODER_FILE), str(out / artifact.ENCODER_INT8_FILE), weight_type=QuantType.QInt8)
+
+
+def check_symbolic(path: Path, feature_dim_fixed: bool = False) -> None:
+    """Every input dim must be named, not fixed, so any batch size and length run (a head's feature dim is fixed by design)."""
+    for graph_input in onnx.load(str(path)).graph.input:
+        dims = list(graph_input.type.tensor_type.shape.dim)
+        checked = dims[:-1] if feature_dim_fixed else dims
+        fixed = [i for i, dim in enumerate(checked) if not dim.dim_param]
+        if fixed:
+            raise ExportError(f"{path}: input {graph_input.name!r} has fixed dims {fixed} ({[d.dim_value for d in dims]}); expected symbolic")
+
+
+def parity(model: PairModule, served: PairModel, texts: list[str]) -> dict[str, float]:
+    """Max abs difference torch vs the served graphs on one padded batch of real texts of mixed lengths."""
+    ids = served.token_ids(texts)
+    lengths = torch.tensor([len(i) for i in ids])
+    batch = torch.zeros(len(ids), max(1, int(lengths.max())), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        batch[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    with torch.no_grad():
+        vectors = model.encoder(batch, lengths)
+        half = len(texts) // 2
+        head = ServingHead(model.head)(vectors[:half], vectors[half : 2 * half]).numpy()
+    onnx_vectors = served.encode_ids(ids)
+    return {
+        "encoder": float(np.abs(onnx_vectors - vectors.numpy()).max()),
+        "head": float(np.abs(served.head(vectors[:half].numpy(), vectors[half : 2 * half].numpy()) - head).max()),
+        "texts": len(texts),
+        "max_length": int(lengths.max()),
+        "min_length": int(lengths.min()),
+    }
+
+
+def parity_texts(pairs: list[Pair]) -> list[str]:
+    """Distinct validation texts spread over the length range (shortest to longest)."""
+    texts = sorted(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)), key=len)
+    step = max(1, len(texts) // PARITY_TEXTS)
+    chosen = texts[::step][: PARITY_TEXTS - 1] + texts[-1:]
+    return chosen if len(chosen) % 2 == 0 else chosen[:-1]
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: bool = False, tune_threshold: bool = False, data_dir: str | None = None) -> dict[str, Any]:
+    """Write and check the model folder; returns the card."""
+    model, checkpoint = load_checkpoint(checkpoint_path)
+    hp, data_hp = hyperparameters(checkpoint, "hyper_parameters"), hyperparameters(checkpoint, "datamodule_hyper_parameters")
+    extra = checkpoint["pairscore"]
+    task = hp["task"]
+    try:
+        selection = {spec: load_pairs(spec, task, data_dir or data_hp["data_dir"], data_hp["hub"]) for spec in data_hp["val"]}
+    except (DataError, FileNotFoundError) as exc:
+        raise ExportError(f"validation data for the card's metrics and the parity check: {exc}") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (artifact.CARD_FILE, artifact.ENCODER_INT8_FILE):
+        (out / stale).unlink(missing_ok=True)
+    Tokenizer.from_str(extra["tokenizer"]).save(str(out / artifact.TOKENIZER_FILE))
+    export_graphs(model, out)
+    if int8 or serve_int8:
+        quantize(out)
+    graphs = {"encoder": artifact.ENCODER_FILE, "encoder_fp32": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}
+    if int8 or serve_int8:
+        graphs["encoder_int8"] = artifact.ENCODER_INT8_FILE
+    for name in {graphs["encoder"], graphs.get("encoder_int8")} - {None}:
+        check_symbolic(out / name)
+    check_symbolic(out / graphs["head"], feature_dim_fixed=True)
+    parameters = sum(p.numel() for p in model.parameters())
+    card = {
+        "task": task,
+        "labels": artifact.LABELS[task],
+        "threshold": 0.5 if task == "paraphrase" else None,
+        "dim": model.encoder.dim,
+        "max_tokens": extra["max_tokens"],
+        "graphs": graphs,
+        "architecture": {
+            "cell": hp["cell"], "layers": hp["layers"], "bidirectional": hp["bidirectional"], "hidden_size": hp["hidden_size"],
+            "pooling": hp["pooling"], "embeddings": hp["embeddings"], "embedding_dim": hp["embedding_dim"],
+            "vocab_size": hp["vocab_size"], "glove_coverage": extra.get("embedding_coverage"), "head_hidden": hp["head_hidden"],
+            "parameters": parameters, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
+        },
+        "data": extra["data"],
+        "config": extra.get("recipe") or {"model": hp, "data": data_hp},
+        "metrics": {},
+        "versions": versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "checkpoint": str(checkpoint_path),
+    }
+    artifact.write_card(out, card)
+    served = PairModel(out, encoder_file=artifact.ENCODER_FILE)
+    all_pairs = [p for pairs in selection.values() for p in pairs]
+    card["parity"] = parity(model, served, parity_texts(all_pairs))
+    if max(card["parity"]["encoder"], card["parity"]["head"]) > PARITY_TOLERANCE:
+        raise ExportError(f"{out}: onnxruntime differs from torch by {card['parity']} (tolerance {PARITY_TOLERANCE})")
+    if task == "paraphrase" and tune_threshold:
+        probability = served.score_pairs([p.text_a for p in all_pairs], [p.text_b for p in all_pairs])
+        card["threshold"] = metrics.best_threshold([p.label for p in all_pairs], probability)
+    if serve_int8:
+        graphs["encoder"] = artifact.ENCODER_INT8_FILE
+    card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
+    if int8 or serve_int8:
+        int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
+        card["metrics_int8"] = {spec: evaluate(int8_model, pairs, card["threshold"]) for spec, pairs in selection.items()}
+    artifact.write_card(out, card)
+    artifact.read_card(out)
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pairscore export", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by `pairscore train`")
+    parser.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/entailment")
+    parser.add_argument("--int8", action="store_true", help="also write encoder.int8.onnx (dynamic quantization)")
+    parser.add_argument("--serve-int8", action="store_true", help="serve the int8 encoder (implies --int8)")
+    parser.add_argument("--tune-threshold", action="store_true", help="paraphrase: pick the F1-best threshold on the validation split instead of 0.5")
+    parser.add_argument("--data_dir", help="data folder for the validation split (default: the training one)")
+    args = parser.parse_args(argv)
+    try:
+        card = export(args.checkpoint, args.out, args.int8, args.serve_int8, args.tune_threshold, args.data_dir)
+    except (ExportError, artifact.ArtifactError) as exc:
+        print(f"pairscore export: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: parity {card['parity']}, metrics {card['metrics']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

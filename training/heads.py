@@ -1,0 +1,43 @@
+"""Pair heads on [u, v, |u-v|, u*v]: NLI (3 logits), paraphrase (1 logit), ranking (1 score)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+OUTPUTS = {"entailment": 3, "paraphrase": 1, "ranking": 1}
+
+
+def pair_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return torch.cat([u, v, (u - v).abs(), u * v], dim=-1)
+
+
+class PairHead(nn.Module):
+    """An MLP over the pair features; logits [batch, 3] for entailment, [batch] otherwise."""
+
+    def __init__(self, task: str, dim: int, hidden_size: int = 256, dropout: float = 0.0):
+        super().__init__()
+        if task not in OUTPUTS:
+            raise ValueError(f"task must be one of {tuple(OUTPUTS)}, got {task!r}")
+        self.task = task
+        self.mlp = nn.Sequential(
+            nn.Linear(4 * dim, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, OUTPUTS[task])
+        )
+
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        logits = self.mlp(pair_features(u, v))
+        return logits if self.task == "entailment" else logits.squeeze(-1)
+
+
+class ServingHead(nn.Module):
+    """The exported head: probabilities (softmax / sigmoid) or the raw ranking score."""
+
+    def __init__(self, head: PairHead):
+        super().__init__()
+        self.head = head
+
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        logits = self.head(u, v)
+        if self.head.task == "entailment":
+            return logits.softmax(dim=-1)
+        return logits.sigmoid() if self.head.task == "paraphrase" else logits

@@ -1,0 +1,189 @@
+"""The LightningModule: a Siamese encoder and a pair head, with the task's loss and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_info
+import torch
+import torchmetrics
+from torch.nn import functional as F
+from torchmetrics import classification as tmc
+from torchmetrics import retrieval
+
+from pairscore.artifact import LABELS, TOKENIZER_FILE
+from training.embeddings import build_embedding
+from training.encoder import SentenceEncoder
+from training.heads import PairHead
+from training.tokenizer import vocabulary
+
+Task = Literal["entailment", "paraphrase", "ranking"]
+# The validation metric each task is selected on (checkpointing, early stopping).
+MONITOR = {"entailment": "val_accuracy", "paraphrase": "val_f1", "ranking": "val_map"}
+
+
+def listwise_loss(scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy over each question's candidates against its correct answers (ListNet-style).
+
+    Questions without a correct answer give no signal and are left out.
+    """
+    _, group = torch.unique(groups, return_inverse=True)
+    n = int(group.max()) + 1
+    top = torch.full((n,), float("-inf"), device=scores.device).scatter_reduce(0, group, scores.detach(), "amax")
+    log_norm = torch.zeros(n, device=scores.device).index_add(0, group, (scores - top[group]).exp()).log() + top
+    target = labels.float()
+    positives = torch.zeros(n, device=scores.device).index_add(0, group, target)
+    weight = target / positives[group].clamp(min=1)
+    per_group = torch.zeros(n, device=scores.device).index_add(0, group, -weight * (scores - log_norm[group]))
+    answered = positives > 0
+    return per_group[answered].mean() if answered.any() else scores.sum() * 0.0
+
+
+def clean_groups(labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Mask of pairs whose question has at least one correct and one wrong answer."""
+    _, group = torch.unique(groups, return_inverse=True)
+    n = int(group.max()) + 1
+    positives = torch.zeros(n, device=labels.device).index_add(0, group, labels.float())
+    counts = torch.zeros(n, device=labels.device).index_add(0, group, torch.ones_like(labels, dtype=torch.float))
+    return ((positives > 0) & (positives < counts))[group]
+
+
+class PairModule(pl.LightningModule):
+    """Siamese recurrent pair model for one task.
+
+    The vocabulary comes from the datamodule's tokenizer at setup (vocab_size is then
+    stored in the hyperparameters, so a checkpoint rebuilds the same shapes).
+    """
+
+    def __init__(
+        self,
+        task: Task = "entailment",
+        vocab_size: int | None = None,
+        embeddings: Literal["learned", "glove_frozen", "glove_finetuned"] = "glove_finetuned",
+        embedding_dim: int = 50,
+        cell: Literal["lstm", "gru", "rnn"] = "lstm",
+        hidden_size: int = 256,
+        layers: int = 1,
+        bidirectional: bool = True,
+        pooling: Literal["max", "mean", "last"] = "max",
+        dropout: float = 0.1,
+        head_hidden: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        """Args:
+        task: entailment | paraphrase | ranking (linked from data.task).
+        vocab_size: set from the tokenizer; only given when loading a checkpoint.
+        embeddings: learned | glove_frozen | glove_finetuned.
+        embedding_dim: 50 for GloVe.
+        cell: lstm | gru | rnn.
+        hidden_size: recurrent state size per direction.
+        layers: stacked recurrent layers.
+        bidirectional: add a backward direction.
+        pooling: max | mean | last.
+        dropout: on embeddings, between layers and in the head.
+        head_hidden: hidden size of the head's MLP.
+        lr: Adam learning rate.
+        weight_decay: AdamW weight decay.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self.encoder: SentenceEncoder | None = None
+        self.head: PairHead | None = None
+        self.embedding_coverage: float | None = None
+        self.recipe: dict[str, Any] | None = None  # the full training config, set by `pairscore train`
+        if vocab_size is not None:
+            self._build(["[PAD]", "[UNK]"] + [f"#{i}" for i in range(vocab_size - 2)], "learned")
+        self.val_metrics = self._metrics()
+
+    def _build(self, vocab: list[str], embeddings: str) -> None:
+        h = self.hparams
+        embedding, self.embedding_coverage = build_embedding(vocab, embeddings, h.embedding_dim)
+        self.encoder = SentenceEncoder(embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout)
+        self.head = PairHead(h.task, self.encoder.dim, h.head_hidden, h.dropout)
+
+    def _metrics(self) -> torchmetrics.MetricCollection:
+        task = self.hparams.task
+        if task == "entailment":
+            return torchmetrics.MetricCollection(
+                {"accuracy": tmc.MulticlassAccuracy(3, average="micro"), "f1": tmc.MulticlassF1Score(3, average=None)}
+            )
+        if task == "paraphrase":
+            return torchmetrics.MetricCollection(
+                {"f1": tmc.BinaryF1Score(), "precision": tmc.BinaryPrecision(), "recall": tmc.BinaryRecall(), "accuracy": tmc.BinaryAccuracy()}
+            )
+        return torchmetrics.MetricCollection({"map": retrieval.RetrievalMAP(), "mrr": retrieval.RetrievalMRR()})
+
+    def setup(self, stage: str) -> None:
+        if self.encoder is None:
+            vocab = vocabulary(self.trainer.datamodule.tokenizer)
+            self._build(vocab, self.hparams.embeddings)
+            self.hparams.vocab_size = len(vocab)
+            if self.embedding_coverage:
+                rank_zero_info(f"GloVe covers {100 * self.embedding_coverage:.1f}% of the {len(vocab) - 2} training words")
+
+    def forward(self, a_ids: torch.Tensor, a_len: torch.Tensor, b_ids: torch.Tensor, b_len: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(a_ids, a_len), self.encoder(b_ids, b_len))
+
+    def _loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        task = self.hparams.task
+        if task == "entailment":
+            return F.cross_entropy(logits, batch["label"])
+        if task == "paraphrase":
+            return F.binary_cross_entropy_with_logits(logits, batch["label"].float())
+        return listwise_loss(logits, batch["label"], batch["group"])
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"]), batch)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["label"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"])
+        labels = batch["label"]
+        self.log("val_loss", self._loss(logits, batch), batch_size=len(labels))
+        if self.hparams.task == "entailment":
+            self.val_metrics.update(logits, labels)
+        elif self.hparams.task == "paraphrase":
+            self.val_metrics.update(logits.sigmoid(), labels)
+        else:
+            keep = clean_groups(labels, batch["group"])
+            if keep.any():
+                self.val_metrics.update(logits[keep], labels[keep], indexes=batch["group"][keep])
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        for name, value in values.items():
+            if value.ndim:  # per-class F1
+                for label, v in zip(LABELS[self.hparams.task], value):
+                    self.log(f"val_{name}_{label}", v)
+            else:
+                self.log(f"val_{name}", value, prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def on_fit_start(self) -> None:
+        """Save the tokenizer next to the checkpoints (export reads the copy inside each checkpoint)."""
+        checkpoints = self.trainer.checkpoint_callback
+        if checkpoints is not None and checkpoints.dirpath and self.trainer.is_global_zero:
+            Path(checkpoints.dirpath).mkdir(parents=True, exist_ok=True)
+            self.trainer.datamodule.tokenizer.save(str(Path(checkpoints.dirpath) / TOKENIZER_FILE))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep what export needs beside the weights: the tokenizer and the data used."""
+        datamodule = self.trainer.datamodule
+        checkpoint["pairscore"] = {
+            "tokenizer": datamodule.tokenizer.to_str(),
+            "max_tokens": datamodule.hparams.max_tokens,
+            "data": datamodule.sources,
+            "embedding_coverage": self.embedding_coverage,
+            "recipe": self.recipe,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.embedding_coverage = checkpoint.get("pairscore", {}).get("embedding_coverage")
