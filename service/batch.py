@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tqdm import tqdm
+
 from pairscore import artifact
 from pairscore.io import file_format, iter_rows
 from pairscore.schema import Pair, RowError, detect_columns, to_pair
@@ -24,12 +26,13 @@ from service.loading import check_model
 from service.runtime import PairModel
 
 CHUNK_ROWS = 1024
-SCORE_FIELDS = {
-    "entailment": ("label", "probabilities"),
-    "paraphrase": ("paraphrase", "probability"),
-    "ranking": ("score",),
-}
 COLLISION_PREFIX = "input_"  # an input field named like a score field is kept under this prefix
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return int(value)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input", required=True, type=Path, help="rows to score: .jsonl, .csv or .parquet")
     parser.add_argument("--output", required=True, type=Path, help="scored rows: .jsonl, .csv or .parquet")
     parser.add_argument("--errors", type=Path, help="rejected rows as JSONL (default: OUTPUT.errors.jsonl)")
-    parser.add_argument("--chunk", type=int, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})")
+    parser.add_argument("--chunk", type=_positive, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -70,7 +73,7 @@ def merge(row: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
     """Input fields, then the scores; an input field named like a score is kept as input_<name>."""
     out = {}
     for key, value in row.items():
-        while key in score or (key in out):
+        while key in score or key in out:
             key = COLLISION_PREFIX + key
         out[key] = value
     out.update(score)
@@ -187,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     errors_path = args.errors or Path(f"{args.output}.errors.jsonl")
     try:
-        file_format(args.input), file_format(args.output)
+        file_format(args.input)
+        file_format(args.output)
         model = PairModel(args.model)
         check_model(model, model.task)
     except (ValueError, artifact.ArtifactError) as exc:
@@ -196,8 +200,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.input.is_file():
         print(f"pairscore score: {args.input}: no such file", file=sys.stderr)
         return 2
-    from tqdm import tqdm
-
     started = time.perf_counter()
     output = RowWriter(args.output)
     with open(errors_path, "w", encoding="utf-8") as errors, tqdm(unit=" rows", disable=args.no_progress, desc=args.input.name) as progress:

@@ -1,7 +1,8 @@
-"""Error taxonomy: every error the service sends is JSON {"error": code, "detail": ...}.
+"""Error taxonomy: every error the service sends is JSON {"error": code, "detail": message}.
 
-`error` is a stable machine-readable code chosen by HTTP status; `detail` says what
-was wrong (a message naming the field, or pydantic's list of field errors).
+`error` is a stable machine-readable code chosen by HTTP status; `detail` is one
+string saying what was wrong and naming the field (`pairs[0].hypothesis: Field
+required`), the shape BentoML's OpenAPI schema declares for its error responses.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def code_for(status: int) -> str:
 
 
 def envelope(status: int, body: bytes) -> dict[str, Any]:
-    """Normalize whatever an error response carried into {"error", "detail"}."""
+    """Normalize whatever an error response carried into {"error": code, "detail": message}."""
     try:
         data: Any = json.loads(body) if body else None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -54,26 +55,23 @@ def envelope(status: int, body: bytes) -> dict[str, Any]:
     if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
         data = data[0]
     if isinstance(data, dict):
-        if "detail" in data:
-            detail = data["detail"]
-            if "error" in data and not isinstance(detail, list):
-                detail = detail or data["error"]
-            elif isinstance(detail, list):
-                detail = [_clean(item) for item in detail]
-        else:
-            detail = data.get("error", data)
-    else:
-        detail = data
-    if detail is None:
-        detail = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
-    return {"error": code_for(status), "detail": detail}
+        data = data.get("detail") or data.get("error") or data
+    if isinstance(data, list):  # pydantic's field errors
+        data = "; ".join(_field_error(item) for item in data)
+    if not data:
+        data = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
+    return {"error": code_for(status), "detail": data if isinstance(data, str) else json.dumps(data)}
 
 
-def _clean(item: Any) -> Any:
-    """Keep pydantic field errors small and JSON-safe: where, what, which kind."""
-    if isinstance(item, dict) and "msg" in item:
-        return {k: item[k] for k in ("loc", "msg", "type") if k in item}
-    return item
+def _field_error(item: Any) -> str:
+    """`pairs[0].hypothesis: Field required` from one pydantic error."""
+    if not isinstance(item, dict):
+        return str(item)
+    where = ""
+    for part in item.get("loc", ()):
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    message = item.get("msg", "invalid")
+    return f"{where}: {message}" if where else message
 
 
 def error_bytes(status: int, detail: Any) -> bytes:

@@ -43,6 +43,18 @@ def check_model(model: PairModel, task: str) -> None:
         raise artifact.ArtifactError(f"{head_path}: output shape {out.shape}, expected {expected}")
 
 
+def read_cards(root: Path | None = None) -> dict[str, dict]:
+    """The three cards (hashes checked), for what needs no model: labels, thresholds, /info."""
+    root = Path(root or model_root())
+    cards = {}
+    for task in artifact.TASKS:
+        card = artifact.read_card(root / task)
+        if card["task"] != task:
+            raise artifact.ArtifactError(f"{root / task / artifact.CARD_FILE}: task {card['task']!r}, but the folder is served as {task!r}")
+        cards[task] = card
+    return cards
+
+
 def load_models(root: Path | None = None) -> dict[str, PairModel]:
     """All three tasks from `root` (default model_root()), validated."""
     root = Path(root or model_root())

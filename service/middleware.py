@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from service.errors import RETRY_AFTER_S, envelope, error_bytes
 from service.limits import ENV, Limits
@@ -23,7 +23,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class RequestGuard:
-    """Limits and normalizes requests to the paths in `guarded` (each set of paths counts in-flight requests separately)."""
+    """Guards requests to the paths in `guarded` (each set counts its in-flight requests separately).
+
+    JSON bodies only (BentoML would hand other media types to parsers whose errors
+    surface as 500), at most max_body_bytes, at most max_in_flight at once, answered
+    within timeout_s; any error response on any path gets the envelope.
+    """
 
     def __init__(self, app: ASGIApp, limits: Limits, guarded: list[frozenset[str]]) -> None:
         self.app = app
@@ -40,6 +45,10 @@ class RequestGuard:
         if group is None:
             await self.app(scope, receive, send)
             await send.flush()
+            return
+        media_type = _header(scope, b"content-type").split(b";")[0].strip().lower()
+        if media_type not in (b"", b"application/json"):
+            await _respond(send.raw, 415, f"send the body as application/json, not {media_type.decode('latin-1')}")
             return
         if self.in_flight[group] >= self.limits.max_in_flight:
             await _respond(send.raw, 503, f"more than {self.limits.max_in_flight} requests in flight ({ENV['max_in_flight']}); retry later")
@@ -71,11 +80,15 @@ class RequestGuard:
         await _respond(send.raw, 503, f"not answered within {self.limits.timeout_s:g} s ({ENV['timeout_s']}); retry later")
 
 
+def _header(scope: Scope, name: bytes) -> bytes:
+    return next((value for key, value in scope.get("headers", []) if key.lower() == name), b"")
+
+
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
     """The whole body, or None once it is over `limit` bytes (checked on Content-Length first)."""
-    for name, value in scope.get("headers", []):
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            return None
+    declared = _header(scope, b"content-length")
+    if declared.isdigit() and int(declared) > limit:
+        return None
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -110,7 +123,7 @@ async def _respond(send: Send, status: int, detail: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _headers(status: int, length: int, keep: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+def _headers(status: int, length: int, keep: Sequence[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
     dropped = {b"content-type", b"content-length", b"retry-after"}
     headers = [(k, v) for k, v in keep if k.lower() not in dropped]
     headers += [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]

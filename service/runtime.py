@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from pairscore import artifact
 
 DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
+DEFAULT_MAX_TOKENS = 128  # for a card without max_tokens
 
 
 def default_threads() -> int:
@@ -59,7 +60,7 @@ class PairModel:
         except Exception as exc:  # tokenizers raises a bare Exception for bad files
             raise artifact.ArtifactError(f"{tok_path}: tokenizer does not load ({exc})") from exc
         self.tokenizer.no_padding()
-        self.max_tokens: int = int(self.card.get("max_tokens", 128))
+        self.max_tokens: int = int(self.card.get("max_tokens", DEFAULT_MAX_TOKENS))
         self.tokenizer.enable_truncation(self.max_tokens)
         threads = threads or default_threads()
         self.encoder_file = encoder_file or graphs["encoder"]

@@ -69,7 +69,7 @@ class ModelInfo(BaseModel):
 
 class Info(BaseModel):
     models: dict[str, ModelInfo]
-    limits: dict[str, float]
+    limits: dict[str, int | float]
 
 
 def items(limit: int, description: str) -> Any:
@@ -78,7 +78,7 @@ def items(limit: int, description: str) -> Any:
 
 
 class Job(_Strict):
-    """One request's share of an adaptive batch (internal; the task endpoints build these)."""
+    """One request's share of an adaptive batch: what PairScore sends the Scorer (limits already checked)."""
 
     task: Task
     op: Literal["pairs", "rank", "embed"]
@@ -93,11 +93,6 @@ class Job(_Strict):
             raise ValueError("rank: a holds the question, b at least one answer")
         if self.op == "embed" and self.b:
             raise ValueError("embed: b must be empty")
-        most = max(LIMITS.max_pairs, LIMITS.max_answers, LIMITS.max_texts)
-        if len(self.a) > most or len(self.b) > most:
-            raise ValueError(f"at most {most} texts per side")
-        if any(len(text) > LIMITS.max_chars for text in (*self.a, *self.b)):
-            raise ValueError(f"texts are limited to {LIMITS.max_chars} characters")
         return self
 
 

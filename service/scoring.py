@@ -27,7 +27,7 @@ def run_jobs(models: dict[str, PairModel], jobs: Sequence[Job]) -> list[list[lis
         model = models[task]
         texts = [text for i in members for text in (*jobs[i].a, *jobs[i].b)]
         vectors = model.encode(texts)
-        u_rows, v_rows, spans, start = [], [], {}, 0
+        u_rows, v_rows, spans, start, offset = [], [], {}, 0, 0
         for i in members:
             job = jobs[i]
             a = vectors[start : start + len(job.a)]
@@ -36,11 +36,10 @@ def run_jobs(models: dict[str, PairModel], jobs: Sequence[Job]) -> list[list[lis
             if job.op == "embed":
                 results[i] = a.tolist()
                 continue
-            u = np.repeat(a, len(b), axis=0) if job.op == "rank" else a
-            offset = sum(len(x) for x in u_rows)
-            u_rows.append(u)
+            u_rows.append(np.repeat(a, len(b), axis=0) if job.op == "rank" else a)
             v_rows.append(b)
             spans[i] = (offset, offset + len(b))
+            offset += len(b)
         if not spans:
             continue
         out = model.head(np.concatenate(u_rows), np.concatenate(v_rows))

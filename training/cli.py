@@ -27,6 +27,8 @@ def default_loggers(root: str, name: str) -> list[Logger]:
 
 
 class PairCLI(LightningCLI):
+    """No subcommand (`pairscore train` always fits); the task is given once; loggers default to CSV (+TensorBoard)."""
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.task", "model.task")
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume training from this checkpoint")

@@ -184,7 +184,7 @@ class PairDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        task: Literal["entailment", "paraphrase", "ranking"],
+            task: Literal["entailment", "paraphrase", "ranking"],
         train: list[str],
         val: list[str],
         data_dir: str | None = None,
@@ -196,18 +196,20 @@ class PairDataModule(pl.LightningDataModule):
         chunk_batches: int = 50,
         num_workers: int = 0,
     ):
-        """Args:
-        task: entailment | paraphrase | ranking.
-        train: split specs mixed for training, e.g. ['snli_cad/train', 'snli/validation[:-1000]'].
-        val: split specs for model selection.
-        data_dir: local data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data).
-        hub: load every spec from its Hugging Face hub id instead of the data folder ('hub:snli/train' does it for one spec).
-        batch_size: pairs per batch (ranking batches hold whole questions).
-        max_tokens: tokens kept per text.
-        min_freq: minimum count for a word to enter the vocabulary.
-        max_vocab: vocabulary size cap (None: no cap).
-        chunk_batches: batches per length-sorting chunk.
-        num_workers: DataLoader workers.
+        """Where the pairs come from and how they are batched.
+
+        Args:
+            task: entailment | paraphrase | ranking.
+            train: split specs mixed for training, e.g. ['snli_cad/train', 'snli/validation[:-1000]'].
+            val: split specs for model selection.
+            data_dir: local data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data).
+            hub: load every spec from its Hugging Face hub id instead of the data folder ('hub:snli/train' does it for one spec).
+            batch_size: pairs per batch (ranking batches hold whole questions).
+            max_tokens: tokens kept per text.
+            min_freq: minimum count for a word to enter the vocabulary.
+            max_vocab: vocabulary size cap (None: no cap).
+            chunk_batches: batches per length-sorting chunk.
+            num_workers: DataLoader workers.
         """
         super().__init__()
         if task not in ("entailment", "paraphrase", "ranking"):

@@ -195,8 +195,10 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     artifact.write_card(out, card)
     served = PairModel(out, encoder_file=artifact.ENCODER_FILE)
     all_pairs = [p for pairs in selection.values() for p in pairs]
-    card["parity"] = parity(model, served, parity_texts(all_pairs))
+    texts = parity_texts(all_pairs)
+    card["parity"] = parity(model, served, texts)
     if max(card["parity"]["encoder"], card["parity"]["head"]) > PARITY_TOLERANCE:
+        (out / artifact.CARD_FILE).unlink()  # not servable
         raise ExportError(f"{out}: onnxruntime differs from torch by {card['parity']} (tolerance {PARITY_TOLERANCE})")
     if task == "paraphrase" and tune_threshold:
         probability = served.score_pairs([p.text_a for p in all_pairs], [p.text_b for p in all_pairs])
@@ -206,6 +208,8 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
     if int8 or serve_int8:
         int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
+        ids = served.token_ids(texts)
+        card["parity"]["int8_vs_fp32"] = float(np.abs(int8_model.encode_ids(ids) - served.encode_ids(ids)).max())  # informative
         card["metrics_int8"] = {spec: evaluate(int8_model, pairs, card["threshold"]) for spec, pairs in selection.items()}
     artifact.write_card(out, card)
     artifact.read_card(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,7 +60,7 @@ class PairModule(pl.LightningModule):
 
     def __init__(
         self,
-        task: Task = "entailment",
+            task: Task = "entailment",
         vocab_size: int | None = None,
         embeddings: Literal["learned", "glove_frozen", "glove_finetuned"] = "glove_finetuned",
         embedding_dim: int = 50,
@@ -73,20 +74,22 @@ class PairModule(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
-        """Args:
-        task: entailment | paraphrase | ranking (linked from data.task).
-        vocab_size: set from the tokenizer; only given when loading a checkpoint.
-        embeddings: learned | glove_frozen | glove_finetuned.
-        embedding_dim: 50 for GloVe.
-        cell: lstm | gru | rnn.
-        hidden_size: recurrent state size per direction.
-        layers: stacked recurrent layers.
-        bidirectional: add a backward direction.
-        pooling: max | mean | last.
-        dropout: on embeddings, between layers and in the head.
-        head_hidden: hidden size of the head's MLP.
-        lr: Adam learning rate.
-        weight_decay: AdamW weight decay.
+        """Architecture and optimisation of the pair model.
+
+        Args:
+            task: entailment | paraphrase | ranking (linked from data.task).
+            vocab_size: set from the tokenizer; only given when loading a checkpoint.
+            embeddings: learned | glove_frozen | glove_finetuned.
+            embedding_dim: 50 for GloVe.
+            cell: lstm | gru | rnn.
+            hidden_size: recurrent state size per direction.
+            layers: stacked recurrent layers.
+            bidirectional: add a backward direction.
+            pooling: max | mean | last.
+            dropout: on embeddings, between layers and in the head.
+            head_hidden: hidden size of the head's MLP.
+            lr: AdamW learning rate.
+            weight_decay: AdamW weight decay.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -139,6 +142,15 @@ class PairModule(pl.LightningModule):
         loss = self._loss(self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"]), batch)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["label"]))
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._clock = (time.perf_counter(), 0)
+
+    def on_train_batch_end(self, outputs: Any, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Log training speed in examples (pairs) per second since the epoch started."""
+        start, seen = self._clock
+        self._clock = (start, seen + len(batch["label"]))
+        self.log("train_examples_per_s", self._clock[1] / (time.perf_counter() - start), prog_bar=True)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"])

@@ -33,8 +33,9 @@ CASES = [
     ("long premise", "/entailment", {"pairs": [PAIR, {"premise": LONG, "hypothesis": "b"}]}, 413, "pairs.premise[1]"),
     ("long question", "/rank", {"question": LONG, "answers": ["a"]}, 413, "PAIRSCORE_MAX_CHARS"),
     ("long text", "/embed", {"texts": [LONG]}, 413, "texts[0]"),
+    ("lone surrogate", "/embed", b'{"texts": ["\\ud800"]}', 400, "json"),
+    ("deep nesting", "/embed", b'{"texts": ' + b"[" * 3000 + b"]" * 3000 + b"}", 400, "json"),
     ("body too large", "/entailment", b'{"pairs": []' + b" " * 70000 + b"}", 413, "PAIRSCORE_MAX_BODY_BYTES"),
-    ("bad batch job", "/internal/batch", {"jobs": [{"task": "ranking", "op": "pairs", "a": ["x"], "b": []}]}, 400, "same length"),
 ]
 
 
@@ -67,10 +68,18 @@ def test_routing_errors_are_enveloped(client, method, path, status):
     assert set(response.json()) == {"error", "detail"}
 
 
-def test_other_content_type_is_read_as_json(client):
-    response = client.post("/embed", content=b'{"texts": ["a"]}', headers={"content-type": "text/plain"})
-    assert response.status_code in (200, 400, 415)
-    assert response.status_code != 500
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/vnd.bentoml+pickle"]
+)
+def test_non_json_bodies_get_415(client, content_type):
+    response = client.post("/embed", content=b"garbage", headers={"content-type": content_type})
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+
+
+def test_json_with_charset_is_fine(client):
+    response = client.post("/embed", content=b'{"texts": ["a"]}', headers={"content-type": "application/json; charset=utf-8"})
+    assert response.status_code == 200
 
 
 def test_service_still_answers_after_errors(client):

@@ -65,8 +65,8 @@ async def test_streamed_body_over_limit_gets_413():
     [
         (500, b"Internal Server Error", b"text/plain", "Internal Server Error"),
         (400, b'[{"error": "bad thing"}]', b"application/json", "bad thing"),
-        (422, b'{"error": "x", "detail": [{"loc": ["a"], "msg": "m", "type": "t", "input": 1}]}', b"application/json",
-         [{"loc": ["a"], "msg": "m", "type": "t"}]),
+        (400, b'{"error": "x", "detail": [{"loc": ["pairs", 0, "premise"], "msg": "Field required", "type": "missing"}, {"loc": [], "msg": "m"}]}',
+         b"application/json", "pairs[0].premise: Field required; m"),
         (404, b"", b"text/plain", "Not Found"),
     ],
 )

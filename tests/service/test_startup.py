@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -34,3 +35,14 @@ def test_bad_artifact_stops_startup(tiny_models, tmp_path, damage, named):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert str(models / named) in output, output[-2000:]
+
+
+def test_pairscore_serve_runs_the_same_service(tiny_models, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    flip_bit(models / "entailment" / "head.onnx")
+    env = serve_env(tmp_path / "elsewhere", tmp_path / "bentoml")  # --models must win over the environment
+    result = subprocess.run([sys.executable, "-m", "pairscore.cli", "serve", "--models", str(models), "--host", "127.0.0.1",
+                             "--port", str(free_port())], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert str(models / "entailment" / "head.onnx") in result.stdout + result.stderr

@@ -5,10 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import onnx
 import pytest
 
 from pairscore import artifact
+
+onnx = pytest.importorskip("onnx", reason="training extra")
 
 FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 EVAL_DATA = {

@@ -74,6 +74,12 @@ def minilm_encoder(model, batch_size: int) -> Encoder:
     return encode
 
 
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 class EmbeddingCache:
     """text -> vector, stored as chunk_NNNNN.{json,npy} pairs under `root` (append-only, resumable)."""
 
@@ -114,9 +120,25 @@ class EmbeddingCache:
             for r, t in enumerate(part):
                 self.index[t] = (len(self.chunks), r)
             self.chunks.append(arr)
+            self._record(len(part), time.perf_counter() - t0)
             done = min(start + chunk_size, len(todo))
             log(f"  embedded {done}/{len(todo)} texts, {done / spent:.1f} sentences/s")
         return len(todo), spent
+
+    def _record(self, count: int, seconds: float) -> None:
+        meta = self.root / "meta.json"
+        entries = json.loads(meta.read_text()) if meta.exists() else []
+        entries.append({"texts": count, "seconds": seconds, "threads": _threads(),
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        meta.write_text(json.dumps(entries))
+
+    def build_stats(self) -> dict:
+        """How fast the cached embeddings were computed (all runs that filled this cache)."""
+        meta = self.root / "meta.json"
+        entries = json.loads(meta.read_text()) if meta.exists() else []
+        n, sec = sum(e["texts"] for e in entries), sum(e["seconds"] for e in entries)
+        return {"texts": n, "seconds": sec, "sentences_per_s": n / sec if sec else None,
+                "threads": sorted({e["threads"] for e in entries})}
 
     def matrix(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
         """Dense matrix of the given (distinct) texts and their row ids."""
@@ -289,7 +311,8 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
     log(f"{len(distinct)} distinct texts, {len(cache.missing(distinct))} not cached yet ({cache.root})")
     n_new, new_s = cache.fill(distinct, encoder, log=log)
     throughput.update({"distinct_texts": len(distinct), "embedded_this_run": n_new,
-                       "bulk_seconds_this_run": new_s, "bulk_sentences_per_s": n_new / new_s if new_s else None})
+                       "bulk_seconds_this_run": new_s, "bulk_sentences_per_s": n_new / new_s if new_s else None,
+                       "cache_build": cache.build_stats(), "cache_dir": str(cache.root)})
     mat, row = cache.matrix(distinct)
     emb = torch.from_numpy(np.ascontiguousarray(mat))
 

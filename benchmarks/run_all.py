@@ -1,0 +1,263 @@
+"""Run every benchmark and write benchmarks/results.md and the PNG plots (`make bench` runs this).
+
+    python benchmarks/run_all.py [--models models] [--data-dir ../shared/data] [--quick] [--skip train]
+    python benchmarks/run_all.py --report-only      # rebuild results.md/plots from benchmarks/out/*.json
+
+Steps (each a separate process, each writes benchmarks/out/<name>.json):
+  engines.py     in-process engines (ort fp32/int8, torch, MiniLM), ~4-6 min on 2 cores
+  http_load.py   real server on 127.0.0.1, 9 cells x --duration s, with py-spy breakdown, ~3 min
+  train_speed.py the three release recipes for --train-steps steps, ~3-5 min
+Then results.md: the machine, the issue's targets (target / measured / met?), every table, and
+plots engines.png (pairs/s by engine and batch size) and http_latency.png (latency vs concurrency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT_DIR, REPO, machine, md_table, versions  # noqa: E402
+
+BENCH = REPO / "benchmarks"
+STEPS = ("engines", "http", "train")
+
+
+def run_step(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
+    print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, timeout=timeout)
+        rc = proc.returncode
+    except subprocess.TimeoutExpired:
+        rc = "timeout"
+    return {"name": name, "rc": rc, "seconds": time.perf_counter() - t0, "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = OUT_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def cell(http: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    if not http:
+        return None
+    return next((c for c in http.get("cells", []) if c["name"] == name), None)
+
+
+def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+
+    def met(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("yes" if ok else "**no**")
+
+    snli = (eng or {}).get("pairs", {}).get("snli", {})
+    b64 = snli.get("64", {})
+    minilm_best = max((c["minilm"]["items_per_s"] for c in snli.values() if "minilm" in c), default=None)
+    if "ort-int8" in b64 and "minilm" in b64:
+        r = b64["ort-int8"]["items_per_s"] / b64["minilm"]["items_per_s"]
+        rows.append(["ort int8, batch 64, SNLI pairs/s vs MiniLM (batch 64)", "≥ 10×",
+                     f"{r:.1f}× ({b64['ort-int8']['items_per_s']:,.0f} vs {b64['minilm']['items_per_s']:,.0f} pairs/s)", met(r >= 10)])
+    else:
+        rows.append(["ort int8, batch 64, SNLI pairs/s vs MiniLM", "≥ 10×", "not measured (no int8 encoder or no MiniLM)", met(None)])
+    agree = (eng or {}).get("agreement", {}).get("entailment", {})
+    a = agree.get("int8_agreement")
+    rows.append(["int8 = fp32 predictions, snli/validation last 1,000", "≥ 99%", f"{100 * a:.1f}%" if a is not None else "not measured", met(None if a is None else a >= 0.99)])
+
+    c8 = cell(http, "/entailment 32 pair(s), concurrency 8")
+    if c8:
+        ratio = c8["pairs_per_s"] / minilm_best if minilm_best else None
+        rows.append(["HTTP /entailment 32 pairs, concurrency 8: pairs/s vs MiniLM in-process (its best SNLI batch)", "≥ 5×",
+                     f"{ratio:.1f}× ({c8['pairs_per_s']:,.0f} vs {minilm_best:,.0f} pairs/s)" if ratio else f"{c8['pairs_per_s']:,.0f} pairs/s (no MiniLM number)",
+                     met(None if ratio is None else ratio >= 5)])
+        rows.append(["… errors", "0", f"{c8['errors']} of {c8['requests']}", met(c8["errors"] == 0)])
+        rows.append(["… p99", "≤ 100 ms", f"{c8['p99_ms']:.1f} ms", met(c8["p99_ms"] <= 100)])
+    c1 = cell(http, "/entailment 1 pair(s), concurrency 1")
+    if c1:
+        rows.append(["HTTP /entailment 1 pair, concurrency 1: p50", "≤ 5 ms", f"{c1['p50_ms']:.1f} ms", met(c1["p50_ms"] <= 5)])
+        rows.append(["… p99", "≤ 15 ms", f"{c1['p99_ms']:.1f} ms", met(c1["p99_ms"] <= 15)])
+    rk = cell(http, "/rank 1000 answers, concurrency 1")
+    if rk:
+        inproc = (eng or {}).get("rank", {}).get("1000", {}).get("ort-fp32")
+        extra = f"; in-process ort fp32 p50 {inproc['p50_ms']:.0f} ms" if inproc else ""
+        rows.append(["HTTP /rank, 1,000 answers (judged on p99)", "≤ 300 ms", f"p50 {rk['p50_ms']:.0f} ms, p99 {rk['p99_ms']:.0f} ms{extra}", met(rk["p99_ms"] <= 300)])
+    if http and "peak_rss_mb" in http:
+        rows.append(["serving RSS under load (peak, process tree total)", "≤ 600 MB",
+                     f"{http['peak_rss_mb']:.0f} MB RSS summed over {http.get('server_processes', '?')} processes (PSS {http.get('peak_pss_mb', float('nan')):.0f} MB; largest process {http['peak_rss_single_mb']:.0f} MB)", met(http["peak_rss_mb"] <= 600)])
+    return rows
+
+
+def bounds(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[str]:
+    """What the in-process numbers say each HTTP target can reach at best."""
+    lines = []
+    snli = (eng or {}).get("pairs", {}).get("snli", {})
+    c1 = cell(http, "/entailment 1 pair(s), concurrency 1")
+    b1 = snli.get("1", {}).get("ort-fp32")
+    if c1 and b1:
+        lines.append(f"- 1 pair at concurrency 1: the model itself (in-process ort fp32, batch 1, tokenization included) takes p50 "
+                     f"{b1['p50_ms']:.2f} ms; over HTTP p50 is {c1['p50_ms']:.1f} ms, so ~{c1['p50_ms'] - b1['p50_ms']:.1f} ms is serving overhead "
+                     f"(server CPU per request: {1000 * c1['server_cpu_s_per_s'] / max(c1['requests_per_s'], 1e-9):.1f} ms).")
+    c8 = cell(http, "/entailment 32 pair(s), concurrency 8")
+    if c8:
+        need = 8 * 32 / 0.1
+        best = max(((e, c["items_per_s"]) for e, c in snli.get("64", {}).items() if e.startswith("ort")), key=lambda x: x[1], default=None)
+        have = f"; in-process {best[0]} at batch 64 does {best[1]:,.0f} pairs/s" if best else ""
+        lines.append(f"- 32 pairs at concurrency 8, p99 ≤ 100 ms: by Little's law 8 × 32 pairs in flight need ≥ {need:,.0f} pairs/s "
+                     f"of service rate{have}; measured over HTTP {c8['pairs_per_s']:,.0f} pairs/s, p50 {c8['p50_ms']:.0f} ms.")
+    rk = cell(http, "/rank 1000 answers, concurrency 1")
+    r1000 = (eng or {}).get("rank", {}).get("1000", {})
+    if rk and r1000:
+        inner = ", ".join(f"{e} {c['p50_ms']:.0f} ms" for e, c in r1000.items() if e.startswith("ort"))
+        lines.append(f"- /rank 1,000 answers: in-process p50 {inner}; over HTTP p50 {rk['p50_ms']:.0f} ms.")
+    return lines
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plots(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    if eng and eng.get("pairs"):
+        datasets = list(eng["pairs"])
+        fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+        engines = ["ort-fp32", "ort-int8", "torch", "minilm"]
+        for ax, ds in zip(axes[0], datasets):
+            batches = list(eng["pairs"][ds])
+            width = 0.8 / len(engines)
+            for k, e in enumerate(engines):
+                ys = [eng["pairs"][ds][b].get(e, {}).get("items_per_s", 0) for b in batches]
+                ax.bar([i + k * width for i in range(len(batches))], ys, width, label=e)
+            ax.set_xticks([i + 0.4 - width / 2 for i in range(len(batches))], [f"batch {b}" for b in batches])
+            ax.set_yscale("log")
+            ax.set_ylabel("pairs/s (log)")
+            ax.set_title(ds)
+            ax.grid(axis="y", alpha=0.3)
+        axes[0][0].legend()
+        fig.suptitle(f"pairs/s by engine and batch size ({eng['threads']} threads, {eng['machine']['cpu']})")
+        fig.tight_layout()
+        fig.savefig(BENCH / "engines.png", dpi=100)
+        plt.close(fig)
+        made.append("engines.png")
+    if http and http.get("cells"):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for pairs in ("1", "32"):
+            cs = [c for c in http["cells"] if c["mode"] == "closed" and c["name"].startswith(f"/entailment {pairs} pair")]
+            xs = [c["concurrency"] for c in cs]
+            for q, style in (("p50_ms", "-o"), ("p99_ms", "--x")):
+                ax.plot(xs, [c[q] for c in cs], style, label=f"{pairs} pair(s)/request {q[:3]}")
+        ax.axhline(100, color="grey", lw=0.8, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_yscale("log")
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel("latency ms (log)")
+        ax.set_title("/entailment latency vs concurrency")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(BENCH / "http_latency.png", dpi=100)
+        plt.close(fig)
+        made.append("http_latency.png")
+    return made
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def report(steps: list[dict[str, Any]], command: str) -> Path:
+    eng, http, train = load("engines"), load("http_load"), load("train_speed")
+    first = next((x for x in (eng, http, train) if x), None)
+    if first is None:
+        raise SystemExit(f"no results in {OUT_DIR}: run the benchmarks first")
+    m = first["machine"]
+    v = first.get("versions") or versions()
+    parts = [
+        "# pairscore benchmarks",
+        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Raw numbers: `benchmarks/out/*.json`; "
+        "plots: `engines.png`, `http_latency.png`.",
+        "## Machine\n\n" + md_table(["", ""], [
+            ["CPU", m["cpu"]], ["cores", m["cores"]], ["memory", f"{m['memory_gb']} GB"], ["OS", m["os"]],
+            *[[f"load average at start of {n}", f"{x['machine']['loadavg']} ({x['machine']['time_utc']})"] for n, x in (("engines", eng), ("http_load", http), ("train_speed", train)) if x],
+            ["versions", ", ".join(f"{k} {val}" for k, val in v.items())],
+        ]),
+    ]
+    busy = {n: x.get("busy_before") for n, x in (("engines", eng), ("http_load", http), ("train_speed", train)) if x and x.get("busy_before")}
+    if busy:
+        parts.append("**Other processes were using the CPU when these numbers were taken; treat them as lower bounds:**\n\n"
+                     + "\n".join(f"- before {n}: " + "; ".join(b) for n, b in busy.items()))
+    parts.append("## Targets (issue 5)\n\n" + md_table(["target", "wanted", "measured", "met?"], targets(eng, http)))
+    if bounds(eng, http):
+        parts.append("What bounds them (from the in-process numbers of the same run):\n\n" + "\n".join(bounds(eng, http)))
+    if eng:
+        parts.append("## Engines (in process)\n\nEach number starts from raw text (tokenization included), same thread count for all "
+                     f"engines ({eng['threads']}). MiniLM = sentence-transformers all-MiniLM-L6-v2 bi-encoder (both texts embedded, each "
+                     "distinct text once, cosine); ours = service.runtime.PairModel (each distinct text once, length-sorted chunks of 64). "
+                     "Pairs are shuffled so consecutive pairs rarely share a text.\n\n" + eng["markdown"])
+    if http:
+        parts.append("## HTTP\n\n" + http["markdown"] + f"\n\nServer: `{http['server_command']}` (onnxruntime threads: {http['ort_threads']}).")
+    if train:
+        parts.append("## Training\n\n" + train["markdown"])
+    if steps:
+        parts.append("## Run\n\n" + md_table(["step", "exit", "seconds", "command"], [[s["name"], s["rc"], s["seconds"], f"`{s['command']}`"] for s in steps]))
+    made = plots(eng, http)
+    parts.append("\n".join(f"![{p}]({p})" for p in made))
+    path = BENCH / "results.md"
+    path.write_text("\n\n".join(parts) + "\n")
+    return path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=str(REPO / "models"), help="folder with entailment/, paraphrase/, ranking/ (default: models/)")
+    p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--seconds", type=float, default=2.0, help="engines.py: timed seconds per cell")
+    p.add_argument("--duration", type=float, default=10.0, help="http_load.py: measured seconds per cell")
+    p.add_argument("--train-steps", type=int, default=60, help="train_speed.py: steps per recipe")
+    p.add_argument("--quick", action="store_true", help="short cells (engines 0.5 s, HTTP 3 s, 20 training steps): a smoke run")
+    p.add_argument("--skip", nargs="*", default=[], choices=STEPS)
+    p.add_argument("--report-only", action="store_true", help="only rebuild results.md and the plots from benchmarks/out/")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    command = "python benchmarks/run_all.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    steps = []
+    if not args.report_only:
+        if args.quick:
+            args.seconds, args.duration, args.train_steps = 0.5, 3.0, 20
+        py = sys.executable
+        common = ["--data-dir", args.data_dir] if args.data_dir else []
+        if "engines" not in args.skip:
+            steps.append(run_step("engines", [py, str(BENCH / "engines.py"), "--models", args.models, "--threads", str(args.threads),
+                                              "--seconds", str(args.seconds), "--out", str(OUT_DIR / "engines.json"), *common], 900))
+        if "http" not in args.skip:
+            steps.append(run_step("http", [py, str(BENCH / "http_load.py"), "--models", args.models, "--duration", str(args.duration),
+                                           "--profile", "--out", str(OUT_DIR / "http_load.json"), *common], 900))
+        if "train" not in args.skip:
+            steps.append(run_step("train", [py, str(BENCH / "train_speed.py"), "--steps", str(args.train_steps), "--threads", str(args.threads),
+                                            "--out", str(OUT_DIR / "train_speed.json"), *common], 1200))
+    path = report(steps, command)
+    print(f"\nwrote {path}")
+    print(path.read_text().split("## Engines")[0])
+    return 0 if all(s["rc"] == 0 for s in steps) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

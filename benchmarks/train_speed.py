@@ -1,0 +1,150 @@
+"""Training speed of each release recipe (training/configs/*.yaml): examples/s over a fixed number of steps.
+
+Each recipe runs in its own process through the real `pairscore train` classes (training.cli.PairCLI:
+PairModule + PairDataModule, the recipe's data, model and batch size) with the recipe's trainer
+settings except: --steps optimizer steps, no validation, no checkpoints, no logger, and
+torch.set_num_threads(--threads). A callback times the steps; the first --warmup steps are not
+counted. Examples/s counts training pairs (both texts of a pair go through the encoder). Data loading,
+tokenizer building and GloVe lookup happen before the first step and are reported as set-up time.
+
+    python benchmarks/train_speed.py [--steps 100] [--threads 2] [--configs training/configs/*.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT_DIR, REPO, busy_processes, machine, md_table, versions, write_json  # noqa: E402
+
+
+def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | None) -> dict[str, Any]:
+    """Train one recipe for `steps` steps in this process and time it."""
+    import torch
+    import yaml
+    from pytorch_lightning import Callback
+
+    from training.cli import PairCLI
+    from training.data import PairDataModule
+    from training.model import PairModule
+
+    torch.set_num_threads(threads)
+    recipe = yaml.safe_load(config.read_text())
+    trainer = dict(recipe.get("trainer") or {})
+    trainer.pop("callbacks", None)
+    trainer.update({
+        "max_steps": steps, "max_epochs": -1, "limit_val_batches": 0, "num_sanity_val_steps": 0,
+        "enable_checkpointing": False, "logger": False, "enable_progress_bar": False, "enable_model_summary": False,
+    })
+    recipe["trainer"] = trainer
+    if data_dir:
+        recipe.setdefault("data", {})["data_dir"] = data_dir
+
+    class StepTimer(Callback):
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+            self.sizes: list[int] = []
+            self.tokens: list[int] = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            self.ends.append(time.perf_counter())
+            self.sizes.append(int(len(batch["label"])))
+            self.tokens.append(int(batch["a_len"].sum() + batch["b_len"].sum()))
+
+    with tempfile.TemporaryDirectory(prefix="pairscore-train-speed-") as tmp:
+        recipe["trainer"]["default_root_dir"] = tmp
+        cfg = Path(tmp) / config.name
+        cfg.write_text(yaml.safe_dump(recipe))
+        t0 = time.perf_counter()
+        cli = PairCLI(PairModule, PairDataModule, args=["--config", str(cfg)], run=False, seed_everything_default=42,
+                      save_config_kwargs={"overwrite": True}, parser_kwargs={"prog": "train_speed"})
+        cli.datamodule.setup("fit")
+        timer = StepTimer()
+        cli.trainer.callbacks.append(timer)
+        t_fit = time.perf_counter()
+        cli.trainer.fit(cli.model, cli.datamodule)
+        t_done = time.perf_counter()
+    w = min(warmup, len(timer.ends) - 2)
+    counted = timer.sizes[w + 1 :]
+    seconds = timer.ends[-1] - timer.ends[w]
+    params = sum(p.numel() for p in cli.model.parameters())
+    h = cli.model.hparams
+    return {
+        "config": str(config.relative_to(REPO) if config.is_relative_to(REPO) else config),
+        "task": h.task,
+        "model": f"{h.cell} {h.layers}x{h.hidden_size}{' bi' if h.bidirectional else ''}, {h.embeddings} {h.embedding_dim}d, {h.pooling} pooling",
+        "parameters": params,
+        "batch_size": cli.datamodule.hparams.batch_size,
+        "train_rows": len(cli.datamodule.train_set),
+        "steps": len(timer.ends),
+        "timed_steps": len(counted),
+        "examples_per_s": sum(counted) / seconds if seconds > 0 else float("nan"),
+        "tokens_per_s": sum(timer.tokens[w + 1 :]) / seconds if seconds > 0 else float("nan"),
+        "ms_per_step": 1000 * seconds / max(1, len(counted)),
+        "setup_s": t_fit - t0,
+        "fit_s": t_done - t_fit,
+        "epoch_estimate_s": len(cli.datamodule.train_set) / (sum(counted) / seconds) if seconds > 0 else float("nan"),
+        "threads": threads,
+    }
+
+
+def markdown(r: dict[str, Any]) -> str:
+    rows = [[x["config"], x["model"], f"{x['parameters'] / 1e6:.2f} M", x["batch_size"], x["timed_steps"], x["examples_per_s"],
+             x["tokens_per_s"], x["ms_per_step"], x["setup_s"], x["epoch_estimate_s"]] if "error" not in x else [x["config"], x["error"], "", "", "", "", "", "", "", ""]
+            for x in r["recipes"]]
+    return (f"### Training speed ({r['threads']} threads, {r['steps']} steps, first {r['warmup']} not timed)\n\n"
+            + md_table(["recipe", "model", "params", "batch", "timed steps", "examples/s", "tokens/s", "ms/step", "set-up s", "s/epoch (est.)"], rows))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", nargs="+", type=Path, default=sorted((REPO / "training" / "configs").glob("*.yaml")))
+    p.add_argument("--steps", type=int, default=100, help="optimizer steps per recipe (default 100)")
+    p.add_argument("--warmup", type=int, default=10, help="first steps not timed (default 10)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--data-dir", help="data folder (default: the recipe's, i.e. $PAIRSCORE_DATA_DIR or ../shared/data)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per recipe before it is stopped")
+    p.add_argument("--out", default=str(OUT_DIR / "train_speed.json"))
+    p.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.one:
+        print("RESULT " + json.dumps(one(args.one.resolve(), args.steps, args.warmup, args.threads, args.data_dir)), flush=True)
+        return 0
+    result: dict[str, Any] = {"machine": machine(), "busy_before": busy_processes(exclude={os.getpid()}), "versions": versions(),
+                              "steps": args.steps, "warmup": args.warmup, "threads": args.threads, "recipes": []}
+    for config in args.configs:
+        cmd = [sys.executable, __file__, "--one", str(config), "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+        if args.data_dir:
+            cmd += ["--data-dir", args.data_dir]
+        env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+        try:
+            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            entry = json.loads(line[7:]) if line else {"config": str(config), "error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:] }"}
+        except subprocess.TimeoutExpired:
+            entry = {"config": str(config), "error": f"timed out after {args.timeout:.0f} s"}
+        result["recipes"].append(entry)
+        print(json.dumps(entry), flush=True)
+    result["markdown"] = markdown(result)
+    path = write_json(result, Path(args.out))
+    print()
+    print(result["markdown"])
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
