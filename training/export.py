@@ -191,6 +191,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         "versions": versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "checkpoint": str(checkpoint_path),
+        "training": extra.get("training"),
     }
     artifact.write_card(out, card)
     served = PairModel(out, encoder_file=artifact.ENCODER_FILE)

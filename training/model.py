@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from torchmetrics import classification as tmc
 from torchmetrics import retrieval
 
+from pairscore import machine
 from pairscore.artifact import LABELS, TOKENIZER_FILE
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
@@ -97,6 +98,8 @@ class PairModule(pl.LightningModule):
         self.head: PairHead | None = None
         self.embedding_coverage: float | None = None
         self.recipe: dict[str, Any] | None = None  # the full training config, set by `pairscore train`
+        self.training_totals: dict[str, float] = {"seconds": 0.0, "examples": 0, "epochs": 0}
+        self._clock: tuple[float, int] | None = None  # (epoch start, examples seen) while an epoch runs
         if vocab_size is not None:
             self._build(["[PAD]", "[UNK]"] + [f"#{i}" for i in range(vocab_size - 2)], "learned")
         self.val_metrics = self._metrics()
@@ -146,11 +149,27 @@ class PairModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._clock = (time.perf_counter(), 0)
 
+    def on_train_epoch_end(self) -> None:
+        """Close the epoch into the running totals that the checkpoint (and so the model card) keeps."""
+        self.training_totals = self._training_so_far()
+        self._clock = None
+
     def on_train_batch_end(self, outputs: Any, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """Log training speed in examples (pairs) per second since the epoch started."""
         start, seen = self._clock
         self._clock = (start, seen + len(batch["label"]))
         self.log("train_examples_per_s", self._clock[1] / (time.perf_counter() - start), prog_bar=True)
+
+    def _training_so_far(self) -> dict[str, float]:
+        """Totals including the running epoch: the best checkpoint is saved after validation, before the epoch ends."""
+        totals = {key: self.training_totals[key] for key in ("seconds", "examples", "epochs")}
+        if self._clock is not None:
+            start, seen = self._clock
+            totals["seconds"] += time.perf_counter() - start
+            totals["examples"] += seen
+            totals["epochs"] += 1
+        totals["examples_per_second"] = totals["examples"] / totals["seconds"] if totals["seconds"] else None
+        return totals
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"])
@@ -195,7 +214,10 @@ class PairModule(pl.LightningModule):
             "data": datamodule.sources,
             "embedding_coverage": self.embedding_coverage,
             "recipe": self.recipe,
+            "training": {**self._training_so_far(), "hardware": machine.describe(), "threads": torch.get_num_threads()},
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.embedding_coverage = checkpoint.get("pairscore", {}).get("embedding_coverage")
+        totals = checkpoint.get("pairscore", {}).get("training", {})
+        self.training_totals = {key: totals.get(key, 0) for key in ("seconds", "examples", "epochs")}  # a resumed run keeps counting
