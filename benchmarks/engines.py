@@ -469,9 +469,9 @@ def markdown(r: dict[str, Any]) -> str:
     for n, cells in r["rank"].items():
         base = cells.get("minilm", {}).get("p50_ms")
         for e, c in cells.items():
-            rows.append([n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}× faster" if base else "n/a"])
+            rows.append([n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}×" if base else "n/a"])
     parts.append("### Ranking: one question, N answers (question encoded once)\n\n"
-                 + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "vs MiniLM"], rows))
+                 + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows))
     rows = []
     for task, e in r.get("agreement", {}).items():
         rows.append([task, e["split"], e["unit"], e.get("int8_agreement") if e.get("int8_agreement") is not None else e.get("note", "n/a"),

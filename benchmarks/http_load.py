@@ -169,6 +169,25 @@ class RssSampler(threading.Thread):
             self.stop_event.wait(self.interval)
 
 
+def role(p: psutil.Process) -> str:
+    try:
+        cmd = " ".join(p.cmdline())
+    except psutil.Error:
+        return "gone"
+    return "scorer" if "scorer" in cmd else "api" if "_bentoml_impl.worker" in cmd else "arbiter"
+
+
+def cpu_by_role(procs: list[psutil.Process]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        out[role(p)] = out.get(role(p), 0.0) + t.user + t.system
+    return out
+
+
 def tree_cpu(procs: list[psutil.Process]) -> float:
     total = 0.0
     for p in procs:
@@ -343,7 +362,7 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
         for cell in cells(args):
             sampler.reset_cell()
             procs = server.tree()
-            cpu0, me0 = tree_cpu(procs), sum(me.cpu_times()[:2])
+            cpu0, me0, roles0 = tree_cpu(procs), sum(me.cpu_times()[:2]), cpu_by_role(procs)
             profiler = None
             if args.profile and cell["name"] in PROFILED:
                 # py-spy starts slowly; give it the cell's duration, starting after the warm-up
@@ -359,6 +378,8 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
                     profiler.kill()
             summary = summarize(rec, wall)
             span = wall + args.warmup
+            n_req = max(1, summary["ok"] + summary["errors"])
+            roles1 = cpu_by_role(procs)
             summary.update({
                 **cell,
                 "pairs_per_request": bodies[cell["kind"]][0][1],
@@ -367,6 +388,8 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
                 "peak_pss_mb": sampler.cell_pss / 2**20,
                 "server_cpu_s_per_s": (tree_cpu(procs) - cpu0) / span,
                 "client_cpu_s_per_s": (sum(me.cpu_times()[:2]) - me0) / span,
+                # CPU ms per request by server process (warm-up requests included in the CPU, not in n_req: an upper bound)
+                "cpu_ms_per_request": {r: 1000 * (roles1[r] - roles0.get(r, 0.0)) / n_req for r in roles1},
             })
             results.append(summary)
             print(f"{cell['name']}: {summary['requests_per_s']:.1f} req/s, {summary['pairs_per_s']:.0f} pairs/s, "
@@ -377,10 +400,14 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
 
 
 def markdown(r: dict[str, Any]) -> str:
+    def per_req(c: dict[str, Any]) -> str:
+        parts = c.get("cpu_ms_per_request", {})
+        return " + ".join(f"{parts[k]:.1f} {k}" for k in ("api", "scorer", "arbiter") if k in parts) or "n/a"
+
     rows = [[c["name"], c["requests_per_s"], c["pairs_per_s"], c["p50_ms"], c["p95_ms"], c["p99_ms"], f"{c['errors']}/{c['requests']}",
-             c["peak_rss_mb"], f"{c['server_cpu_s_per_s']:.2f} / {c['client_cpu_s_per_s']:.2f}"] for c in r["cells"]]
+             c["peak_rss_mb"], f"{c['server_cpu_s_per_s']:.2f} / {c['client_cpu_s_per_s']:.2f}", per_req(c)] for c in r["cells"]]
     text = (f"### HTTP load (server on 127.0.0.1, {r['duration']:g} s per cell after {r['warmup']:g} s warm-up; client and server share the machine)\n\n"
-            + md_table(["cell", "req/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "errors", "peak RSS MB", "CPU cores server / client"], rows))
+            + md_table(["cell", "req/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "errors", "peak RSS MB", "CPU cores server / client", "server CPU ms per request"], rows))
     text += (f"\n\nServer memory over the run ({r.get('server_processes', '?')} processes: BentoML's arbiter and its workers): peak RSS "
              f"{r['peak_rss_mb']:.0f} MB summed over the tree, {r['peak_rss_single_mb']:.0f} MB largest single process, peak PSS "
              f"{r.get('peak_pss_mb', float('nan')):.0f} MB summed (shared pages counted once); idle after start-up RSS {r['rss_idle_mb']:.0f} MB. "

@@ -31,7 +31,14 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+WAITS = ("EpollSelector.select", "Condition.wait", "Event.wait", "select (selectors.py", "Queue.get (queue.py")
+
+
 def classify(stack: str) -> str:
+    leaf = stack.rsplit(";", 1)[-1]
+    if any(leaf.startswith(w) for w in WAITS):
+        # py-spy --nonblocking sometimes counts a thread blocked in epoll/condition waits as active
+        return "waiting (epoll / thread wait)"
     for name, needles in CATEGORIES:
         if any(n in stack for n in needles):
             if name == "onnx run: encoder" and "head (service/runtime.py" in stack:
@@ -75,7 +82,7 @@ def summarize_dir(folder: Path) -> tuple[dict[str, Any], str]:
     found = {p.stem.removeprefix("pyspy_"): summarize_file(p) for p in sorted(Path(folder).glob("pyspy_*.txt"))}
     if not found:
         return {}, "_py-spy produced no samples (is py-spy installed? ptrace allowed?)_"
-    names = [n for n, _ in CATEGORIES] + ["onnx run: head", "other"]
+    names = [n for n, _ in CATEGORIES] + ["onnx run: head", "other", "waiting (epoll / thread wait)"]
     names = [n for n in names if any(n in f["share"] for f in found.values())]
     rows = [[cat] + [f"{100 * f['share'].get(cat, 0):.0f}%" for f in found.values()] for cat in names]
     pnames = sorted({p for f in found.values() for p in f.get("process_share", {})})

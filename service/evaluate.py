@@ -23,11 +23,22 @@ class DataFileError(ValueError):
     """A data file that cannot be evaluated; the message names the file and line."""
 
 
-def read_pairs(path: str | Path, task: str) -> list[Pair]:
+def parse_rows(text: str) -> slice:
+    """'-1000:' -> slice(-1000, None): the same selection as the datasets split spec 'validation[-1000:]'."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return slice(*(int(part) if part.strip() else None for part in parts))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rows {text!r}: expected START:STOP, e.g. -1000: or :400") from None
+
+
+def read_pairs(path: str | Path, task: str, rows_slice: slice = slice(None)) -> list[Pair]:
     """Labelled pairs of a JSONL/CSV/Parquet file in any shared schema; rows without a gold label (SNLI's -1) are skipped."""
     pairs, columns = [], None
     try:
-        rows = list(io.iter_rows(path))
+        rows = list(io.iter_rows(path))[rows_slice]
     except (OSError, ValueError) as exc:
         raise DataFileError(f"{path}: cannot read ({exc})") from exc
     for line, row in rows:
@@ -67,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path, help="a model folder (models/entailment, ...)")
     parser.add_argument("--data", type=Path, required=True, help="labelled JSONL, CSV or Parquet file")
+    parser.add_argument("--rows", type=parse_rows, default=slice(None), help="evaluate only these rows, e.g. -1000: (the last 1000)")
     parser.add_argument("--encoder", help="encoder graph to run instead of the card's (e.g. encoder.int8.onnx)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads")
     args = parser.parse_args(argv)
     try:
         model = PairModel(args.model_dir, threads=args.threads, encoder_file=args.encoder)
-        result = evaluate(model, read_pairs(args.data, model.task))
+        result = evaluate(model, read_pairs(args.data, model.task, args.rows))
     except (artifact.ArtifactError, DataFileError) as exc:
         print(f"pairscore evaluate: {exc}", file=sys.stderr)
         return 1

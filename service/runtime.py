@@ -31,6 +31,10 @@ def _session(path: Path, threads: int, inputs: Sequence[str], output: str) -> or
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads sleep instead of spin-waiting after each run: on 2 cores shared with
+    # the HTTP workers, spinning cost ~4x the CPU of a 1-pair request (benchmarks/results.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = False  # the arena keeps its peak (a 1,000-answer /rank) for good: ~55 MB RSS
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs

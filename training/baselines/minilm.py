@@ -7,7 +7,10 @@ distinct text are computed once and cached as .npy chunks under --cache-dir (not
 resumable). On top, the same head as the release models: an MLP with one hidden layer on
 [u, v, |u-v|, u*v] -> 3-way softmax (entailment) / one logit (paraphrase, threshold 0.5) /
 one score trained with a listwise softmax over each question's candidates (ranking). Trained on
-the same data, the best epoch picked on the selection split (accuracy / F1 / MAP).
+the same data, the best epoch picked on the selection split (accuracy / F1 / MAP). Head width, dropout,
+learning rate, batch size and gradient clipping are read from the release recipes
+(training/configs/<task>.yaml) unless given as flags; max epochs and patience are this script's
+(a head on frozen features needs more epochs than the recipes' end-to-end runs).
 
     pip install -c constraints.txt -e '.[train,baselines]'
     python -m training.baselines.minilm [--data-dir ../shared/data] [--out docs/results/minilm.json]
@@ -248,6 +251,34 @@ def train_head(task: str, emb, train: Sequence[Pair], tr_ia, tr_ib, select: Sequ
 # ---------------------------------------------------------------------------- main
 
 
+HEAD_DEFAULTS = {"hidden": 256, "dropout": 0.1, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64, "clip": 1.0}
+
+
+def recipe_hparams(task: str, args) -> dict:
+    """Head hyper-parameters: the release recipe's (training/configs/<task>.yaml: model.head_hidden,
+    dropout, lr, weight_decay, data.batch_size, trainer.gradient_clip_val), overridden by flags."""
+    hp = dict(HEAD_DEFAULTS)
+    path = REPO / "training" / "configs" / f"{task}.yaml"
+    recipe: dict = {}
+    if path.exists():
+        import yaml
+
+        recipe = yaml.safe_load(path.read_text()) or {}
+        model, data, trainer = recipe.get("model") or {}, recipe.get("data") or {}, recipe.get("trainer") or {}
+        for key, value in (("hidden", model.get("head_hidden")), ("dropout", model.get("dropout")), ("lr", model.get("lr")),
+                           ("weight_decay", model.get("weight_decay")), ("batch_size", data.get("batch_size")),
+                           ("clip", trainer.get("gradient_clip_val"))):
+            if value is not None:
+                hp[key] = value
+    for key in HEAD_DEFAULTS:
+        if getattr(args, key) is not None:
+            hp[key] = getattr(args, key)
+    hp["recipe"] = str(path.relative_to(REPO)) if path.exists() else None
+    data = recipe.get("data") or {}
+    hp["recipe_train"], hp["recipe_val"] = data.get("train"), data.get("val")
+    return hp
+
+
 def _indices(pairs: Sequence[Pair], row: dict[str, int]):
     import torch
 
@@ -323,10 +354,8 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
         "encoder": model_info,
         "embedding_throughput": throughput,
         "head": {"architecture": "training.heads.PairHead: Linear(4*384, hidden) -> ReLU -> Dropout -> Linear(hidden, 3|1) "
-                                 "on [u, v, |u-v|, u*v]",
-                 "hidden": args.hidden, "dropout": args.dropout, "lr": args.lr, "weight_decay": args.weight_decay,
-                 "batch_size": args.batch_size, "grad_clip": args.clip, "max_epochs": args.epochs,
-                 "patience": args.patience, "seed": args.seed, "optimizer": "AdamW"},
+                                 "on [u, v, |u-v|, u*v]; per-task hyper-parameters under tasks.<task>.head_config",
+                 "max_epochs": args.epochs, "patience": args.patience, "seed": args.seed, "optimizer": "AdamW"},
         "environment": env,
         "tasks": {},
     }
@@ -336,11 +365,16 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
         sel_name = sp.select[0]
         tr_ia, tr_ib = _indices(d["train"], row)
         se_ia, se_ib = _indices(d["eval"][sel_name], row)
-        log(f"{task}: training the head on {len(d['train'])} rows ({', '.join(sp.train)})")
+        hp = recipe_hparams(task, args)
+        if hp["recipe_train"] is not None and (list(hp["recipe_train"]) != list(sp.train) or list(hp["recipe_val"]) != list(sp.select[1])):
+            log(f"WARNING: {hp['recipe']} trains on {hp['recipe_train']} / selects on {hp['recipe_val']}, "
+                f"this baseline on {list(sp.train)} / {list(sp.select[1])}")
+        log(f"{task}: training the head on {len(d['train'])} rows ({', '.join(sp.train)}); "
+            + ", ".join(f"{k} {hp[k]}" for k in HEAD_DEFAULTS))
         fit = train_head(task, emb, d["train"], tr_ia, tr_ib, d["eval"][sel_name], se_ia, se_ib,
-                         hidden=args.hidden, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
-                         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
-                         clip=args.clip, seed=args.seed, log=log)
+                         hidden=hp["hidden"], dropout=hp["dropout"], lr=hp["lr"], weight_decay=hp["weight_decay"],
+                         batch_size=hp["batch_size"], epochs=args.epochs, patience=args.patience,
+                         clip=hp["clip"], seed=args.seed, log=log)
         head = fit.pop("head")
         metrics = {"train": evaluate(task, d["train"], predict(task, head, emb, tr_ia, tr_ib))}
         for name, pairs in d["eval"].items():
@@ -350,6 +384,7 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
             **fit,
             "loss": {"entailment": "cross-entropy (3-way softmax)", "paraphrase": "binary cross-entropy, threshold 0.5",
                      "ranking": "listwise softmax cross-entropy over each question's candidates"}[task],
+            "head_config": hp,
             "train_rows": len(d["train"]),
             "train_sources": list(sp.train),
             "select_split": sel_name,
@@ -367,12 +402,14 @@ def parser() -> argparse.ArgumentParser:
                    help="embedding cache (not committed; /artifacts/ is git-ignored)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--embed-batch-size", type=int, default=64)
-    p.add_argument("--hidden", type=int, default=256, help="head hidden units")
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--batch-size", type=int, default=64, help="pairs per batch (ranking: whole questions up to this many pairs)")
-    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: off)")
+    recipe = "default: the release recipe's (training/configs/<task>.yaml)"
+    p.add_argument("--hidden", type=int, default=None, help=f"head hidden units ({recipe} model.head_hidden)")
+    p.add_argument("--dropout", type=float, default=None, help=f"head dropout ({recipe} model.dropout)")
+    p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate ({recipe} model.lr)")
+    p.add_argument("--weight-decay", type=float, default=None, help=f"AdamW weight decay ({recipe} model.weight_decay, else 0)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"pairs per batch; ranking: whole questions up to this many pairs ({recipe} data.batch_size)")
+    p.add_argument("--clip", type=float, default=None, help=f"gradient norm clip, 0 off ({recipe} trainer.gradient_clip_val)")
     p.add_argument("--epochs", type=int, default=30, help="max epochs (best epoch on the selection split is kept)")
     p.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
     p.add_argument("--seed", type=int, default=42)

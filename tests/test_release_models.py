@@ -1,0 +1,85 @@
+"""The shipped models in models/: they load, validate, answer sensibly, and keep their carded quality."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pairscore import artifact
+from service.runtime import PairModel
+from training.data import parse_spec, resolve_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+TASKS = ("entailment", "paraphrase", "ranking")
+QUALITY_DROP = 0.01  # a metric may fall at most this far below its card
+
+
+@pytest.fixture(scope="module", params=TASKS)
+def shipped(request: pytest.FixtureRequest) -> PairModel:
+    return PairModel(MODELS / request.param)
+
+
+def test_shipped_models_validate(shipped: PairModel) -> None:
+    card = artifact.read_card(shipped.model_dir)  # sha256 of every file
+    assert card["task"] == shipped.model_dir.name
+    assert card["reproduce"].startswith("python -m training.release")
+    assert all(d["licence"] for d in card["data"])
+
+
+def test_models_budget() -> None:
+    size = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
+    assert size < 60 * 2**20, f"models/ holds {size / 2**20:.1f} MB, over the 60 MB budget"
+
+
+def test_obvious_entailment() -> None:
+    model = PairModel(MODELS / "entailment")
+    probabilities = model.score_pairs(
+        ["A man is playing a guitar on stage.", "Two dogs are running through a field."],
+        ["A man is playing a guitar.", "Two cats are sleeping on a couch."],
+    )
+    assert [model.labels[i] for i in probabilities.argmax(axis=1)] == ["entailment", "contradiction"]
+
+
+def test_paraphrase_beats_unrelated() -> None:
+    model = PairModel(MODELS / "paraphrase")
+    probability = model.score_pairs(
+        ["the president signed the new climate bill today", "the president signed the new climate bill today"],
+        ["today the president signed the new bill on climate", "my cat likes to sleep in the sun"],
+    )
+    assert probability[0] > probability[1] + 0.2
+
+
+def test_right_answer_ranks_first() -> None:
+    model = PairModel(MODELS / "ranking")
+    scores = model.rank(
+        "how are glacier caves formed ?",
+        ["a glacier cave is a cave formed within the ice of a glacier by melting water", "the stock market closed higher on friday"],
+    )
+    assert scores[0] > scores[1]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_quality_regression(task: str) -> None:
+    """`pairscore evaluate` on the selection split stays within 0.01 of the metric in the card."""
+    data_dir = resolve_data_dir()
+    card = json.loads((MODELS / task / "card.json").read_text())
+    source, split, selection = parse_spec(card["int8"]["split"])
+    data = data_dir / source / f"{split}.jsonl"
+    if not data.is_file():
+        pytest.skip(f"{data} not here: set PAIRSCORE_DATA_DIR to the shared data")
+    rows = selection[len(split) :].strip("[]") or ":"
+    done = subprocess.run(
+        [sys.executable, "-m", "pairscore.cli", "evaluate", str(MODELS / task), "--data", str(data), f"--rows={rows}"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    metric = card["int8"]["metric"]
+    carded = card["int8"]["int8" if card["int8"]["served"] else "fp32"]
+    assert measured[metric] >= carded - QUALITY_DROP, f"{task}: {metric} {measured[metric]:.4f} < card {carded:.4f} - {QUALITY_DROP}"
