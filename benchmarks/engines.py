@@ -377,6 +377,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     engines = engines_by_task[main_task]
     results["main_task"] = main_task
 
+    if args.no_sweeps:
+        results["total_seconds"] = time.perf_counter() - t_start
+        results["markdown"] = markdown(results)
+        return results
+
     # 2. /embed-style: distinct SNLI texts in requests of 64 texts
     texts = list(dict.fromkeys(t for p in load_pairs(root, "snli", limit=4096) for t in p))
     for name, engine in engines.items():
@@ -450,6 +455,8 @@ def markdown(r: dict[str, Any]) -> str:
                     rows.append([dataset, batch, engine, "—", "—", "—", why])
     parts.append(f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, ~{r['seconds_per_cell']} s per cell)\n\n"
                  + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows))
+    if not r["embed"]:
+        return "\n\n".join(parts)
     base = r["embed"].get("minilm", {}).get("items_per_s")
     rows = [[e, c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)] for e, c in r["embed"].items()]
     parts.append(f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
@@ -495,6 +502,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
     p.add_argument("--answers", nargs="+", type=int, default=list(ANSWERS))
     p.add_argument("--no-torch", action="store_true", help="skip the torch eager engine")
+    p.add_argument("--no-sweeps", action="store_true", help="only the pairs/s table: no /embed, length, ranking sweeps or agreement")
     p.add_argument("--no-minilm", action="store_true", help="skip MiniLM (ratios become n/a)")
     p.add_argument("--out", default=str(OUT_DIR / "engines.json"), help="JSON results (default: benchmarks/out/engines.json)")
     return p

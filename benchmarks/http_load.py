@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -339,7 +340,8 @@ def start_profile(server: Server, name: str, seconds: float, out: Path) -> subpr
     """py-spy record (raw collapsed stacks) of the whole server tree (arbiter, API worker, scorer) for the cell."""
     slug = name.replace("/", "").replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
     path = out / f"pyspy_{slug}.txt"
-    cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--nonblocking", "--subprocesses",
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    cmd = [exe, "record", "--format", "raw", "--rate", "250", "--nonblocking", "--subprocesses",
            "--duration", str(int(seconds)), "-o", str(path), "-p", str(server.proc.pid)]
     try:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -411,7 +413,7 @@ def markdown(r: dict[str, Any]) -> str:
     text += (f"\n\nServer memory over the run ({r.get('server_processes', '?')} processes: BentoML's arbiter and its workers): peak RSS "
              f"{r['peak_rss_mb']:.0f} MB summed over the tree, {r['peak_rss_single_mb']:.0f} MB largest single process, peak PSS "
              f"{r.get('peak_pss_mb', float('nan')):.0f} MB summed (shared pages counted once); idle after start-up RSS {r['rss_idle_mb']:.0f} MB. "
-             f"Ready in {r['ready_s']:.1f} s.")
+             f"Ready in {r['ready_s']:.1f} s. Served encoders: " + ", ".join(f"{t} {e}" for t, e in r.get("served_encoders", {}).items()) + ".")
     if r.get("profile"):
         text += "\n\n" + r["profile_markdown"]
     return text
@@ -449,6 +451,14 @@ def main(argv: list[str] | None = None) -> int:
         "service": args.service,
         "ort_threads": os.environ.get("PAIRSCORE_ORT_THREADS", "default (min(4, cores))"),
     }
+    served = {}
+    for task in ("entailment", "paraphrase", "ranking"):
+        try:
+            card = json.loads((Path(args.models) / task / "card.json").read_text())
+            served[task] = f"{card['graphs']['encoder']} ({card.get('architecture', {}).get('cell', '?')} {card.get('architecture', {}).get('hidden_size', '?')})"
+        except (OSError, ValueError, KeyError):
+            served[task] = "?"
+    result["served_encoders"] = served
     server = Server(Path(args.models), args.port or free_port(), out / "http_server.log", service=args.service)
     result["server_command"] = server.command
     sampler = RssSampler(server)

@@ -1,12 +1,12 @@
-"""Benchmark-only prototype (not served in production): /entailment and /rank without BentoML's self-proxy.
+"""Benchmark-only prototype (not served in production): /entailment and /rank with in-process batching.
 
-service.app sends every request's Job through `self.to_async.batch`, which in BentoML 1.4 is an HTTP
-request to the service itself (aiohttp + an in-memory ASGI connector): the Job is JSON-encoded,
-passes BentoML's whole middleware stack (OpenTelemetry, metrics, access log, RequestGuard) a second
-time, is validated by pydantic, and the result comes back as JSON. This prototype keeps everything
-else (same models, same service.scoring.run_jobs, same RequestGuard, same response schemas) and
-replaces that hop by an in-process micro-batcher: jobs queue on an asyncio queue, one task drains
-whatever is queued (up to max_batch_requests) and runs run_jobs in a thread. Used by
+service.app hands every request's Job to a second BentoML service (Scorer: its own process, reached
+through BentoML's client over a local socket, with BentoML's adaptive batcher): the Job is serialized,
+passes BentoML's server middleware (OpenTelemetry, metrics, access log) a second time, and the result
+comes back the same way. This prototype keeps everything else (same models, same
+service.scoring.run_jobs, same RequestGuard, same response schemas) and replaces that hop by an
+in-process micro-batcher: jobs queue on an asyncio queue, one task drains whatever is queued (up to
+max_batch_requests) and runs run_jobs in a thread. Used by
 `http_load.py --service benchmarks.proto_direct:PairScoreDirect` to measure what the hop costs.
 """
 
@@ -87,3 +87,12 @@ class PairScoreDirect:
 
 
 PairScoreDirect.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[frozenset({"/entailment", "/rank"})])
+
+# BentoML 1.4 derives each response's media type from the output model's JSON schema on every
+# response (IOMixin.mime_type -> model_json_schema, ~9% of a 1-pair request's CPU); a fixed media
+# type skips that. PAIRSCORE_PROTO_SCHEMA=1 keeps BentoML's default, to measure the difference.
+import os  # noqa: E402
+
+if os.environ.get("PAIRSCORE_PROTO_SCHEMA") != "1":
+    for _name in ("entailment", "rank"):
+        PairScoreDirect.apis[_name].output_spec.media_type = "application/json"

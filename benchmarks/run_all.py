@@ -6,6 +6,8 @@
 Steps (each a separate process, each writes benchmarks/out/<name>.json):
   engines.py     in-process engines (ort fp32/int8, torch, MiniLM), ~4-6 min on 2 cores
   http_load.py   real server on 127.0.0.1, 9 cells x --duration s, with py-spy breakdown, ~3 min
+  http_load.py --service benchmarks.proto_direct:PairScoreDirect: 3 of those cells against the
+                 no-self-proxy prototype, for comparison, ~1 min
   train_speed.py the three release recipes for --train-steps steps, ~3-5 min
 Then results.md: the machine, the issue's targets (target / measured / met?), every table, and
 plots engines.png (pairs/s by engine and batch size) and http_latency.png (latency vs concurrency).
@@ -27,14 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import OUT_DIR, REPO, machine, md_table, versions  # noqa: E402
 
 BENCH = REPO / "benchmarks"
-STEPS = ("engines", "http", "train")
+STEPS = ("engines", "http", "proto", "train")
+PROTO_CELLS = ("1 pair(s), concurrency 1", "32 pair(s), concurrency 8", "rank")
+PROTO_ENV = {"BENTOML_CONFIG_OPTIONS": "api_server.logging.access.enabled=false"}
 
 
-def run_step(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
+def run_step(name: str, cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=REPO, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=REPO, timeout=timeout, env={**os.environ, **(env or {})})
         rc = proc.returncode
     except subprocess.TimeoutExpired:
         rc = "timeout"
@@ -70,6 +74,11 @@ def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[lis
                      f"{r:.1f}× ({b64['ort-int8']['items_per_s']:,.0f} vs {b64['minilm']['items_per_s']:,.0f} pairs/s)", met(r >= 10)])
     else:
         rows.append(["ort int8, batch 64, SNLI pairs/s vs MiniLM", "≥ 10×", "not measured (no int8 encoder or no MiniLM)", met(None)])
+    b64_1 = (load("engines_1thread") or {}).get("pairs", {}).get("snli", {}).get("64", {})
+    if "ort-int8" in b64_1 and "minilm" in b64_1:
+        r1 = b64_1["ort-int8"]["items_per_s"] / b64_1["minilm"]["items_per_s"]
+        rows.append(["… the same at 1 thread per engine", "≥ 10×",
+                     f"{r1:.1f}× ({b64_1['ort-int8']['items_per_s']:,.0f} vs {b64_1['minilm']['items_per_s']:,.0f} pairs/s)", met(r1 >= 10)])
     agree = (eng or {}).get("agreement", {}).get("entailment", {})
     a = agree.get("int8_agreement")
     rows.append(["int8 = fp32 predictions, snli/validation last 1,000", "≥ 99%", f"{100 * a:.1f}%" if a is not None else "not measured", met(None if a is None else a >= 0.99)])
@@ -208,8 +217,31 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
                      f"engines ({eng['threads']}). MiniLM = sentence-transformers all-MiniLM-L6-v2 bi-encoder (both texts embedded, each "
                      "distinct text once, cosine); ours = service.runtime.PairModel (each distinct text once, length-sorted chunks of 64). "
                      "Pairs are shuffled so consecutive pairs rarely share a text.\n\n" + eng["markdown"])
+    eng1 = load("engines_1thread")
+    if eng1:
+        parts.append("### The same SNLI table at 1 thread per engine\n\nOn a machine busy with other work, engines that use 2 threads "
+                     "lose most when one of their threads is descheduled (torch's OpenMP barriers after every small op: torch eager and "
+                     "MiniLM); at 1 thread every engine only loses its share of the CPU, so these ratios are the fairer ones under load.\n\n"
+                     + eng1["markdown"])
     if http:
         parts.append("## HTTP\n\n" + http["markdown"] + f"\n\nServer: `{http['server_command']}` (onnxruntime threads: {http['ort_threads']}).")
+    proto = load("http_load_proto")
+    if http and proto:
+        rows = []
+        for pc in proto["cells"]:
+            hc = cell(http, pc["name"])
+            if not hc:
+                continue
+            for label, c in (("service.app (as shipped)", hc), ("prototype", pc)):
+                cpu = c.get("cpu_ms_per_request", {})
+                rows.append([pc["name"], label, c["requests_per_s"], c["p50_ms"], c["p99_ms"], f"{c['errors']}/{c['requests']}", c["peak_rss_mb"],
+                             sum(v for v in cpu.values()) if cpu else float("nan")])
+        parts.append("### Same cells with in-process batching (benchmarks/proto_direct.py)\n\n"
+                     "The prototype keeps the models, service.scoring.run_jobs, RequestGuard and the response schemas, but batches "
+                     "in process (asyncio queue + one thread) instead of calling the Scorer service (second process, BentoML client, adaptive batcher), sets a fixed response "
+                     "media type (BentoML otherwise builds the output JSON schema on every response) and runs with the access log off "
+                     f"(`{' '.join(f'{k}={v}' for k, v in PROTO_ENV.items())}`). Not served in production: it shows what those costs are.\n\n"
+                     + md_table(["cell", "server", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS MB (tree)", "server CPU ms/request"], rows))
     if train:
         parts.append("## Training\n\n" + train["markdown"])
     if steps:
@@ -247,9 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         if "engines" not in args.skip:
             steps.append(run_step("engines", [py, str(BENCH / "engines.py"), "--models", args.models, "--threads", str(args.threads),
                                               "--seconds", str(args.seconds), "--out", str(OUT_DIR / "engines.json"), *common], 900))
+        if "engines" not in args.skip and args.threads != 1:
+            steps.append(run_step("engines-1thread", [py, str(BENCH / "engines.py"), "--models", args.models, "--threads", "1", "--datasets", "snli",
+                                                      "--no-sweeps", "--seconds", str(args.seconds), "--out", str(OUT_DIR / "engines_1thread.json"), *common], 600))
         if "http" not in args.skip:
             steps.append(run_step("http", [py, str(BENCH / "http_load.py"), "--models", args.models, "--duration", str(args.duration),
                                            "--profile", "--out", str(OUT_DIR / "http_load.json"), *common], 900))
+        if "proto" not in args.skip:
+            steps.append(run_step("proto", [py, str(BENCH / "http_load.py"), "--models", args.models, "--duration", str(args.duration),
+                                            "--service", "benchmarks.proto_direct:PairScoreDirect", "--only", *PROTO_CELLS,
+                                            "--out", str(OUT_DIR / "http_load_proto.json"), *common], 600, env=PROTO_ENV))
         if "train" not in args.skip:
             steps.append(run_step("train", [py, str(BENCH / "train_speed.py"), "--steps", str(args.train_steps), "--threads", str(args.threads),
                                             "--out", str(OUT_DIR / "train_speed.json"), *common], 1200))

@@ -16,7 +16,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from pairscore import machine  # noqa: E402
 
 RECIPE = "training/configs/entailment.yaml"
 SELECTION = "snli/validation[-1000:]"
@@ -56,9 +57,7 @@ def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dic
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pairscore.cli", "train", "--config", RECIPE, f"--trainer.max_epochs={epochs}",
                f"--trainer.default_root_dir={folder}", *overrides]
-    started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
     match = re.search(r"best checkpoint: (\S+)", done.stdout)
     if done.returncode or not match:
         raise RuntimeError(f"{name}: training failed\n{done.stderr[-3000:]}")
@@ -69,35 +68,49 @@ def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dic
         "overrides": " ".join(overrides) or "(recipe)",
         "accuracy": card["metrics"][SELECTION]["accuracy"],
         "parameters": card["architecture"]["parameters"],
-        "train_seconds": seconds,
-        "examples_per_second": card.get("training", {}).get("examples_per_second"),
+        "train_seconds": card["training"]["seconds"],
+        "examples_per_second": card["training"]["examples_per_second"],
         "epochs": epochs,
     }
     cached.write_text(json.dumps(result, indent=2))
     return result
 
 
-def release_rows(models: Path) -> list[dict[str, Any]]:
-    rows = []
+# The baselines' split names -> the split specs the release cards use.
+BASELINE_SPLITS = {
+    "snli_val_last1000": "snli/validation[-1000:]", "sick_val": "sick/validation",
+    "twitter_last2000": "twitter_url/train[-2000:]", "mrpc_last400": "mrpc/train[-400:]",
+    "wiki_qa_val": "wiki_qa/validation", "trec_qa_val": "trec_qa/validation",
+}
+Table = dict[tuple[str, str], dict[str, float]]  # (task, split spec) -> model -> headline metric
+
+
+def release_rows(models: Path, table: Table) -> None:
+    """The shipped models: fp32 and served (int8) on the selection split, served on the reported ones."""
     for task in RELEASE_TASKS:
         card_path = models / task / "card.json"
         if not card_path.is_file():
             continue
         card = json.loads(card_path.read_text())
         metric = HEADLINE[task]
-        for split, values in card["metrics"].items():
-            rows.append({"task": task, "model": "pairscore " + card["architecture"]["cell"], "split": split,
-                         "metric": metric, "value": values[metric], "parameters": card["architecture"]["parameters"]})
-    return rows
+        table.setdefault((task, card["int8"]["split"]), {}).update(
+            {"pairscore fp32": card["int8"]["fp32"], "pairscore int8": card["int8"]["int8"]})
+        served = "pairscore int8" if card["int8"]["served"] else "pairscore fp32"
+        for spec, values in card["reported"].items():
+            table.setdefault((task, spec), {})[served] = values[metric]
 
 
-def baseline_rows(results: Path) -> list[dict[str, Any]]:
-    rows = []
+def baseline_rows(results: Path, table: Table) -> list[str]:
+    """The baselines' JSON results (training/baselines); returns their model names."""
+    names = []
     for path in sorted(results.glob("*.json")):
         data = json.loads(path.read_text())
-        for row in data.get("rows", []):
-            rows.append(row)
-    return rows
+        names.append(data["model"])
+        for task, result in data["tasks"].items():
+            for split, values in result["metrics"].items():
+                if split in BASELINE_SPLITS:
+                    table.setdefault((task, BASELINE_SPLITS[split]), {})[data["model"]] = values[HEADLINE[task]]
+    return names
 
 
 def plot_learning_curves(models: Path, out: Path) -> Path | None:
@@ -160,17 +173,21 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def render(grid: list[dict[str, Any]], release: list[dict[str, Any]], baselines: list[dict[str, Any]], plots: list[Path], command: str) -> str:
-    lines = ["# Experiments", "", f"Produced by `{command}` (CPU, this repository's recipes).", ""]
+def render(grid: list[dict[str, Any]], table: Table, baselines: list[str], plots: list[Path], command: str) -> str:
+    lines = ["# Experiments", "", f"Produced by `{command}` on {machine.describe()}; the baselines' figures by "
+             "`python -m training.baselines.minilm` and `python -m training.baselines.lexical` (docs/results/*.json).", ""]
     if grid:
-        lines += [f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each)", "",
+        lines += [f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each, fp32)", "",
                   "| variant | overrides | accuracy | parameters | train time (s) | examples/s |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['name']} | `{r['overrides']}` | {fmt(r['accuracy'])} | {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |" for r in grid]
         lines.append("")
-    lines += ["## Release models and baselines, same splits, same metrics", "",
-              "| task | model | split | metric | value | parameters |", "|---|---|---|---|---|---|"]
-    for r in release + baselines:
-        lines.append(f"| {r['task']} | {r['model']} | `{r['split']}` | {r['metric']} | {fmt(r['value'])} | {fmt(r.get('parameters'))} |")
+    columns = ["pairscore fp32", "pairscore int8", *baselines]
+    lines += ["## Release models and baselines: same data, same splits, same metrics", "",
+              "The headline metric per task (entailment accuracy, paraphrase F1, ranking MAP over clean questions). "
+              "The first row of each task is its selection split; pairscore's reported splits use the served encoder.", "",
+              "| task | split | metric | " + " | ".join(columns) + " |", "|---" * (3 + len(columns)) + "|"]
+    for (task, spec), values in table.items():
+        lines.append(f"| {task} | `{spec}` | {HEADLINE[task]} | " + " | ".join(fmt(values.get(c)) for c in columns) + " |")
     lines.append("")
     for plot in plots:
         lines += [f"![{plot.stem}]({plot.name})", ""]
@@ -190,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     plots = [p for p in (plot_learning_curves(args.models, args.out.with_name("learning_curves.png")),
                          plot_confusion(args.models, args.out.with_name("nli_confusion.png"))) if p]
     command = "python -m training.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.out.write_text(render(grid, release_rows(args.models), baseline_rows(args.baselines), plots, command.strip()))
+    table: Table = {}
+    release_rows(args.models, table)
+    baselines = baseline_rows(args.baselines, table)
+    args.out.write_text(render(grid, dict(sorted(table.items(), key=lambda kv: RELEASE_TASKS.index(kv[0][0]))), baselines, plots, command.strip()))
     print(args.out.read_text())
     return 0
 
