@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+from importlib import metadata
+from typing import Iterable
 
 
 def cpu_model() -> str:
@@ -20,3 +22,14 @@ def cpu_model() -> str:
 def describe() -> str:
     """E.g. 'Intel(R) Xeon(R) ... , 2 cores, Linux x86_64'."""
     return f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def package_versions(names: Iterable[str]) -> dict[str, str]:
+    """Installed versions of the named distributions (absent ones left out), and Python's."""
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found

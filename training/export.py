@@ -8,11 +8,9 @@ serving code) within 1e-5 of torch on a real padded batch of mixed lengths.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import warnings
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ import onnx
 import torch
 from tokenizers import Tokenizer
 
-from pairscore import artifact, metrics
+from pairscore import artifact, machine, metrics
 from pairscore.schema import Pair
 from service.evaluate import evaluate
 from service.runtime import PairModel
@@ -138,16 +136,6 @@ def parity_texts(pairs: list[Pair]) -> list[str]:
     return chosen if len(chosen) % 2 == 0 else chosen[:-1]
 
 
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: bool = False, tune_threshold: bool = False, data_dir: str | None = None) -> dict[str, Any]:
     """Write and check the model folder; returns the card."""
     model, checkpoint = load_checkpoint(checkpoint_path)
@@ -188,7 +176,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         "data": extra["data"],
         "config": extra.get("recipe") or {"model": hp, "data": data_hp},
         "metrics": {},
-        "versions": versions(),
+        "versions": machine.package_versions(VERSIONED),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "checkpoint": str(checkpoint_path),
         "training": extra.get("training"),
