@@ -13,7 +13,7 @@ $(SERVE_VENV)/.installed: pyproject.toml constraints.txt
 
 $(DEV_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(DEV_VENV)
-	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev]'
+	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev,baselines]'
 	touch $@
 
 serve: $(SERVE_VENV)/.installed

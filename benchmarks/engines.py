@@ -333,6 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds_per_cell": args.seconds,
         "chunk": CHUNK,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "models_root": str(models_root.resolve()),
         "models": {},
         "missing": {},
         "pairs": {},
@@ -340,6 +341,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "length": {},
         "rank": {},
     }
+    if args.agreement_only:
+        task_dirs = {t: models_root / t for t in ("entailment", "paraphrase", "ranking") if (models_root / t / "card.json").is_file()}
+        results["agreement"] = agreement(task_dirs, root, args.threads, {})
+        results["main_task"] = "entailment"
+        results["total_seconds"] = time.perf_counter() - t_start
+        results["markdown"] = markdown(results)
+        return results
     minilm = None if args.no_minilm else MiniLMEngine(args.threads)
     if minilm is not None:
         results["minilm"] = minilm.note
@@ -453,14 +461,14 @@ def markdown(r: dict[str, Any]) -> str:
                 else:
                     why = r["missing"].get(task, {}).get(engine, "not measured")
                     rows.append([dataset, batch, engine, "—", "—", "—", why])
-    parts.append(f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, ~{r['seconds_per_cell']} s per cell)\n\n"
+    if rows:
+        parts.append(f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, ~{r['seconds_per_cell']} s per cell)\n\n"
                  + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows))
-    if not r["embed"]:
-        return "\n\n".join(parts)
     base = r["embed"].get("minilm", {}).get("items_per_s")
     rows = [[e, c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)] for e, c in r["embed"].items()]
-    parts.append(f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
-                 + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows))
+    if rows:
+        parts.append(f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
+                     + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows))
     rows = []
     for tokens, cells in r["length"].items():
         tk = cells.get("_tokens", {})
@@ -470,21 +478,24 @@ def markdown(r: dict[str, Any]) -> str:
                 continue
             n_tok = tk.get("minilm_wordpieces") if e == "minilm" else tk.get("ours")
             rows.append([tokens, e, n_tok if n_tok is not None else "n/a", c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)])
-    parts.append("### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n"
-                 + md_table(["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows))
+    if rows:
+        parts.append("### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n"
+                     + md_table(["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows))
     rows = []
     for n, cells in r["rank"].items():
         base = cells.get("minilm", {}).get("p50_ms")
         for e, c in cells.items():
             rows.append([n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}×" if base else "n/a"])
-    parts.append("### Ranking: one question, N answers (question encoded once)\n\n"
-                 + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows))
+    if rows:
+        parts.append("### Ranking: one question, N answers (question encoded once)\n\n"
+                     + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows))
     rows = []
     for task, e in r.get("agreement", {}).items():
         rows.append([task, e["split"], e["unit"], e.get("int8_agreement") if e.get("int8_agreement") is not None else e.get("note", "n/a"),
                      e.get("int8_max_abs_diff", "n/a"), e.get("fp32_accuracy", "—"), e.get("int8_accuracy", "—"), e.get("torch_agreement", "n/a")])
-    parts.append("### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n"
-                 + md_table(["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"], rows))
+    if rows:
+        parts.append("### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n"
+                     + md_table(["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"], rows))
     missing = [f"- {task} {engine}: {why}" for task, m in r["missing"].items() for engine, why in m.items()]
     if missing:
         parts.append("Not measured:\n\n" + "\n".join(missing))
@@ -502,6 +513,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
     p.add_argument("--answers", nargs="+", type=int, default=list(ANSWERS))
     p.add_argument("--no-torch", action="store_true", help="skip the torch eager engine")
+    p.add_argument("--agreement-only", action="store_true", help="only int8-vs-fp32 agreement on the selection splits (fast)")
     p.add_argument("--no-sweeps", action="store_true", help="only the pairs/s table: no /embed, length, ranking sweeps or agreement")
     p.add_argument("--no-minilm", action="store_true", help="skip MiniLM (ratios become n/a)")
     p.add_argument("--out", default=str(OUT_DIR / "engines.json"), help="JSON results (default: benchmarks/out/engines.json)")

@@ -79,9 +79,11 @@ def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[lis
         r1 = b64_1["ort-int8"]["items_per_s"] / b64_1["minilm"]["items_per_s"]
         rows.append(["… the same at 1 thread per engine", "≥ 10×",
                      f"{r1:.1f}× ({b64_1['ort-int8']['items_per_s']:,.0f} vs {b64_1['minilm']['items_per_s']:,.0f} pairs/s)", met(r1 >= 10)])
-    agree = (eng or {}).get("agreement", {}).get("entailment", {})
+    src = load("agreement") or eng or {}
+    agree = src.get("agreement", {}).get("entailment", {})
     a = agree.get("int8_agreement")
-    rows.append(["int8 = fp32 predictions, snli/validation last 1,000", "≥ 99%", f"{100 * a:.1f}%" if a is not None else "not measured", met(None if a is None else a >= 0.99)])
+    where = f" (models: {src.get('models_root', '?')})" if load("agreement") else ""
+    rows.append(["int8 = fp32 predictions, snli/validation last 1,000", "≥ 99%", f"{100 * a:.1f}%{where}" if a is not None else "not measured", met(None if a is None else a >= 0.99)])
 
     c8 = cell(http, "/entailment 32 pair(s), concurrency 8")
     if c8:
@@ -217,6 +219,9 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
                      f"engines ({eng['threads']}). MiniLM = sentence-transformers all-MiniLM-L6-v2 bi-encoder (both texts embedded, each "
                      "distinct text once, cosine); ours = service.runtime.PairModel (each distinct text once, length-sorted chunks of 64). "
                      "Pairs are shuffled so consecutive pairs rarely share a text.\n\n" + eng["markdown"])
+    agr = load("agreement")
+    if agr:
+        parts.append(f"### Agreement, measured separately on {agr.get('models_root')} ({agr['machine']['time_utc']})\n\n" + agr["markdown"])
     eng1 = load("engines_1thread")
     if eng1:
         parts.append("### The same SNLI table at 1 thread per engine\n\nOn a machine busy with other work, engines that use 2 threads "
