@@ -156,7 +156,7 @@ def plot_confusion(models: Path, out: Path) -> Path | None:
     axis.set_yticks(range(len(labels)), labels)
     axis.set_xlabel("predicted")
     axis.set_ylabel("gold")
-    axis.set_title(f"entailment, {SELECTION}")
+    axis.set_title(f"entailment (fp32), {SELECTION}")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -178,6 +178,10 @@ def render(grid: list[dict[str, Any]], table: Table, baselines: list[str], plots
              "`python -m training.baselines.minilm` and `python -m training.baselines.lexical` (docs/results/*.json).", ""]
     if grid:
         lines += [f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each, fp32)", "",
+                  "Each row is the release recipe with one override, trained for the same epochs. Train time and "
+                  "examples/s are the training loop's own clock (saved in the checkpoint) with the torch threads the run "
+                  "had; the variants ran one after another beside other jobs, so read speed ratios loosely "
+                  "(benchmarks/train_speed.py measures the recipes alone). Parameters include frozen embeddings.", "",
                   "| variant | overrides | accuracy | parameters | train time (s) | examples/s |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['name']} | `{r['overrides']}` | {fmt(r['accuracy'])} | {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |" for r in grid]
         lines.append("")
