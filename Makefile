@@ -4,7 +4,7 @@ SERVE_VENV ?= .venv-serve
 DEV_VENV ?= .venv
 PIP_FLAGS = -q -c constraints.txt
 
-.PHONY: serve test
+.PHONY: serve test bench
 
 $(SERVE_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -21,3 +21,7 @@ serve: $(SERVE_VENV)/.installed
 
 test: $(DEV_VENV)/.installed
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[bench]'
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/python benchmarks/run_all.py $(BENCH_ARGS)

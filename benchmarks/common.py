@@ -10,11 +10,11 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from pairscore.machine import cpu_model, package_versions
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "benchmarks" / "out"
@@ -117,24 +117,12 @@ def timed_loop(call: Callable[[int], int], seconds: float, min_calls: int = 3, m
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
+    return package_versions(VERSIONED)
 
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, memory, load average (the numbers mean little on a loaded machine)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
+    cpu = cpu_model()
     mem_gb = None
     try:
         with open("/proc/meminfo") as handle:
