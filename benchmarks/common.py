@@ -174,6 +174,15 @@ def write_json(data: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def publish(result: dict[str, Any], path: Path) -> Path:
+    """Write a script's JSON result and print its markdown tables."""
+    path = write_json(result, path)
+    print()
+    print(result["markdown"])
+    print(f"\nwrote {path}")
+    return path
+
+
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):

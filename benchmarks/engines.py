@@ -52,7 +52,7 @@ from benchmarks.common import (  # noqa: E402
     read_jsonl,
     timed_loop,
     versions,
-    write_json,
+    publish,
 )
 
 ENGINES = ("ort-fp32", "ort-int8", "torch", "minilm")
@@ -523,10 +523,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     results = run(args)
-    path = write_json(results, Path(args.out))
-    print()
-    print(results["markdown"])
-    print(f"\nwrote {path} ({results['total_seconds']:.0f} s)")
+    publish(results, Path(args.out))
     return 0
 
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from benchmarks.common import OUT_DIR, REPO, busy_processes, data_dir, load_pairs, machine, md_table, percentile, read_jsonl, versions, write_json  # noqa: E402
+from benchmarks.common import OUT_DIR, REPO, busy_processes, data_dir, load_pairs, machine, md_table, percentile, publish, read_jsonl, versions  # noqa: E402
 
 HOST = "127.0.0.1"
 CONCURRENCY = (1, 8, 32)
@@ -483,10 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
         result["profile"], result["profile_markdown"] = summarize_dir(out)
     result["markdown"] = markdown(result)
-    path = write_json(result, Path(args.out))
-    print()
-    print(result["markdown"])
-    print(f"\nwrote {path}")
+    publish(result, Path(args.out))
     return 0
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import OUT_DIR, REPO, machine, md_table, versions  # noqa: E402
+from benchmarks.common import OUT_DIR, REPO, md_table, versions  # noqa: E402
 
 BENCH = REPO / "benchmarks"
 STEPS = ("engines", "http", "proto", "train")

@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import OUT_DIR, REPO, busy_processes, machine, md_table, versions, write_json  # noqa: E402
+from benchmarks.common import OUT_DIR, REPO, busy_processes, machine, md_table, publish, versions  # noqa: E402
 
 
 def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | None) -> dict[str, Any]:
@@ -139,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         result["recipes"].append(entry)
         print(json.dumps(entry), flush=True)
     result["markdown"] = markdown(result)
-    path = write_json(result, Path(args.out))
-    print()
-    print(result["markdown"])
-    print(f"\nwrote {path}")
+    publish(result, Path(args.out))
     return 0
 
 
