@@ -174,6 +174,17 @@ def write_json(data: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def answer_pool(root: Path) -> tuple[list[str], list[str]]:
+    """Distinct WikiQA questions and answers (validation, then train), for /rank-style requests."""
+    questions: list[str] = []
+    answers: list[str] = []
+    for split in ("validation", "train"):
+        for row in read_jsonl(root / "wiki_qa" / f"{split}.jsonl"):
+            questions.append(row["question"])
+            answers.append(row["answer"])
+    return list(dict.fromkeys(questions)), list(dict.fromkeys(answers))
+
+
 def publish(result: dict[str, Any], path: Path) -> Path:
     """Write a script's JSON result and print its markdown tables."""
     path = write_json(result, path)

@@ -44,6 +44,7 @@ from benchmarks.common import (  # noqa: E402
     DATASETS,
     OUT_DIR,
     REPO,
+    answer_pool,
     busy_processes,
     data_dir,
     load_pairs,
@@ -245,18 +246,6 @@ def length_texts(root: Path, tokens: int, count: int) -> list[str]:
     return [" ".join(words[i * tokens : (i + 1) * tokens]) for i in range(count)]
 
 
-def answer_pool(root: Path, need: int) -> tuple[list[str], list[str]]:
-    questions: list[str] = []
-    answers: list[str] = []
-    for split in ("validation", "train"):
-        for row in read_jsonl(root / "wiki_qa" / f"{split}.jsonl"):
-            questions.append(row["question"])
-            answers.append(row["answer"])
-        if len(set(answers)) >= need + 200:
-            break
-    return list(dict.fromkeys(questions)), list(dict.fromkeys(answers))
-
-
 # ----------------------------------------------------------------------------- agreement
 
 
@@ -419,7 +408,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if rank_engines is None:
         results["missing"].setdefault("ranking", {})["rank"] = "no ranking model: ranking sweep uses the entailment model's encoder"
         rank_engines = engines
-    questions, answers = answer_pool(root, max(args.answers))
+    questions, answers = answer_pool(root)
     for n in args.answers:
         cell = {}
         for name, engine in rank_engines.items():

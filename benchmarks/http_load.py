@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from benchmarks.common import OUT_DIR, REPO, busy_processes, data_dir, load_pairs, machine, md_table, percentile, publish, read_jsonl, versions  # noqa: E402
+from benchmarks.common import OUT_DIR, REPO, answer_pool, busy_processes, data_dir, load_pairs, machine, md_table, percentile, publish, versions  # noqa: E402
 
 HOST = "127.0.0.1"
 CONCURRENCY = (1, 8, 32)
@@ -208,13 +208,7 @@ def payloads(root: Path) -> dict[str, list[tuple[bytes, int]]]:
     pairs = load_pairs(root, "snli", limit=4096, seed=1)
     one = [(json.dumps({"pairs": [{"premise": a, "hypothesis": b}]}).encode(), 1) for a, b in pairs[:2048]]
     many = [(json.dumps({"pairs": [{"premise": a, "hypothesis": b} for a, b in pairs[i : i + 32]]}).encode(), 32) for i in range(0, 4096 - 32, 32)]
-    questions: list[str] = []
-    answers: list[str] = []
-    for split in ("validation", "train"):
-        for row in read_jsonl(root / "wiki_qa" / f"{split}.jsonl"):
-            questions.append(row["question"])
-            answers.append(row["answer"])
-    questions, answers = list(dict.fromkeys(questions)), list(dict.fromkeys(answers))
+    questions, answers = answer_pool(root)
     rng = random.Random(0)
     rank = []
     for i in range(16):

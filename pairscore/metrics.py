@@ -44,11 +44,20 @@ def binary(y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
 
 
 def best_threshold(y_true: Sequence[int], probability: Sequence[float]) -> float:
-    """The probability threshold (one of the observed ones) with the highest positive-class F1."""
-    y_true, probability = np.asarray(y_true, dtype=bool), np.asarray(probability, dtype=np.float64)
-    candidates = np.unique(probability)
-    scores = [binary(y_true, probability >= t)["f1"] for t in candidates]
-    return float(candidates[int(np.argmax(scores))]) if len(candidates) else 0.5
+    """The observed probability t with the highest positive-class F1 for `probability >= t` (the smallest on ties).
+
+    One sort and cumulative counts, so it scales to a whole training split.
+    """
+    y_true, probability = np.asarray(y_true, dtype=np.int64), np.asarray(probability, dtype=np.float64)
+    if not len(probability):
+        return 0.5
+    order = np.argsort(-probability, kind="stable")
+    ranked, labels = probability[order], y_true[order]
+    tp, predicted = np.cumsum(labels), np.arange(1, len(labels) + 1)
+    cut = np.r_[ranked[1:] != ranked[:-1], True]  # a threshold keeps every tie together
+    f1 = np.where(cut, 2 * tp / (predicted + labels.sum()), -1.0)
+    best = len(f1) - 1 - int(np.argmax(f1[::-1]))
+    return float(ranked[best])
 
 
 def ranking(groups: Sequence[Hashable], y_true: Sequence[int], scores: Sequence[float]) -> dict:

@@ -49,3 +49,11 @@ def test_agrees_with_torchmetrics():
     assert ours["map"] == pytest.approx(float(retrieval.RetrievalMAP()(*args, indexes=torch.tensor(groups[keep]))))
     assert ours["mrr"] == pytest.approx(float(retrieval.RetrievalMRR()(*args, indexes=torch.tensor(groups[keep]))))
     assert ours["questions"] == len(clean)
+
+
+def test_best_threshold_is_the_best_observed_cut():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y, p = rng.integers(0, 2, 200), np.round(rng.random(200), 2)
+        best = max(metrics.binary(y, p >= t)["f1"] for t in np.unique(p))
+        assert metrics.binary(y, p >= metrics.best_threshold(y, p))["f1"] == pytest.approx(best)

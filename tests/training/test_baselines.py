@@ -13,6 +13,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("rank_bm25")
 pytest.importorskip("datasets")
 
+from pairscore import metrics  # noqa: E402
 from training.baselines import common, lexical  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -51,10 +52,10 @@ def test_splits_hold_out_the_last_lines():
     assert [p.text_a for p in pairs] == [row["sentence1"] for row in last]
 
 
-def test_best_f1_threshold_and_tokenize():
+def test_f1_threshold_and_tokenize():
     y = np.array([0, 0, 1, 1, 0, 1])
     s = np.array([0.1, 0.2, 0.8, 0.7, 0.75, 0.9])
-    t = common.best_f1_threshold(y, s)
+    t = metrics.best_threshold(y, s)
     assert common.binary_metrics(y, s, t)["f1"] == pytest.approx(max(
         common.binary_metrics(y, s, c)["f1"] for c in (0.05, 0.15, 0.5, 0.72, 0.78, 0.85, 0.95)))
     assert common.tokenize("The dog.") == common.tokenize("the dog .") == ["the", "dog"]

@@ -111,23 +111,6 @@ def binary_metrics(y_true, prob, threshold: float = 0.5) -> dict:
     return {"n": int(len(y_true)), **m, "threshold": float(threshold)}
 
 
-def best_f1_threshold(y_true, scores) -> float:
-    """Threshold maximising positive-class F1 (midpoint between adjacent distinct scores); O(n log n)."""
-    y = np.asarray(y_true).astype(int)
-    s = np.asarray(scores, dtype=float)
-    order = np.argsort(-s, kind="stable")
-    s_sorted, y_sorted = s[order], y[order]
-    tp = np.cumsum(y_sorted)
-    fp = np.cumsum(1 - y_sorted)
-    pos = y.sum()
-    # a cut after position i predicts the first i+1 positive; only valid where the score changes
-    last = np.r_[s_sorted[1:] != s_sorted[:-1], True]
-    f1 = np.where(last, 2 * tp / (tp + fp + pos), -1.0)
-    i = int(np.argmax(f1))
-    nxt = s_sorted[i + 1] if i + 1 < len(s_sorted) else s_sorted[i] - 1e-6
-    return float((s_sorted[i] + nxt) / 2)
-
-
 def ranking_metrics(pairs: Sequence[Pair], scores) -> dict:
     """MAP and MRR over clean questions (>= 1 correct and >= 1 wrong candidate)."""
     m = M.ranking([p.group for p in pairs], [p.label for p in pairs], np.asarray(scores, dtype=float))

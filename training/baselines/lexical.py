@@ -20,11 +20,11 @@ from typing import Sequence
 
 import numpy as np
 
+from pairscore.metrics import best_threshold
 from pairscore.schema import Pair
 from training.data import resolve_data_dir
 from training.baselines.common import (
     SELECT_METRIC,
-    best_f1_threshold,
     binary_metrics,
     command_line,
     common_args,
@@ -63,7 +63,7 @@ def run_paraphrase(splits, data_dir) -> dict:
     t0 = time.perf_counter()
     vec = _vectorizer([p.text_a for p in train] + [p.text_b for p in train])
     s_train = _cosine(vec, [p.text_a for p in train], [p.text_b for p in train])
-    thr = best_f1_threshold([p.label for p in train], s_train)
+    thr = best_threshold([p.label for p in train], s_train)
     train_s = time.perf_counter() - t0
     metrics = {"train": binary_metrics([p.label for p in train], s_train, thr)}
     for name, sources in (splits.select, *splits.report):
