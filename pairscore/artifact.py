@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written
+READABLE_VERSIONS = (1, 2)  # read: a v1 folder is a v2 folder without the optional v2 parts
 TASKS = ("entailment", "paraphrase", "ranking")
 
 CARD_FILE = "card.json"
@@ -20,11 +21,14 @@ TOKENIZER_FILE = "tokenizer.json"
 ENCODER_FILE = "encoder.onnx"
 ENCODER_INT8_FILE = "encoder.int8.onnx"
 HEAD_FILE = "head.onnx"
+FEATURES_FILE = "features.json"  # v2, optional: statistics for pairscore.features
 
 # ONNX graph interface (names are part of the format).
 ENCODER_INPUTS = ("input_ids", "lengths")  # int64 [batch, seq], int64 [batch]
 ENCODER_OUTPUT = "embeddings"  # float32 [batch, dim]
+ENCODER_WINNERS = "winners"  # v2, max pooling: int64 [batch, dim], the token position that wins each dim
 HEAD_INPUTS = ("u", "v")  # float32 [batch, dim] each
+HEAD_FEATURES = "features"  # v2, when card["features"] is set: float32 [batch, len(names)]
 HEAD_OUTPUTS = {  # per task: output name, float32
     "entailment": "probabilities",  # [batch, len(labels)], softmax
     "paraphrase": "probability",  # [batch], sigmoid of the positive class
@@ -65,9 +69,9 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     for key in ("format_version", "task", "labels", "graphs", "files"):
         if key not in card:
             raise ArtifactError(f"{card_path}: missing key {key!r}")
-    if card["format_version"] != FORMAT_VERSION:
+    if card["format_version"] not in READABLE_VERSIONS:
         raise ArtifactError(
-            f"{card_path}: format_version {card['format_version']!r}, this pairscore reads {FORMAT_VERSION}"
+            f"{card_path}: format_version {card['format_version']!r}, this pairscore reads {list(READABLE_VERSIONS)}"
         )
     if card["task"] not in TASKS:
         raise ArtifactError(f"{card_path}: task {card['task']!r} is not one of {TASKS}")
