@@ -13,7 +13,7 @@ $(SERVE_VENV)/.installed: pyproject.toml constraints.txt
 
 $(DEV_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(DEV_VENV)
-	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev,baselines]'
+	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev,baselines,ray]'
 	touch $@
 
 serve: $(SERVE_VENV)/.installed
