@@ -95,6 +95,20 @@ class PairModel:
             out[members] = self._encoder.run([artifact.ENCODER_OUTPUT], {"input_ids": batch, "lengths": lengths})[0]
         return out
 
+    @property
+    def has_winners(self) -> bool:
+        """Whether the served encoder has the max-pool `winners` output (artifact format v2, max pooling)."""
+        return artifact.ENCODER_WINNERS in {output.name for output in self._encoder.get_outputs()}
+
+    def winners(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Max-pool winners [len(ids), dim] from one padded batch: the position of the token that gives each dim
+        of each text's vector. Only /explain asks for them; the plain encoding path asks for `embeddings` only."""
+        batch = np.zeros((len(ids), max([1, *map(len, ids)])), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            batch[row, : len(seq)] = seq
+        lengths = np.array([len(seq) for seq in ids], dtype=np.int64)
+        return self._encoder.run([artifact.ENCODER_WINNERS], {"input_ids": batch, "lengths": lengths})[0]
+
     def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
         """Sentence vectors; each distinct text is encoded once."""
         unique = list(dict.fromkeys(texts))

@@ -57,7 +57,8 @@ class SentenceEncoder(nn.Module):
                 rnn.bias_ih_l0.data[hidden_size : 2 * hidden_size] = 1.0
                 rnn.bias_hh_l0.data[hidden_size : 2 * hidden_size] = 0.0
 
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def states(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Last layer's per-token states [batch, seq, dim], the mask of real tokens [batch, seq], lengths [batch, 1] (>= 1)."""
         lengths = lengths.clamp(min=1).unsqueeze(1)  # an empty text is one [PAD] token
         steps = torch.arange(input_ids.size(1), device=input_ids.device).unsqueeze(0)
         valid = steps < lengths  # [batch, seq]
@@ -68,6 +69,19 @@ class SentenceEncoder(nn.Module):
             if self.directions == 2:
                 outputs.append(_gather_time(self.rnns[start + 1](_gather_time(x, reverse))[0], reverse))
             x = self.dropout(torch.cat(outputs, dim=-1))
+        return x, valid, lengths
+
+    def forward_with_winners(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Max pooling's vectors [batch, dim] and winners [batch, dim]: the position of the token whose state
+        gave each dim (what /explain counts). Padding is -inf, so it never wins."""
+        if self.pooling != "max":
+            raise ValueError(f"winners exist only for max pooling, not {self.pooling!r}")
+        x, valid, _ = self.states(input_ids, lengths)
+        vectors, winners = x.masked_fill(~valid.unsqueeze(-1), float("-inf")).max(dim=1)
+        return vectors, winners
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x, valid, lengths = self.states(input_ids, lengths)
         if self.pooling == "max":
             return x.masked_fill(~valid.unsqueeze(-1), float("-inf")).max(dim=1).values
         if self.pooling == "mean":

@@ -2,7 +2,8 @@
 
 Writes encoder.onnx, head.onnx, tokenizer.json and card.json (docs/artifact-format.md),
 then checks itself: every graph input dim symbolic, and onnxruntime (through the
-serving code) within 1e-5 of torch on a real padded batch of mixed lengths.
+serving code) within 1e-5 of torch on a real padded batch of mixed lengths, the
+max-pool winners included (each a real token whose torch state is the max).
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ class ExportError(RuntimeError):
 
 
 class EncoderGraph(torch.nn.Module):
-    """The encoder with the artifact's input and output names."""
+    """The encoder with the artifact's input and output names: `embeddings`, and `winners` for max pooling."""
 
     def __init__(self, encoder: torch.nn.Module):
         super().__init__()
         self.encoder = encoder
+        self.outputs = [artifact.ENCODER_OUTPUT] + ([artifact.ENCODER_WINNERS] if encoder.pooling == "max" else [])
 
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.encoder.pooling == "max":
+            return self.encoder.forward_with_winners(input_ids, lengths)
         return self.encoder(input_ids, lengths)
 
 
@@ -74,10 +78,11 @@ def export_graphs(model: PairModule, out: Path, opset: int = OPSET) -> None:
     warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")  # no h0 input: zeros per batch
     warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")  # on purpose, see above
     ids, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 11]]), torch.tensor([3, 4])
+    encoder = EncoderGraph(model.encoder).eval()
     torch.onnx.export(
-        EncoderGraph(model.encoder).eval(), (ids, lengths), str(out / artifact.ENCODER_FILE),
-        input_names=list(artifact.ENCODER_INPUTS), output_names=[artifact.ENCODER_OUTPUT],
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, artifact.ENCODER_OUTPUT: {0: "batch"}},
+        encoder, (ids, lengths), str(out / artifact.ENCODER_FILE),
+        input_names=list(artifact.ENCODER_INPUTS), output_names=encoder.outputs,
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, **{name: {0: "batch"} for name in encoder.outputs}},
         opset_version=opset, dynamo=False,
     )
     u = torch.randn(2, model.encoder.dim)
@@ -119,13 +124,29 @@ def parity(model: PairModule, served: PairModel, texts: list[str]) -> dict[str, 
         half = len(texts) // 2
         head = ServingHead(model.head)(vectors[:half], vectors[half : 2 * half]).numpy()
     onnx_vectors = served.encode_ids(ids)
-    return {
+    result = {
         "encoder": float(np.abs(onnx_vectors - vectors.numpy()).max()),
         "head": float(np.abs(served.head(vectors[:half].numpy(), vectors[half : 2 * half].numpy()) - head).max()),
         "texts": len(texts),
         "max_length": int(lengths.max()),
         "min_length": int(lengths.min()),
     }
+    if served.has_winners:
+        result["winners"] = winners_gap(model.encoder, batch, lengths, served.winners(ids))
+    return result
+
+
+def winners_gap(encoder: torch.nn.Module, batch: torch.Tensor, lengths: torch.Tensor, winners: np.ndarray) -> float:
+    """Max abs difference between torch's max pool and torch's state at the position onnxruntime says won each dim
+    (a near-tie may pick another position; its state must still be the max). A padding winner is an error."""
+    if (winners >= lengths.clamp(min=1).numpy()[:, None]).any() or (winners < 0).any():
+        raise ExportError(f"the exported winners point outside the text: {winners.max(axis=1)} vs lengths {lengths.tolist()}")
+    with torch.no_grad():
+        states, _, _ = encoder.states(batch, lengths)
+        vectors = encoder(batch, lengths)
+    picked = states.gather(1, torch.from_numpy(winners).unsqueeze(1)).squeeze(1)
+    return float((picked - vectors).abs().max())
+
 
 
 def parity_texts(pairs: list[Pair]) -> list[str]:
@@ -173,6 +194,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
             "vocab_size": hp["vocab_size"], "glove_coverage": extra.get("embedding_coverage"), "head_hidden": hp["head_hidden"],
             "parameters": parameters, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
         },
+        "explain": artifact.ENCODER_WINNERS if hp["pooling"] == "max" else None,
         "data": extra["data"],
         "config": extra.get("recipe") or {"model": hp, "data": data_hp},
         "metrics": {},
@@ -186,7 +208,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     all_pairs = [p for pairs in selection.values() for p in pairs]
     texts = parity_texts(all_pairs)
     card["parity"] = parity(model, served, texts)
-    if max(card["parity"]["encoder"], card["parity"]["head"]) > PARITY_TOLERANCE:
+    if max(card["parity"]["encoder"], card["parity"]["head"], card["parity"].get("winners", 0.0)) > PARITY_TOLERANCE:
         (out / artifact.CARD_FILE).unlink()  # not servable
         raise ExportError(f"{out}: onnxruntime differs from torch by {card['parity']} (tolerance {PARITY_TOLERANCE})")
     if task == "paraphrase" and tune_threshold:
