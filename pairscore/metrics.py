@@ -80,3 +80,35 @@ def ranking(groups: Sequence[Hashable], y_true: Sequence[int], scores: Sequence[
         "mrr": float(np.mean(reciprocal_ranks)) if reciprocal_ranks else 0.0,
         "questions": len(average_precisions),
     }
+
+
+ECE_BINS = 15  # torchmetrics' default, so training (torchmetrics) and serving (this) report the same ECE
+
+
+def expected_calibration_error(y_true: Sequence[int], probabilities: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """ECE (l1) over equal-width bins, as torchmetrics' CalibrationError computes it: for [n, classes]
+    probabilities the top class's confidence against whether it is right, for [n] ones the positive-class
+    probability against the label."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    if probabilities.ndim == 2:
+        confidence, correct = probabilities.max(axis=1), (probabilities.argmax(axis=1) == y_true)
+    else:
+        confidence, correct = probabilities, y_true > 0
+    if not len(confidence):
+        return 0.0
+    bins = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1), confidence, side="right") - 1
+    gap = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins + 1) - np.bincount(bins, weights=confidence, minlength=n_bins + 1)
+    return float(np.abs(gap).sum() / len(confidence))
+
+
+def retemper(probabilities: np.ndarray, factor: float) -> np.ndarray:
+    """Softmax/sigmoid probabilities with their logits multiplied by factor: a head calibrated with temperature T
+    gives back its uncalibrated probabilities with factor=T."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0 - 1e-12)
+    if p.ndim == 2:
+        logits = np.log(p) * factor
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+    return 1.0 / (1.0 + np.exp(-(np.log(p) - np.log1p(-p)) * factor))

@@ -74,6 +74,17 @@ def evaluate(model: PairModel, pairs: Sequence[Pair], threshold: float | None = 
     return {**result, "rows": len(pairs)}
 
 
+def calibration_errors(model: PairModel, pairs: Sequence[Pair]) -> dict[str, float]:
+    """ECE of the served (calibrated) probabilities and of the same head without its temperature (card `calibration`)."""
+    temperature = float((model.card.get("calibration") or {}).get("temperature", 1.0))
+    labels = [p.label for p in pairs]
+    served = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
+    return {
+        "ece_before": metrics.expected_calibration_error(labels, metrics.retemper(served, temperature)),
+        "ece_after": metrics.expected_calibration_error(labels, served),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path, help="a model folder (models/entailment, ...)")

@@ -35,7 +35,7 @@ def check_model(model: PairModel, task: str) -> None:
         )
     head_path = model.model_dir / model.card["graphs"]["head"]
     try:
-        out = model.head(vectors[:1], vectors[1:])
+        out = model.head(vectors[:1], vectors[1:], model.pair_features([""], ["a probe sentence ."]))
     except Exception as exc:
         raise artifact.ArtifactError(f"{head_path}: does not run ({exc})") from exc
     expected = (1, len(model.labels)) if task == "entailment" else (1,)

@@ -15,6 +15,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pairscore import artifact
+from pairscore.features import PairFeatures
 
 DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
 DEFAULT_MAX_TOKENS = 128  # for a card without max_tokens
@@ -48,6 +49,20 @@ def _session(path: Path, threads: int, inputs: Sequence[str], output: str) -> or
     return session
 
 
+def _pair_features(model_dir: Path, described: dict[str, Any] | None) -> PairFeatures | None:
+    """The card's `features` statistics file, checked against the names the card gives for the head's input columns."""
+    if not described:
+        return None
+    path = model_dir / described["file"]
+    try:
+        features = PairFeatures.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise artifact.ArtifactError(f"{path}: pair features do not load ({exc})") from exc
+    if features.names != list(described["names"]):
+        raise artifact.ArtifactError(f"{path}: features {features.names} differ from card.json's {described['names']}")
+    return features
+
+
 class PairModel:
     """One task's artifact: tokenizer, sentence encoder and pair head."""
 
@@ -70,7 +85,9 @@ class PairModel:
         self.encoder_file = encoder_file or graphs["encoder"]
         self._encoder = _session(self.model_dir / self.encoder_file, threads, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
         self.output_name = artifact.HEAD_OUTPUTS[self.task]
-        self._head = _session(self.model_dir / graphs["head"], threads, artifact.HEAD_INPUTS, self.output_name)
+        self.features: PairFeatures | None = _pair_features(self.model_dir, self.card.get("features"))
+        head_inputs = artifact.HEAD_INPUTS + ((artifact.HEAD_FEATURES,) if self.features else ())
+        self._head = _session(self.model_dir / graphs["head"], threads, head_inputs, self.output_name)
         self.dim: int = int(self.card["dim"])
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
@@ -116,20 +133,30 @@ class PairModel:
         index = {text: row for row, text in enumerate(unique)}
         return vectors[[index[t] for t in texts]] if texts else vectors
 
-    def head(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Head output for pairs of vectors: probabilities [n, labels] or probability/score [n]."""
+    def pair_features(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray | None:
+        """The head's exact-match features for text pairs (card `features`), or None when the head takes none."""
+        return self.features.pairs(texts_a, texts_b) if self.features else None
+
+    def head(self, u: np.ndarray, v: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """Head output for pairs of vectors (+ their pair features when the card has `features`):
+        probabilities [n, labels] or probability/score [n]."""
+        if (features is None) != (self.features is None):
+            raise ValueError(f"{self.model_dir}: the head takes pair features {self.card.get('features')}, got {'none' if features is None else 'some'}")
         if len(u) == 0:
             shape = (0, len(self.labels)) if self.task == "entailment" else (0,)
             return np.zeros(shape, dtype=np.float32)
-        return self._head.run([self.output_name], {"u": u.astype(np.float32), "v": v.astype(np.float32)})[0]
+        inputs = {"u": u.astype(np.float32), "v": v.astype(np.float32)}
+        if features is not None:
+            inputs[artifact.HEAD_FEATURES] = features.astype(np.float32)
+        return self._head.run([self.output_name], inputs)[0]
 
     def score_pairs(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
         """Head output for text pairs; a text repeated across pairs is encoded once."""
         vectors = self.encode(list(texts_a) + list(texts_b))
-        return self.head(vectors[: len(texts_a)], vectors[len(texts_a) :])
+        return self.head(vectors[: len(texts_a)], vectors[len(texts_a) :], self.pair_features(texts_a, texts_b))
 
     def rank(self, question: str, answers: Sequence[str]) -> np.ndarray:
-        """Scores of answers to one question: the question is encoded once, not once per answer."""
+        """Scores of answers to one question: the question is encoded (and analysed for features) once, not once per answer."""
         vectors = self.encode([question, *answers])
         u = np.repeat(vectors[:1], len(answers), axis=0)
-        return self.head(u, vectors[1:])
+        return self.head(u, vectors[1:], self.pair_features([question] * len(answers), answers))

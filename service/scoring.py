@@ -28,6 +28,8 @@ def run_jobs(models: dict[str, PairModel], jobs: Sequence[Job]) -> list[list[lis
         texts = [text for i in members for text in (*jobs[i].a, *jobs[i].b)]
         vectors = model.encode(texts)
         u_rows, v_rows, spans, start, offset = [], [], {}, 0, 0
+        texts_a: list[str] = []  # the pairs' texts, for the head's pair features (when the card has them)
+        texts_b: list[str] = []
         for i in members:
             job = jobs[i]
             a = vectors[start : start + len(job.a)]
@@ -38,11 +40,13 @@ def run_jobs(models: dict[str, PairModel], jobs: Sequence[Job]) -> list[list[lis
                 continue
             u_rows.append(np.repeat(a, len(b), axis=0) if job.op == "rank" else a)
             v_rows.append(b)
+            texts_a += list(job.a) * len(job.b) if job.op == "rank" else list(job.a)
+            texts_b += list(job.b)
             spans[i] = (offset, offset + len(b))
             offset += len(b)
         if not spans:
             continue
-        out = model.head(np.concatenate(u_rows), np.concatenate(v_rows))
+        out = model.head(np.concatenate(u_rows), np.concatenate(v_rows), model.pair_features(texts_a, texts_b))
         out = out.reshape(len(out), -1)
         for i, (lo, hi) in spans.items():
             results[i] = out[lo:hi].tolist()

@@ -62,3 +62,29 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert cli.main(tiny_train_args(task, runs)) == 0
         assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8"]) == 0
     return models
+
+
+# The v2 head/data switches on fixture data: exact-match pair features for every task, a calibration slice held
+# out of training for entailment and paraphrase, and paraphrase trained and selected on Twitter URL and MRPC.
+V2_SPLITS = {
+    "entailment": ['--data.train=[snli_cad/train, "sick/train[:-10]", "snli/validation[:-20]"]', '--data.val=["snli/validation[-20:]"]',
+                   '--data.calibration=["sick/train[-10:]"]'],
+    "paraphrase": ['--data.train=["twitter_url/train[:-30]", "mrpc/train[:-8]"]', '--data.val=["twitter_url/train[-20:]", "mrpc/train[-8:]"]',
+                   '--data.calibration=["twitter_url/train[-30:-20]"]', "--data.min_freq=1"],
+    "ranking": [],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_v2_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like tiny_models, with data.features=true and calibration slices (V2_SPLITS); the paraphrase threshold is tuned."""
+    pytest.importorskip("torch", reason="tiny_v2_models trains models: needs the 'train' extra")
+    from training import cli, export
+
+    runs = tmp_path_factory.mktemp("runs_v2")
+    models = tmp_path_factory.mktemp("models_v2")
+    for task in TASKS:
+        assert cli.main([*tiny_train_args(task, runs), *V2_SPLITS[task], "--data.features=true"]) == 0
+        tune = ["--tune-threshold"] if task == "paraphrase" else []
+        assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8", *tune]) == 0
+    return models

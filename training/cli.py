@@ -31,6 +31,7 @@ class PairCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.task", "model.task")
+        parser.link_arguments("data.features", "model.features")
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume training from this checkpoint")
 
     def instantiate_trainer(self, **kwargs) -> Trainer:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from pairscore.features import PairFeatures, resolve
 from pairscore.schema import Pair, RowError, detect_columns, to_pair
 from training.tokenizer import build_tokenizer
 
@@ -101,9 +103,10 @@ def load_pairs(spec: str, task: str, data_dir: str | Path | None = None, hub: bo
 
 
 class EncodedPairs(Dataset):
-    """Token ids of both texts, the label and the group (question) index of each pair."""
+    """Token ids of both texts, the label, the group (question) index and the pair features of each pair."""
 
-    def __init__(self, pairs: list[Pair], ids: dict[str, list[int]]):
+    def __init__(self, pairs: list[Pair], ids: dict[str, list[int]], features: PairFeatures | None = None):
+        self.features = features.pairs([p.text_a for p in pairs], [p.text_b for p in pairs]) if features else None
         self.a = [ids[p.text_a] for p in pairs]
         self.b = [ids[p.text_b] for p in pairs]
         self.labels = [p.label for p in pairs]
@@ -116,8 +119,8 @@ class EncodedPairs(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int) -> tuple[list[int], list[int], int, int]:
-        return self.a[i], self.b[i], self.labels[i], self.groups[i]
+    def __getitem__(self, i: int) -> tuple[list[int], list[int], int, int, Any]:
+        return self.a[i], self.b[i], self.labels[i], self.groups[i], None if self.features is None else self.features[i]
 
 
 def _pad(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,11 +131,14 @@ def _pad(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, lengths
 
 
-def collate(items: list[tuple[list[int], list[int], int, int]]) -> dict[str, torch.Tensor]:
-    a, b, labels, groups = zip(*items)
+def collate(items: list[tuple[list[int], list[int], int, int, Any]]) -> dict[str, torch.Tensor]:
+    a, b, labels, groups, features = zip(*items)
     a_ids, a_len = _pad(list(a))
     b_ids, b_len = _pad(list(b))
-    return {"a_ids": a_ids, "a_len": a_len, "b_ids": b_ids, "b_len": b_len, "label": torch.tensor(labels), "group": torch.tensor(groups)}
+    batch = {"a_ids": a_ids, "a_len": a_len, "b_ids": b_ids, "b_len": b_len, "label": torch.tensor(labels), "group": torch.tensor(groups)}
+    if features[0] is not None:
+        batch["features"] = torch.from_numpy(np.stack(features))
+    return batch
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -195,6 +201,8 @@ class PairDataModule(pl.LightningDataModule):
         max_vocab: int | None = None,
         chunk_batches: int = 50,
         num_workers: int = 0,
+        features: bool | list[str] = False,
+        calibration: list[str] | None = None,
     ):
         """Where the pairs come from and how they are batched.
 
@@ -210,14 +218,22 @@ class PairDataModule(pl.LightningDataModule):
             max_vocab: vocabulary size cap (None: no cap).
             chunk_batches: batches per length-sorting chunk.
             num_workers: DataLoader workers.
+            features: exact-match pair features for the head (pairscore.features): true = all, or a list of names.
+            calibration: split specs held out of training to fit the export's temperature (entailment, paraphrase),
+                e.g. ['twitter_url/train[-4000:-2000]']; pairs repeating a training pair are left out of it.
         """
         super().__init__()
         if task not in ("entailment", "paraphrase", "ranking"):
             raise DataError(f"task must be entailment, paraphrase or ranking, got {task!r}")
-        for spec in [*train, *val]:
+        for spec in [*train, *val, *(calibration or [])]:
             parse_spec(spec)
+        try:
+            resolve(features)
+        except ValueError as exc:
+            raise DataError(f"data.features: {exc}") from exc
         self.save_hyperparameters()
         self.tokenizer = None
+        self.pair_features: PairFeatures | None = None
         self.sources: list[dict[str, Any]] = []
 
     def setup(self, stage: str | None = None) -> None:
@@ -225,9 +241,9 @@ class PairDataModule(pl.LightningDataModule):
             return
         h = self.hparams
         loaded = {}
-        for role in ("train", "val"):
+        for role in ("train", "val", "calibration"):
             loaded[role] = []
-            for spec in h[role]:
+            for spec in h[role] or []:
                 pairs = load_pairs(spec, h.task, h.data_dir, h.hub)
                 source = parse_spec(spec)[0]
                 info = SOURCES[source]
@@ -235,9 +251,12 @@ class PairDataModule(pl.LightningDataModule):
                 loaded[role] += pairs
         train_texts = list(dict.fromkeys(t for p in loaded["train"] for t in (p.text_a, p.text_b)))
         self.tokenizer = build_tokenizer(train_texts, h.min_freq, h.max_vocab, h.max_tokens)
+        if resolve(h.features):
+            self.pair_features = PairFeatures.fit(train_texts, h.features)
         texts = list(dict.fromkeys(train_texts + [t for p in loaded["val"] for t in (p.text_a, p.text_b)]))
         ids = {text: enc.ids for text, enc in zip(texts, self.tokenizer.encode_batch(texts))}
-        self.train_set, self.val_set = EncodedPairs(loaded["train"], ids), EncodedPairs(loaded["val"], ids)
+        self.train_set = EncodedPairs(loaded["train"], ids, self.pair_features)
+        self.val_set = EncodedPairs(loaded["val"], ids, self.pair_features)
 
     def _loader(self, dataset: EncodedPairs, shuffle: bool) -> DataLoader:
         sampler = BucketBatchSampler(dataset, self.hparams.batch_size, self.hparams.chunk_batches, shuffle)

@@ -21,9 +21,11 @@ import torch
 from tokenizers import Tokenizer
 
 from pairscore import artifact, machine, metrics
+from pairscore.features import PairFeatures
 from pairscore.schema import Pair
-from service.evaluate import evaluate
+from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
+from training import calibration
 from training.data import DataError, load_pairs
 from training.heads import ServingHead
 from training.model import PairModule
@@ -70,7 +72,7 @@ def load_checkpoint(path: Path) -> tuple[PairModule, dict[str, Any]]:
     return model.eval(), checkpoint
 
 
-def export_graphs(model: PairModule, out: Path, opset: int = OPSET) -> None:
+def export_graphs(model: PairModule, out: Path, opset: int = OPSET, temperature: float = 1.0) -> None:
     """encoder.onnx and head.onnx with dynamic batch (and sequence) dims, by the legacy TorchScript exporter.
 
     The dynamo exporter can silently fix the sequence length of a second LSTM export in one process.
@@ -87,10 +89,13 @@ def export_graphs(model: PairModule, out: Path, opset: int = OPSET) -> None:
     )
     u = torch.randn(2, model.encoder.dim)
     output = artifact.HEAD_OUTPUTS[model.hparams.task]
+    inputs, names = (u, u), list(artifact.HEAD_INPUTS)
+    if model.head.n_features:
+        inputs, names = (u, u, torch.rand(2, model.head.n_features)), names + [artifact.HEAD_FEATURES]
     torch.onnx.export(
-        ServingHead(model.head).eval(), (u, u), str(out / artifact.HEAD_FILE),
-        input_names=list(artifact.HEAD_INPUTS), output_names=[output],
-        dynamic_axes={"u": {0: "batch"}, "v": {0: "batch"}, output: {0: "batch"}},
+        ServingHead(model.head, temperature).eval(), inputs, str(out / artifact.HEAD_FILE),
+        input_names=names, output_names=[output],
+        dynamic_axes={**{name: {0: "batch"} for name in names}, output: {0: "batch"}},
         opset_version=opset, dynamo=False,
     )
 
@@ -112,8 +117,9 @@ def check_symbolic(path: Path, feature_dim_fixed: bool = False) -> None:
             raise ExportError(f"{path}: input {graph_input.name!r} has fixed dims {fixed} ({[d.dim_value for d in dims]}); expected symbolic")
 
 
-def parity(model: PairModule, served: PairModel, texts: list[str]) -> dict[str, float]:
-    """Max abs difference torch vs the served graphs on one padded batch of real texts of mixed lengths."""
+def parity(model: PairModule, served: PairModel, texts: list[str], temperature: float = 1.0) -> dict[str, float]:
+    """Max abs difference torch vs the served graphs on one padded batch of real texts of mixed lengths
+    (the head on the pairs (texts[i], texts[half + i]), with their pair features when it takes them)."""
     ids = served.token_ids(texts)
     lengths = torch.tensor([len(i) for i in ids])
     batch = torch.zeros(len(ids), max(1, int(lengths.max())), dtype=torch.long)
@@ -122,11 +128,13 @@ def parity(model: PairModule, served: PairModel, texts: list[str]) -> dict[str, 
     with torch.no_grad():
         vectors = model.encoder(batch, lengths)
         half = len(texts) // 2
-        head = ServingHead(model.head)(vectors[:half], vectors[half : 2 * half]).numpy()
+        features = served.pair_features(texts[:half], texts[half : 2 * half])
+        torch_features = None if features is None else torch.from_numpy(features)
+        head = ServingHead(model.head, temperature)(vectors[:half], vectors[half : 2 * half], torch_features).numpy()
     onnx_vectors = served.encode_ids(ids)
     result = {
         "encoder": float(np.abs(onnx_vectors - vectors.numpy()).max()),
-        "head": float(np.abs(served.head(vectors[:half].numpy(), vectors[half : 2 * half].numpy()) - head).max()),
+        "head": float(np.abs(served.head(vectors[:half].numpy(), vectors[half : 2 * half].numpy(), features) - head).max()),
         "texts": len(texts),
         "max_length": int(lengths.max()),
         "min_length": int(lengths.min()),
@@ -148,6 +156,28 @@ def winners_gap(encoder: torch.nn.Module, batch: torch.Tensor, lengths: torch.Te
     return float((picked - vectors).abs().max())
 
 
+def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str, Any], data_dir: str | None) -> dict[str, Any] | None:
+    """Temperature scaling on the recipe's calibration specs (data.calibration), minus pairs repeating a training pair;
+    None for ranking or a recipe without calibration specs."""
+    specs = data_hp.get("calibration") or []
+    task = model.hparams.task
+    if task not in calibration.CALIBRATED_TASKS or not specs:
+        return None
+    source = data_dir or data_hp["data_dir"]
+    try:
+        training = [p for spec in data_hp["train"] for p in load_pairs(spec, task, source, data_hp["hub"])]
+        pairs = calibration.fresh_pairs([p for spec in specs for p in load_pairs(spec, task, source, data_hp["hub"])], training)
+    except (DataError, FileNotFoundError) as exc:
+        raise ExportError(f"calibration data: {exc}") from exc
+    if not pairs:
+        raise ExportError(f"calibration specs {specs}: every pair repeats a training pair")
+    tokenizer = Tokenizer.from_str(extra["tokenizer"])
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(extra["max_tokens"])
+    features = PairFeatures.from_json(extra["features"]) if extra.get("features") else None
+    logits = calibration.pair_logits(model, lambda texts: [e.ids for e in tokenizer.encode_batch(texts)], pairs, features)
+    return {"splits": list(specs), "pairs": len(pairs), **calibration.summarize(logits, [p.label for p in pairs], task)}
+
 
 def parity_texts(pairs: list[Pair]) -> list[str]:
     """Distinct validation texts spread over the length range (shortest to longest)."""
@@ -167,11 +197,16 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         selection = {spec: load_pairs(spec, task, data_dir or data_hp["data_dir"], data_hp["hub"]) for spec in data_hp["val"]}
     except (DataError, FileNotFoundError) as exc:
         raise ExportError(f"validation data for the card's metrics and the parity check: {exc}") from exc
+    features = PairFeatures.from_json(extra["features"]) if extra.get("features") else None
+    fitted = fit_calibration(model, extra, data_hp, data_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (artifact.CARD_FILE, artifact.ENCODER_INT8_FILE):
+    for stale in (artifact.CARD_FILE, artifact.ENCODER_INT8_FILE, artifact.FEATURES_FILE):
         (out / stale).unlink(missing_ok=True)
     Tokenizer.from_str(extra["tokenizer"]).save(str(out / artifact.TOKENIZER_FILE))
-    export_graphs(model, out)
+    if features:
+        features.save(out / artifact.FEATURES_FILE)
+    temperature = fitted["temperature"] if fitted else 1.0
+    export_graphs(model, out, temperature=temperature)
     if int8 or serve_int8:
         quantize(out)
     graphs = {"encoder": artifact.ENCODER_FILE, "encoder_fp32": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}
@@ -195,6 +230,9 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
             "parameters": parameters, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
         },
         "explain": artifact.ENCODER_WINNERS if hp["pooling"] == "max" else None,
+        "features": {"file": artifact.FEATURES_FILE, "names": features.names} if features else None,
+        "calibration": {"temperature": temperature, "fit_on": {k: v for k, v in fitted.items() if k != "temperature"}, "splits": {}}
+        if fitted else None,
         "data": extra["data"],
         "config": extra.get("recipe") or {"model": hp, "data": data_hp},
         "metrics": {},
@@ -207,7 +245,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     served = PairModel(out, encoder_file=artifact.ENCODER_FILE)
     all_pairs = [p for pairs in selection.values() for p in pairs]
     texts = parity_texts(all_pairs)
-    card["parity"] = parity(model, served, texts)
+    card["parity"] = parity(model, served, texts, temperature)
     if max(card["parity"]["encoder"], card["parity"]["head"], card["parity"].get("winners", 0.0)) > PARITY_TOLERANCE:
         (out / artifact.CARD_FILE).unlink()  # not servable
         raise ExportError(f"{out}: onnxruntime differs from torch by {card['parity']} (tolerance {PARITY_TOLERANCE})")
@@ -217,6 +255,8 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     if serve_int8:
         graphs["encoder"] = artifact.ENCODER_INT8_FILE
     card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
+    if card["calibration"]:
+        card["calibration"]["splits"] = {spec: calibration_errors(served, pairs) for spec, pairs in selection.items()}
     if int8 or serve_int8:
         int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
         ids = served.token_ids(texts)

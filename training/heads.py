@@ -1,4 +1,4 @@
-"""Pair heads on [u, v, |u-v|, u*v]: NLI (3 logits), paraphrase (1 logit), ranking (1 score)."""
+"""Pair heads on [u, v, |u-v|, u*v] (+ exact-match pair features): NLI (3 logits), paraphrase (1 logit), ranking (1 score)."""
 
 from __future__ import annotations
 
@@ -13,31 +13,37 @@ def pair_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 class PairHead(nn.Module):
-    """An MLP over the pair features; logits [batch, 3] for entailment, [batch] otherwise."""
+    """An MLP over the pair vectors and n_features extra pair features; logits [batch, 3] for entailment, [batch] otherwise."""
 
-    def __init__(self, task: str, dim: int, hidden_size: int = 256, dropout: float = 0.0):
+    def __init__(self, task: str, dim: int, hidden_size: int = 256, dropout: float = 0.0, n_features: int = 0):
         super().__init__()
         if task not in OUTPUTS:
             raise ValueError(f"task must be one of {tuple(OUTPUTS)}, got {task!r}")
-        self.task = task
+        self.task, self.n_features = task, n_features
         self.mlp = nn.Sequential(
-            nn.Linear(4 * dim, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, OUTPUTS[task])
+            nn.Linear(4 * dim + n_features, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, OUTPUTS[task])
         )
 
-    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        logits = self.mlp(pair_features(u, v))
+    def forward(self, u: torch.Tensor, v: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        x = pair_features(u, v)
+        if self.n_features:
+            x = torch.cat([x, features.to(x.dtype)], dim=-1)
+        logits = self.mlp(x)
         return logits if self.task == "entailment" else logits.squeeze(-1)
 
 
 class ServingHead(nn.Module):
-    """The exported head: probabilities (softmax / sigmoid) or the raw ranking score."""
+    """The exported head: probabilities (softmax / sigmoid of logits / temperature) or the raw ranking score."""
 
-    def __init__(self, head: PairHead):
+    def __init__(self, head: PairHead, temperature: float = 1.0):
         super().__init__()
         self.head = head
+        self.temperature = float(temperature)
 
-    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        logits = self.head(u, v)
+    def forward(self, u: torch.Tensor, v: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.head(u, v, features)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
         if self.head.task == "entailment":
             return logits.softmax(dim=-1)
         return logits.sigmoid() if self.head.task == "paraphrase" else logits

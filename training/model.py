@@ -16,6 +16,7 @@ from torchmetrics import retrieval
 
 from pairscore import machine
 from pairscore.artifact import LABELS, TOKENIZER_FILE
+from pairscore.features import resolve
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
 from training.heads import PairHead
@@ -74,6 +75,7 @@ class PairModule(pl.LightningModule):
         head_hidden: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        features: bool | list[str] = False,
     ):
         """Architecture and optimisation of the pair model.
 
@@ -91,6 +93,7 @@ class PairModule(pl.LightningModule):
             head_hidden: hidden size of the head's MLP.
             lr: AdamW learning rate.
             weight_decay: AdamW weight decay.
+            features: the exact-match pair features the head takes (linked from data.features).
         """
         super().__init__()
         self.save_hyperparameters()
@@ -108,7 +111,7 @@ class PairModule(pl.LightningModule):
         h = self.hparams
         embedding, self.embedding_coverage = build_embedding(vocab, embeddings, h.embedding_dim)
         self.encoder = SentenceEncoder(embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout)
-        self.head = PairHead(h.task, self.encoder.dim, h.head_hidden, h.dropout)
+        self.head = PairHead(h.task, self.encoder.dim, h.head_hidden, h.dropout, len(resolve(h.features)))
 
     def _metrics(self) -> torchmetrics.MetricCollection:
         task = self.hparams.task
@@ -130,8 +133,10 @@ class PairModule(pl.LightningModule):
             if self.embedding_coverage:
                 rank_zero_info(f"GloVe covers {100 * self.embedding_coverage:.1f}% of the {len(vocab) - 2} training words")
 
-    def forward(self, a_ids: torch.Tensor, a_len: torch.Tensor, b_ids: torch.Tensor, b_len: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(a_ids, a_len), self.encoder(b_ids, b_len))
+    def forward(
+        self, a_ids: torch.Tensor, a_len: torch.Tensor, b_ids: torch.Tensor, b_len: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.head(self.encoder(a_ids, a_len), self.encoder(b_ids, b_len), features)
 
     def _loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         task = self.hparams.task
@@ -142,7 +147,7 @@ class PairModule(pl.LightningModule):
         return listwise_loss(logits, batch["label"], batch["group"])
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"]), batch)
+        loss = self._loss(self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"], batch.get("features")), batch)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["label"]))
         return loss
 
@@ -172,7 +177,7 @@ class PairModule(pl.LightningModule):
         return totals
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"])
+        logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"], batch.get("features"))
         labels = batch["label"]
         self.log("val_loss", self._loss(logits, batch), batch_size=len(labels))
         if self.hparams.task == "entailment":
@@ -210,6 +215,7 @@ class PairModule(pl.LightningModule):
         datamodule = self.trainer.datamodule
         checkpoint["pairscore"] = {
             "tokenizer": datamodule.tokenizer.to_str(),
+            "features": datamodule.pair_features.to_json() if datamodule.pair_features else None,
             "max_tokens": datamodule.hparams.max_tokens,
             "data": datamodule.sources,
             "embedding_coverage": self.embedding_coverage,
