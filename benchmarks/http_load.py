@@ -1,11 +1,16 @@
 """HTTP load test: starts a real pairscore server on 127.0.0.1, drives it with asyncio + httpx, stops it.
 
-Cells (each bounded by --duration seconds after a short warm-up):
-  /entailment, 1 pair per request and 32 pairs per request, at concurrency 1, 8, 32 (closed loop:
-      each client sends its next request when the previous one is answered)
-  /entailment, 1 and 32 pairs, at a fixed arrival rate (--rate requests/s, open loop: latency is
-      measured from the scheduled send time, so queueing is counted)
-  /rank with 1,000 answers at concurrency 1
+Cells (each bounded by --duration seconds after a short warm-up), first on a server with the vector
+cache off (PAIRSCORE_CACHE_ENTRIES=0: every text is new to the encoder, as for MiniLM), then on one with
+the default cache:
+  cache off: /entailment, 1 pair per request and 32 pairs per request, at concurrency 1, 8, 32 (closed
+      loop: each client sends its next request when the previous one is answered)
+  cache off: /entailment, 1 and 32 pairs, at a fixed arrival rate (--rate requests/s, open loop: latency
+      is measured from the scheduled send time, so queueing is counted)
+  cache off: /rank with 1,000 answers at concurrency 1
+  cache on: /rank with 1,000 new answers (WikiQA answers, each tagged with the request number, so none
+      is in the cache: the miss path with its insertions and evictions)
+  cache on: /rank with the same 1,000 answers every time and a new question each time (an FAQ pool)
 Reports requests/s, pairs/s, p50/p95/p99 latency, error rate, the server's peak RSS (psutil over the
 server process tree, sampled every 0.2 s) and CPU seconds per request of server and client. With
 --profile, py-spy samples the server during two cells and the stacks are split into tokenization,
@@ -42,6 +47,8 @@ from benchmarks.common import OUT_DIR, REPO, answer_pool, busy_processes, data_d
 
 HOST = "127.0.0.1"
 CONCURRENCY = (1, 8, 32)
+NEW_RANK_BODIES = 160  # distinct tagged /rank bodies: more than a 10 s cell sends at ~10 req/s
+PHASES = {"cache off": {"PAIRSCORE_CACHE_ENTRIES": "0"}, "cache on": {}}  # server env per phase (cache on: the defaults)
 
 
 def free_port() -> int:
@@ -175,7 +182,7 @@ def role(p: psutil.Process) -> str:
         cmd = " ".join(p.cmdline())
     except psutil.Error:
         return "gone"
-    return "scorer" if "scorer" in cmd else "api" if "_bentoml_impl.worker" in cmd else "arbiter"
+    return "worker" if "_bentoml_impl.worker" in cmd else "arbiter"
 
 
 def cpu_by_role(procs: list[psutil.Process]) -> dict[str, float]:
@@ -210,11 +217,16 @@ def payloads(root: Path) -> dict[str, list[tuple[bytes, int]]]:
     many = [(json.dumps({"pairs": [{"premise": a, "hypothesis": b} for a, b in pairs[i : i + 32]]}).encode(), 32) for i in range(0, 4096 - 32, 32)]
     questions, answers = answer_pool(root)
     rng = random.Random(0)
-    rank = []
+    rank, tagged = [], []
     for i in range(16):
         start = rng.randrange(0, len(answers) - 1000)
         rank.append((json.dumps({"question": questions[i], "answers": answers[start : start + 1000]}).encode(), 1000))
-    return {"entailment1": one, "entailment32": many, "rank1000": rank}
+    for k in range(NEW_RANK_BODIES):
+        start = rng.randrange(0, len(answers) - 1000)
+        tagged.append((json.dumps({"question": questions[k % len(questions)], "answers": [f"{a} ( {k} )" for a in answers[start : start + 1000]]}).encode(), 1000))
+    pool = json.dumps(answers[:1000])
+    repeat = [(f'{{"question": {json.dumps(q)}, "answers": {pool}}}'.encode(), 1000) for q in questions[:256]]
+    return {"entailment1": one, "entailment32": many, "rank1000": rank, "rank1000_new": tagged, "rank1000_repeat": repeat}
 
 
 # ----------------------------------------------------------------------------- load
@@ -317,21 +329,26 @@ def summarize(rec: Recorder, wall: float) -> dict[str, Any]:
 
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     plan = []
+    off = {"phase": "cache off"}
     for kind, path in (("entailment1", "/entailment"), ("entailment32", "/entailment")):
         for c in args.concurrency:
-            plan.append({"name": f"{path} {kind[10:]} pair(s), concurrency {c}", "kind": kind, "path": path, "mode": "closed", "concurrency": c})
-        plan.append({"name": f"{path} {kind[10:]} pair(s), {args.rate:g} req/s", "kind": kind, "path": path, "mode": "open", "rate": args.rate})
-    plan.append({"name": "/rank 1000 answers, concurrency 1", "kind": "rank1000", "path": "/rank", "mode": "closed", "concurrency": 1})
+            plan.append({"name": f"{path} {kind[10:]} pair(s), concurrency {c}", "kind": kind, "path": path, "mode": "closed", "concurrency": c, **off})
+        plan.append({"name": f"{path} {kind[10:]} pair(s), {args.rate:g} req/s", "kind": kind, "path": path, "mode": "open", "rate": args.rate, **off})
+    plan.append({"name": "/rank 1000 answers, concurrency 1", "kind": "rank1000", "path": "/rank", "mode": "closed", "concurrency": 1, **off})
+    on = {"path": "/rank", "mode": "closed", "concurrency": 1, "phase": "cache on"}
+    plan.append({"name": "/rank 1000 new answers, cache on, concurrency 1", "kind": "rank1000_new", **on})
+    plan.append({"name": "/rank same 1000 answers, cache on, concurrency 1", "kind": "rank1000_repeat", **on})
     if args.only:
         plan = [c for c in plan if any(o in c["name"] for o in args.only)]
     return plan
 
 
-PROFILED = ("/entailment 1 pair(s), concurrency 1", "/entailment 32 pair(s), concurrency 8", "/rank 1000 answers, concurrency 1")
+PROFILED = ("/entailment 1 pair(s), concurrency 1", "/entailment 32 pair(s), concurrency 8", "/rank 1000 answers, concurrency 1",
+            "/rank same 1000 answers, cache on, concurrency 1")
 
 
 def start_profile(server: Server, name: str, seconds: float, out: Path) -> subprocess.Popen | None:
-    """py-spy record (raw collapsed stacks) of the whole server tree (arbiter, API worker, scorer) for the cell."""
+    """py-spy record (raw collapsed stacks) of the whole server tree (arbiter and worker) for the cell."""
     slug = name.replace("/", "").replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
     path = out / f"pyspy_{slug}.txt"
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -344,18 +361,18 @@ def start_profile(server: Server, name: str, seconds: float, out: Path) -> subpr
         return None
 
 
-async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path) -> list[dict[str, Any]]:
+async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     limits = httpx.Limits(max_connections=max(max(args.concurrency), 64) + 8, max_keepalive_connections=max(max(args.concurrency), 64) + 8)
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=httpx.Timeout(60.0), trust_env=False) as client:
         # check every payload kind once: right status and number of results
-        for kind, path in (("entailment1", "/entailment"), ("entailment32", "/entailment"), ("rank1000", "/rank")):
-            body, items = bodies[kind][0]
+        for kind, path in {(c["kind"], c["path"]) for c in plan}:
+            body, items = bodies[kind][-1]
             r = await client.post(path, content=body, headers={"content-type": "application/json"})
             if r.status_code != 200 or len(r.json()) != items:
                 raise SystemExit(f"{path}: status {r.status_code}, body {r.text[:300]}")
         me = psutil.Process()
-        for cell in cells(args):
+        for cell in plan:
             sampler.reset_cell()
             procs = server.tree()
             cpu0, me0, roles0 = tree_cpu(procs), sum(me.cpu_times()[:2]), cpu_by_role(procs)
@@ -398,16 +415,18 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
 def markdown(r: dict[str, Any]) -> str:
     def per_req(c: dict[str, Any]) -> str:
         parts = c.get("cpu_ms_per_request", {})
-        return " + ".join(f"{parts[k]:.1f} {k}" for k in ("api", "scorer", "arbiter") if k in parts) or "n/a"
+        return " + ".join(f"{parts[k]:.1f} {k}" for k in ("worker", "arbiter") if k in parts) or "n/a"
 
-    rows = [[c["name"], c["requests_per_s"], c["pairs_per_s"], c["p50_ms"], c["p95_ms"], c["p99_ms"], f"{c['errors']}/{c['requests']}",
+    rows = [[f"{c['name']}" if c.get("phase") != "cache off" or "cache" in c["name"] else f"{c['name']} (cache off)", c["requests_per_s"], c["pairs_per_s"], c["p50_ms"], c["p95_ms"], c["p99_ms"], f"{c['errors']}/{c['requests']}",
              c["peak_rss_mb"], f"{c['server_cpu_s_per_s']:.2f} / {c['client_cpu_s_per_s']:.2f}", per_req(c)] for c in r["cells"]]
     text = (f"### HTTP load (server on 127.0.0.1, {r['duration']:g} s per cell after {r['warmup']:g} s warm-up; client and server share the machine)\n\n"
             + md_table(["cell", "req/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "errors", "peak RSS MB", "CPU cores server / client", "server CPU ms per request"], rows))
-    text += (f"\n\nServer memory over the run ({r.get('server_processes', '?')} processes: BentoML's arbiter and its workers): peak RSS "
+    text += (f"\n\nServer memory over the run ({r.get('server_processes', '?')} processes: BentoML's arbiter and its worker): peak RSS "
              f"{r['peak_rss_mb']:.0f} MB summed over the tree, {r['peak_rss_single_mb']:.0f} MB largest single process, peak PSS "
-             f"{r.get('peak_pss_mb', float('nan')):.0f} MB summed (shared pages counted once); idle after start-up RSS {r['rss_idle_mb']:.0f} MB. "
-             f"Ready in {r['ready_s']:.1f} s. Served encoders: " + ", ".join(f"{t} {e}" for t, e in r.get("served_encoders", {}).items()) + ".")
+             f"{r.get('peak_pss_mb', float('nan')):.0f} MB summed (shared pages counted once). Per server: "
+             + "; ".join(f"{name}: ready in {p['ready_s']:.1f} s, idle RSS {p['rss_idle_mb']:.0f} MB, peak RSS {p['peak_rss_mb']:.0f} MB"
+                         for name, p in r.get("phases", {}).items())
+             + ". Served encoders: " + ", ".join(f"{t} {e}" for t, e in r.get("served_encoders", {}).items()) + ".")
     if r.get("profile"):
         text += "\n\n" + r["profile_markdown"]
     return text
@@ -421,8 +440,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds at the start of each cell")
     p.add_argument("--concurrency", nargs="+", type=int, default=list(CONCURRENCY))
     p.add_argument("--rate", type=float, default=20.0, help="arrival rate (requests/s) of the open-loop cells")
-    p.add_argument("--service", default="service.app:PairScore",
-                   help="BentoML service to serve (default: the real one; benchmarks.proto_direct:PairScoreDirect is the no-self-proxy prototype)")
+    p.add_argument("--service", default="service.app:PairScore", help="BentoML service to serve (default: the real one)")
     p.add_argument("--port", type=int, help="server port (default: a free one)")
     p.add_argument("--ready-timeout", type=float, default=180.0)
     p.add_argument("--only", nargs="+", help="run only the cells whose name contains one of these strings, e.g. 'concurrency 1'")
@@ -445,33 +463,39 @@ def main(argv: list[str] | None = None) -> int:
         "service": args.service,
         "ort_threads": os.environ.get("PAIRSCORE_ORT_THREADS", "default (min(4, cores))"),
     }
-    served = {}
-    for task in ("entailment", "paraphrase", "ranking"):
+    plan = cells(args)
+    result["cells"], result["phases"] = [], {}
+    peak = {"peak_rss_mb": 0.0, "peak_rss_single_mb": 0.0, "peak_pss_mb": 0.0, "server_processes": 0}
+    for phase, env in PHASES.items():
+        phase_plan = [c for c in plan if c["phase"] == phase]
+        if not phase_plan:
+            continue
+        slug = phase.replace(" ", "_")
+        server = Server(Path(args.models), args.port or free_port(), out / f"http_server_{slug}.log", env=env, service=args.service)
+        result["server_command"] = server.command
+        sampler = RssSampler(server)
         try:
-            card = json.loads((Path(args.models) / task / "card.json").read_text())
-            served[task] = f"{card['graphs']['encoder']} ({card.get('architecture', {}).get('cell', '?')} {card.get('architecture', {}).get('hidden_size', '?')})"
-        except (OSError, ValueError, KeyError):
-            served[task] = "?"
-    result["served_encoders"] = served
-    server = Server(Path(args.models), args.port or free_port(), out / "http_server.log", service=args.service)
-    result["server_command"] = server.command
-    sampler = RssSampler(server)
-    try:
-        result["ready_s"] = server.wait_ready(args.ready_timeout)
-        sampler.start()
-        idle = sampler.sample(pss=True)
-        result["rss_idle_mb"], result["pss_idle_mb"] = idle[0] / 2**20, idle[2] / 2**20
-        result["cells"] = asyncio.run(run_cells(args, server, sampler, bodies, out))
-    except KeyboardInterrupt:
-        print("interrupted: stopping the server", file=sys.stderr)
-        return 130
-    finally:
-        sampler.stop_event.set()
-        server.stop()
-    result["peak_rss_mb"] = sampler.peak_total / 2**20
-    result["peak_rss_single_mb"] = sampler.peak_single / 2**20
-    result["peak_pss_mb"] = sampler.peak_pss / 2**20
-    result["server_processes"] = sampler.processes
+            ready = server.wait_ready(args.ready_timeout)
+            info = httpx.post(f"{server.url}/info", timeout=30).json()["models"]
+            result["served_encoders"] = {task: f"{m['encoder']} ({m['quantization']}; {m['architecture'].get('cell', '?')} {m['architecture'].get('hidden_size', '?')})"
+                                         for task, m in info.items()}
+            sampler.start()
+            idle = sampler.sample(pss=True)
+            result["phases"][phase] = {"env": env, "ready_s": ready, "rss_idle_mb": idle[0] / 2**20, "pss_idle_mb": idle[2] / 2**20}
+            result["cells"] += asyncio.run(run_cells(args, server, sampler, bodies, out, phase_plan))
+        except KeyboardInterrupt:
+            print("interrupted: stopping the server", file=sys.stderr)
+            return 130
+        finally:
+            sampler.stop_event.set()
+            server.stop()
+        for key, value in (("peak_rss_mb", sampler.peak_total / 2**20), ("peak_rss_single_mb", sampler.peak_single / 2**20),
+                           ("peak_pss_mb", sampler.peak_pss / 2**20), ("server_processes", sampler.processes)):
+            peak[key] = max(peak[key], value)
+            result["phases"][phase][key] = value
+    result.update(peak)
+    first = next(iter(result["phases"].values()), {})
+    result["ready_s"], result["rss_idle_mb"] = first.get("ready_s", float("nan")), first.get("rss_idle_mb", float("nan"))
     if args.profile:
         from benchmarks.pyspy_breakdown import summarize_dir
 

@@ -1,7 +1,7 @@
 """Split py-spy samples of the server (raw collapsed stacks) into where the CPU goes.
 
 Categories (first match wins, in this order): onnx encoder run, onnx head run, tokenization,
-padding/batch arrays (runtime.encode_ids outside onnx), merge/split (service.scoring), JSON +
+padding/batch arrays (runtime.encode_ids outside onnx), vector cache (service.cache), JSON +
 validation (pydantic, json), BentoML batching/dispatch, HTTP (uvicorn, h11/httptools, starlette,
 asyncio), other. Percentages are of the samples in which the worker was on CPU (py-spy without
 --idle), so they say where the busy time goes, not how busy the server was.
@@ -24,7 +24,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("onnx run: encoder", ("onnxruntime_inference_collection.py",)),  # refined below: under runtime.head -> head
     ("tokenization", ("token_ids (service/runtime.py", "encode_batch", "tokenizers")),
     ("padding / batch arrays", ("encode_ids (service/runtime.py", "encode (service/runtime.py", "rank (service/runtime.py", "score_pairs (service/runtime.py")),
-    ("merge/split (scoring.py)", ("service/scoring.py",)),
+    ("vector cache (cache.py)", ("service/cache.py",)),
     ("JSON + validation", ("pydantic", "json", "orjson", "serde", "schemas.py", "limits.py", "model_validate", "model_dump")),
     ("BentoML batching / dispatch", ("marshal", "dispatcher", "_bentoml_sdk", "_bentoml_impl", "bentoml/_internal")),
     ("HTTP (uvicorn, starlette, asyncio)", ("uvicorn", "h11", "httptools", "starlette", "anyio", "asyncio", "middleware.py", "selectors")),
@@ -54,11 +54,8 @@ def split_process(stack: str) -> tuple[str, str]:
     code = ";".join(f for f in frames if not f.startswith("process "))
     if not procs:
         return "process: (one)", code
-    last = procs[-1]
-    if "scorer" in last:
-        return "process: scorer worker", code
-    if "_bentoml_impl.worker" in last:
-        return "process: API worker", code
+    if "_bentoml_impl.worker" in procs[-1]:
+        return "process: worker", code
     return "process: arbiter", code
 
 

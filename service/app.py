@@ -1,64 +1,65 @@
 """The pairscore HTTP service (BentoML 1.4): entailment, paraphrase, answer ranking, embeddings.
 
-Two BentoML services in one `bentoml serve`: `PairScore`, the public one, validates
-each request and turns it into one `Job`; `Scorer`, its dependency (own process,
-reached over a local socket, not exposed), holds the models and has the batchable
-`run` API, so BentoML's adaptive batcher merges the jobs of concurrent requests into
-one model call (service.scoring). Every artifact is checked before any worker
-starts; a bad one stops the server with the file named. Run: `bentoml serve` in
-the repo root, or `pairscore serve`.
+One BentoML service, one worker process. /entailment and /paraphrase are batchable
+APIs: BentoML's in-process dispatcher (its CorkDispatcher, reached from the HTTP
+route through `batch_infer`) merges the `pairs` of concurrent requests into one model
+call and hands each request its slice back. A request is parsed and its limits checked
+(service.schemas) before it joins a batch, so a bad request is refused alone. /rank,
+already one big batch, and /embed call the model directly. Every model call runs in
+BentoML's one model thread; answers never depend on the batch (the served encoder is
+batch-independent) or on the vector cache (service.cache). Every artifact is checked
+before the worker starts; a bad one stops the server with the file named. Run:
+`bentoml serve` in the repo root, or `pairscore serve`.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-import aiohttp
 import bentoml
-from bentoml.exceptions import BentoMLException
 
 from pairscore.artifact import ArtifactError
-from service.errors import Overloaded
+from service.cache import CachedPairModel, CacheMetrics
 from service.limits import ENV
-from service.loading import load_models, model_root, read_cards
-from service.runtime import DEFAULT_MAX_TOKENS
+from service.loading import load_models, model_root, served_encoder
 from service.middleware import RequestGuard
+from service.runtime import DEFAULT_MAX_TOKENS, PairModel
 from service.schemas import (
+    JSON,
     LIMITS,
-    EntailmentPair,
+    Answers,
+    EntailmentPairs,
     EntailmentResult,
     Info,
-    Job,
-    JobResult,
     ModelInfo,
-    ParaphrasePair,
+    ParaphrasePairs,
     ParaphraseResult,
     Probabilities,
+    Question,
     RankedAnswer,
     Task,
+    Texts,
     items,
 )
-from service.scoring import run_jobs
 
 logger = logging.getLogger("pairscore")
+# The routes RequestGuard watches (body size, in-flight count, timeout); a new endpoint adds its route here.
 PUBLIC_ROUTES = frozenset({"/entailment", "/paraphrase", "/rank", "/embed", "/info"})
+BATCHED = {"batchable": True, "max_batch_size": LIMITS.max_batch_pairs, "max_latency_ms": LIMITS.max_latency_ms}
 
 
 @bentoml.service(
-    name="pairscore-scorer",
-    workers=1,  # one process: onnxruntime uses the cores (PAIRSCORE_ORT_THREADS)
-    traffic={"timeout": LIMITS.timeout_s + 10},
-    # BentoML's client to this service replaces its connection session every
-    # max_requests calls (default 100) and fails the calls still in flight on the old
-    # one ("Cannot write to closing transport", a 500 under concurrency): never replace it.
-    runner_connection={"max_requests": 2**62, "max_age": 1e12},
+    name="pairscore",
+    workers=1,  # one process: onnxruntime's threads use the cores (PAIRSCORE_ORT_THREADS)
+    threads=1,  # BentoML's model thread: one model call at a time, batched or direct
+    traffic={"timeout": LIMITS.timeout_s + 10},  # backstop; RequestGuard answers 503 first
+    logging={"access": {"enabled": bool(LIMITS.access_log)}},
 )
-class Scorer:
-    """Runs the three models; not exposed, PairScore calls it."""
-
+class PairScore:
     @bentoml.on_deployment
     def check_models() -> None:
-        """Load and check every artifact once in the main process, before any worker starts.
+        """Load and check every artifact once in the main process, before the worker starts.
 
         A worker that fails in __init__ is restarted forever by BentoML's process
         manager; failing here instead stops `bentoml serve` with the file named.
@@ -70,108 +71,86 @@ class Scorer:
             raise SystemExit(f"pairscore: cannot serve the models in {root}: {exc}") from None
 
     def __init__(self) -> None:
-        self.models = load_models()
-        logger.info("pairscore: serving %s", {t: str(m.model_dir) for t, m in self.models.items()})
+        self.models: dict[str, PairModel] = load_models(
+            cache_entries=LIMITS.cache_entries, cache_bytes=int(LIMITS.cache_mb * 2**20)
+        )
+        self.quantization = {task: served_encoder(m.card, m.model_dir)[1] for task, m in self.models.items()}
+        self._register_cache_metrics()
+        logger.info("pairscore: serving %s", {t: str(m.model_dir / m.encoder_file) for t, m in self.models.items()})
 
-    @bentoml.api(batchable=True, max_batch_size=LIMITS.max_batch_requests, max_latency_ms=LIMITS.max_latency_ms)
-    def run(self, jobs: list[Job]) -> list[JobResult]:
-        """One adaptive batch: the jobs of concurrent requests, merged."""
-        return [JobResult(values=values) for values in run_jobs(self.models, jobs)]
+    def _register_cache_metrics(self) -> None:
+        """One metrics label per cache: the tasks that share it (same encoder file), e.g. `ranking`."""
+        sharing: dict[int, list[str]] = {}
+        for task, model in self.models.items():
+            if isinstance(model, CachedPairModel):
+                sharing.setdefault(id(model.cache), []).append(task)
+        for task, model in self.models.items():
+            if isinstance(model, CachedPairModel) and model.cache.metrics is None:
+                model.cache.metrics = CacheMetrics("+".join(sharing[id(model.cache)]))
+                model.cache.metrics.record(0, 0, len(model.cache), model.cache.bytes)
 
-
-@bentoml.service(
-    name="pairscore",
-    workers=1,
-    traffic={"timeout": LIMITS.timeout_s + 10},  # backstop; RequestGuard answers 503 first
-)
-class PairScore:
-    scorer = bentoml.depends(Scorer)
-
-    def __init__(self) -> None:
-        self.cards = read_cards(model_root())
-
-    async def _run(self, job: Job) -> list[list[float]]:
-        try:
-            (result,) = await self.scorer.to_async.run([job])
-        except BentoMLException as exc:
-            if exc.error_code == 503:
-                raise Overloaded("the adaptive batcher is shedding load; retry later") from exc
-            raise
-        except aiohttp.ClientConnectionError as exc:  # the scorer process is (re)starting
-            raise Overloaded("the scorer is not reachable right now; retry later") from exc
-        return result.values
-
-    @bentoml.api
-    async def entailment(
-        self, pairs: list[EntailmentPair] = items(LIMITS.max_pairs, "premise/hypothesis pairs")
-    ) -> list[EntailmentResult]:
+    @bentoml.api(**BATCHED)
+    def entailment(
+        self, pairs: EntailmentPairs = items(LIMITS.max_pairs, "premise/hypothesis pairs")
+    ) -> Annotated[list[EntailmentResult], JSON]:
         """Entailment label and class probabilities per pair, in input order."""
-        LIMITS.check_count("pairs", len(pairs), "max_pairs")
-        LIMITS.check_texts("pairs.premise", [p.premise for p in pairs])
-        LIMITS.check_texts("pairs.hypothesis", [p.hypothesis for p in pairs])
-        job = Job(task="entailment", op="pairs", a=[p.premise for p in pairs], b=[p.hypothesis for p in pairs])
-        labels = self.cards["entailment"]["labels"]
+        model = self.models["entailment"]
+        rows = model.score_pairs([p.premise for p in pairs], [p.hypothesis for p in pairs]).tolist()
         results = []
-        for row in await self._run(job):
-            probs = dict(zip(labels, row))
+        for row in rows:
+            probs = dict(zip(model.labels, row))
             results.append(EntailmentResult(label=max(probs, key=probs.get), probabilities=Probabilities(**probs)))
         return results
 
-    @bentoml.api
-    async def paraphrase(
-        self, pairs: list[ParaphrasePair] = items(LIMITS.max_pairs, "text pairs")
-    ) -> list[ParaphraseResult]:
+    @bentoml.api(**BATCHED)
+    def paraphrase(
+        self, pairs: ParaphrasePairs = items(LIMITS.max_pairs, "text pairs")
+    ) -> Annotated[list[ParaphraseResult], JSON]:
         """Paraphrase probability per pair and the decision at the card's threshold."""
-        LIMITS.check_count("pairs", len(pairs), "max_pairs")
-        LIMITS.check_texts("pairs.text_a", [p.text_a for p in pairs])
-        LIMITS.check_texts("pairs.text_b", [p.text_b for p in pairs])
-        job = Job(task="paraphrase", op="pairs", a=[p.text_a for p in pairs], b=[p.text_b for p in pairs])
-        threshold = self.cards["paraphrase"].get("threshold")
-        threshold = 0.5 if threshold is None else threshold
-        return [ParaphraseResult(paraphrase=row[0] >= threshold, probability=row[0]) for row in await self._run(job)]
+        model = self.models["paraphrase"]
+        threshold = 0.5 if model.threshold is None else model.threshold
+        probability = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs]).tolist()
+        return [ParaphraseResult(paraphrase=p >= threshold, probability=p) for p in probability]
 
     @bentoml.api
-    async def rank(
+    def rank(
         self,
-        question: str = bentoml.Field(json_schema_extra={"maxLength": LIMITS.max_chars}),
-        answers: list[str] = items(LIMITS.max_answers, "candidate answers"),
+        question: Question = bentoml.Field(json_schema_extra={"maxLength": LIMITS.max_chars}),
+        answers: Answers = items(LIMITS.max_answers, "candidate answers"),
         top_k: int | None = bentoml.Field(default=None, ge=1, description="return only the best top_k answers"),
-    ) -> list[RankedAnswer]:
+    ) -> Annotated[list[RankedAnswer], JSON]:
         """Answers by descending relevance to the question (ties keep input order); the question is encoded once."""
-        LIMITS.check_count("answers", len(answers), "max_answers")
-        LIMITS.check_texts("question", [question])
-        LIMITS.check_texts("answers", answers)
-        rows = await self._run(Job(task="ranking", op="rank", a=[question], b=list(answers)))
-        order = sorted(range(len(rows)), key=lambda i: -rows[i][0])
-        return [RankedAnswer(index=i, score=rows[i][0]) for i in order[:top_k]]
+        scores = self.models["ranking"].rank(question, answers).tolist()
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [RankedAnswer(index=i, score=scores[i]) for i in order[:top_k]]
 
     @bentoml.api
-    async def embed(
+    def embed(
         self,
-        texts: list[str] = items(LIMITS.max_texts, "texts to embed"),
+        texts: Texts = items(LIMITS.max_texts, "texts to embed"),
         task: Task = "entailment",
-    ) -> list[list[float]]:
+    ) -> Annotated[list[list[float]], JSON]:
         """Sentence vectors from the task's encoder, one per text."""
-        LIMITS.check_count("texts", len(texts), "max_texts")
-        LIMITS.check_texts("texts", texts)
-        return await self._run(Job(task=task, op="embed", a=list(texts)))
+        return self.models[task].encode(texts).tolist()
 
     @bentoml.api
-    def info(self) -> Info:
-        """Served models (cards: labels, threshold, architecture, metrics, versions) and the active limits."""
-        models = {task: model_info(card) for task, card in self.cards.items()}
+    async def info(self) -> Annotated[Info, JSON]:
+        """Served models (cards: labels, threshold, encoder and quantization, architecture, metrics, versions) and the active limits."""
+        models = {task: model_info(model, self.quantization[task]) for task, model in self.models.items()}
         limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
         return Info(models=models, limits=limits)
 
 
-def model_info(card: dict) -> ModelInfo:
+def model_info(model: PairModel, quantization: str) -> ModelInfo:
+    card = model.card
     return ModelInfo(
         task=card["task"],
         labels=card["labels"],
         threshold=card.get("threshold"),
         dim=card["dim"],
         max_tokens=card.get("max_tokens", DEFAULT_MAX_TOKENS),
-        encoder=card["graphs"]["encoder"],
+        encoder=model.encoder_file,
+        quantization=quantization,
         architecture=card.get("architecture", {}),
         metrics=card.get("metrics", {}),
         data=card.get("data", []),

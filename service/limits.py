@@ -2,7 +2,8 @@
 
 Every limit has a documented default (docs/service.md) and an env variable; an
 over-limit request is refused with 413 naming the field, the limit and the variable
-that raises it, before any model work is done.
+that raises it, while its body is parsed: before it joins an adaptive batch, so it
+never fails the requests batched with it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ ENV = {
     "max_body_bytes": "PAIRSCORE_MAX_BODY_BYTES",
     "max_in_flight": "PAIRSCORE_MAX_IN_FLIGHT",
     "timeout_s": "PAIRSCORE_TIMEOUT_S",
-    "max_batch_requests": "PAIRSCORE_MAX_BATCH_REQUESTS",
+    "max_batch_pairs": "PAIRSCORE_MAX_BATCH_PAIRS",
     "max_latency_ms": "PAIRSCORE_MAX_LATENCY_MS",
+    "cache_entries": "PAIRSCORE_CACHE_ENTRIES",
+    "cache_mb": "PAIRSCORE_CACHE_MB",
+    "access_log": "PAIRSCORE_ACCESS_LOG",
 }
+MAY_BE_ZERO = frozenset({"cache_entries", "cache_mb", "access_log"})  # 0 turns the feature off
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,11 @@ class Limits:
     max_body_bytes: int = 2 * 1024 * 1024  # request body
     max_in_flight: int = 64  # requests being served at once; more get 503 + Retry-After
     timeout_s: float = 30.0  # a request not answered by then gets 503 + Retry-After
-    max_batch_requests: int = 32  # requests merged into one adaptive batch
+    max_batch_pairs: int = 256  # pairs per adaptive batch (one model call) of /entailment or /paraphrase
     max_latency_ms: int = 10_000  # queueing budget of the adaptive batcher before it sheds load (503)
+    cache_entries: int = 50_000  # vectors kept per encoder (service.cache); 0 turns the cache off
+    cache_mb: float = 64.0  # megabytes of vectors and keys kept per encoder
+    access_log: int = 0  # 1: BentoML's per-request access log (costs ~10% of a 1-pair request's CPU)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Limits":
@@ -50,8 +58,8 @@ class Limits:
                 value = kind(raw)
             except ValueError:
                 raise ValueError(f"{ENV[field.name]}={raw!r}: not a number") from None
-            if value <= 0 or (field.name == "max_batch_requests" and value < 2):
-                raise ValueError(f"{ENV[field.name]}={raw!r}: must be positive (max_batch_requests at least 2)")
+            if value < 0 or (value == 0 and field.name not in MAY_BE_ZERO) or (field.name == "max_batch_pairs" and value < 2):
+                raise ValueError(f"{ENV[field.name]}={raw!r}: must be positive (0 allowed for {sorted(ENV[n] for n in MAY_BE_ZERO)}; max_batch_pairs at least 2)")
             values[field.name] = value
         return cls(**values)  # type: ignore[arg-type]
 

@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pairscore import artifact
+from service.cache import CachedPairModel, VectorCache
 from service.runtime import PairModel
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+# Quantizations whose vectors do not depend on the other texts in a batch (docs/artifact-format.md).
+BATCH_INDEPENDENT = ("none", "weight_only", "static")
+logger = logging.getLogger("pairscore")
 
 
 def model_root() -> Path:
     """PAIRSCORE_MODEL_DIR, else models/ next to the service package (repo root or Bento)."""
     return Path(os.environ.get("PAIRSCORE_MODEL_DIR") or REPO_MODELS)
+
+
+def served_encoder(card: dict[str, Any], model_dir: Path) -> tuple[str, str]:
+    """(encoder file, quantization) to serve: the card's `encoder` when its answers cannot depend on the batch.
+
+    A card without `quantization` (format v1) that serves `encoder_int8` serves a dynamically
+    quantized encoder (the only int8 v1 wrote), whose activation scale comes from the whole
+    batch; so does an explicit "dynamic". Those fall back to the card's fp32 encoder.
+    """
+    graphs = card["graphs"]
+    quantization = card.get("quantization")
+    if quantization is None:
+        quantization = "dynamic" if graphs["encoder"] == graphs.get("encoder_int8") else "none"
+    if quantization in BATCH_INDEPENDENT:
+        return graphs["encoder"], quantization
+    fp32 = graphs.get("encoder_fp32")
+    if not fp32 or fp32 not in card["files"]:
+        raise artifact.ArtifactError(
+            f"{model_dir / artifact.CARD_FILE}: the served encoder {graphs['encoder']} is {quantization!r}-quantized, so answers "
+            f"would depend on the batch, and graphs.encoder_fp32 names no file to serve instead"
+        )
+    return fp32, "none"
 
 
 def check_model(model: PairModel, task: str) -> None:
@@ -35,7 +63,7 @@ def check_model(model: PairModel, task: str) -> None:
         )
     head_path = model.model_dir / model.card["graphs"]["head"]
     try:
-        out = model.head(vectors[:1], vectors[1:], model.pair_features([""], ["a probe sentence ."]))
+        out = model.score_pairs([""], ["a probe sentence ."])
     except Exception as exc:
         raise artifact.ArtifactError(f"{head_path}: does not run ({exc})") from exc
     expected = (1, len(model.labels)) if task == "entailment" else (1,)
@@ -55,12 +83,26 @@ def read_cards(root: Path | None = None) -> dict[str, dict]:
     return cards
 
 
-def load_models(root: Path | None = None) -> dict[str, PairModel]:
-    """All three tasks from `root` (default model_root()), validated."""
+def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: int = 0) -> dict[str, PairModel]:
+    """All three tasks from `root` (default model_root()), validated, each serving served_encoder().
+
+    With cache_entries > 0 each model encodes through a VectorCache; tasks whose served
+    encoder files are identical (same sha256: one vector space) share one cache.
+    """
     root = Path(root or model_root())
-    models = {}
-    for task in artifact.TASKS:
-        model = PairModel(root / task)
+    models: dict[str, PairModel] = {}
+    caches: dict[str, VectorCache] = {}
+    for task, card in read_cards(root).items():
+        encoder_file, _ = served_encoder(card, root / task)
+        if encoder_file != card["graphs"]["encoder"]:
+            logger.warning("pairscore: %s: serving %s, not the batch-dependent (dynamic int8) %s the card names", root / task, encoder_file, card["graphs"]["encoder"])
+        if cache_entries > 0 and cache_bytes > 0:
+            cache = caches.setdefault(card["files"][encoder_file], VectorCache(cache_entries, cache_bytes))
+            model: PairModel = CachedPairModel(root / task, cache, encoder_file=encoder_file)
+        else:
+            model = PairModel(root / task, encoder_file=encoder_file)
         check_model(model, task)
+        if isinstance(model, CachedPairModel):
+            model.cache.clear()  # the probe texts are not traffic
         models[task] = model
     return models

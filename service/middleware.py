@@ -4,6 +4,10 @@ BentoML's own traffic controls answer 429 (max_concurrency) or 504 (timeout) wit
 bodies of their own; this guard answers first, with 413 / 503 + Retry-After, and
 rewrites every error response (BentoML's, Starlette's, ours) to the JSON envelope
 of service.errors so no client ever sees another shape.
+
+An over-limit body is read and discarded (up to DRAIN_FACTOR times the limit) before
+the 413 goes out: a client that writes its whole body before reading (urllib,
+requests) would otherwise have its connection reset under it and never see the 413.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+DRAIN_FACTOR = 4  # an over-limit body up to this many times the limit is read to its end before the 413
 
 
 class RequestGuard:
@@ -56,9 +61,11 @@ class RequestGuard:
         self.in_flight[group] += 1
         try:
             body = await _read_body(scope, receive, self.limits.max_body_bytes)
-            if body is None:
+            if isinstance(body, _OverLimit):
+                complete = body.complete or await _drain(scope, receive, body.read, DRAIN_FACTOR * self.limits.max_body_bytes, self.limits.timeout_s)
                 await _respond(
-                    send.raw, 413, f"request body over the limit of {self.limits.max_body_bytes} bytes ({ENV['max_body_bytes']})"
+                    send.raw, 413, f"request body over the limit of {self.limits.max_body_bytes} bytes ({ENV['max_body_bytes']})",
+                    close=not complete,
                 )
                 return
             await self._call_with_timeout(scope, _replay(body, receive), send)
@@ -84,11 +91,18 @@ def _header(scope: Scope, name: bytes) -> bytes:
     return next((value for key, value in scope.get("headers", []) if key.lower() == name), b"")
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None once it is over `limit` bytes (checked on Content-Length first)."""
+class _OverLimit:
+    """What _read_body read of a body over the limit: `read` bytes, and whether that was all of it."""
+
+    def __init__(self, read: int, complete: bool) -> None:
+        self.read, self.complete = read, complete
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | _OverLimit:
+    """The whole body, or _OverLimit once it is over `limit` bytes (checked on Content-Length first)."""
     declared = _header(scope, b"content-length")
     if declared.isdigit() and int(declared) > limit:
-        return None
+        return _OverLimit(0, False)
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -96,12 +110,40 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
             break
         chunk = message.get("body", b"")
         size += len(chunk)
+        more = message.get("more_body", False)
         if size > limit:
-            return None
+            return _OverLimit(size, not more)
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not more:
             break
     return b"".join(chunks)
+
+
+async def _drain(scope: Scope, receive: Receive, read: int, bound: int, timeout: float) -> bool:
+    """Read and discard the rest of a body while it stays within `bound` bytes; True once it has all been read.
+
+    Not for a client that sent `Expect: 100-continue` and nothing yet (it waits for the answer
+    before sending), nor for a declared length over the bound: those get the 413 at once.
+    """
+    declared = _header(scope, b"content-length")
+    if (read == 0 and _header(scope, b"expect").lower() == b"100-continue") or (declared.isdigit() and int(declared) > bound):
+        return False
+
+    async def drain() -> bool:
+        size = read
+        while size <= bound:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return False
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return size <= bound
+        return False
+
+    try:
+        return await asyncio.wait_for(drain(), timeout)
+    except asyncio.TimeoutError:
+        return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -117,9 +159,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _respond(send: Send, status: int, detail: Any) -> None:
+async def _respond(send: Send, status: int, detail: Any, close: bool = False) -> None:
     body = error_bytes(status, detail)
-    await send({"type": "http.response.start", "status": status, "headers": _headers(status, len(body))})
+    headers = _headers(status, len(body)) + ([(b"connection", b"close")] if close else [])
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -1,21 +1,26 @@
 """Request and response bodies of the HTTP API (pydantic; BentoML derives /docs.json from them).
 
 Types, required fields and non-empty lists are checked here (400 on failure). Size
-limits are checked by service.limits instead, so that an over-limit request gets 413
-naming the limit; they still appear in the schema as maxItems / maxLength.
+limits are checked here too, right after a list's items validate, but raise
+LimitExceeded (413 naming the limit) instead of a validation error: BentoML parses a
+request before it joins an adaptive batch, so an over-limit request is refused alone.
+The limits still appear in the schema as maxItems / maxLength.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Callable, Literal, Sequence, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from bentoml.validators import ContentType
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.limits import Limits
 
 LIMITS = Limits.from_env()
 Task = Literal["entailment", "paraphrase", "ranking"]
 Text = Field(json_schema_extra={"maxLength": LIMITS.max_chars})
+# A fixed media type: BentoML otherwise derives it from the output's JSON schema, rebuilt on every response.
+JSON = ContentType("application/json")
 
 
 class _Strict(BaseModel):
@@ -59,7 +64,8 @@ class ModelInfo(BaseModel):
     threshold: float | None
     dim: int
     max_tokens: int
-    encoder: str
+    encoder: str = Field(description="the encoder file served")
+    quantization: str = Field(description="how the served encoder is quantized: none (fp32), weight_only or static")
     architecture: dict[str, Any]
     metrics: dict[str, Any]
     data: list[Any]
@@ -77,24 +83,46 @@ def items(limit: int, description: str) -> Any:
     return Field(min_length=1, description=description, json_schema_extra={"maxItems": limit})
 
 
-class Job(_Strict):
-    """One request's share of an adaptive batch: what PairScore sends the Scorer (limits already checked)."""
-
-    task: Task
-    op: Literal["pairs", "rank", "embed"]
-    a: list[str] = Field(min_length=1)
-    b: list[str] = []
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "Job":
-        if self.op == "pairs" and len(self.a) != len(self.b):
-            raise ValueError("pairs: a and b must have the same length")
-        if self.op == "rank" and (len(self.a) != 1 or not self.b):
-            raise ValueError("rank: a holds the question, b at least one answer")
-        if self.op == "embed" and self.b:
-            raise ValueError("embed: b must be empty")
-        return self
+T = TypeVar("T")
 
 
-class JobResult(BaseModel):
-    values: list[list[float]] = Field(description="per pair: head outputs; per text (embed): its vector")
+def limited(field: str, limit_name: str, sides: dict[str, Callable[[Any], str]] | None = None) -> AfterValidator:
+    """Refuse (413) a list `field` longer than LIMITS.<limit_name>, or any text in it over max_chars.
+
+    `sides` names the text attributes of each item (`{"premise": lambda p: p.premise}`); without
+    it the items are the texts. Reuse it for any new endpoint's list fields.
+    """
+
+    def check(values: Sequence[Any]) -> Sequence[Any]:
+        LIMITS.check_count(field, len(values), limit_name)
+        if sides is None:
+            LIMITS.check_texts(field, values)
+        else:
+            for side, text in sides.items():
+                LIMITS.check_texts(f"{field}.{side}", [text(item) for item in values])
+        return values
+
+    return AfterValidator(check)
+
+
+def limited_text(field: str) -> AfterValidator:
+    """Refuse (413) a single text over max_chars."""
+
+    def check(value: str) -> str:
+        LIMITS.check_texts(field, [value])
+        return value
+
+    return AfterValidator(check)
+
+
+EntailmentPairs = Annotated[
+    list[EntailmentPair],
+    limited("pairs", "max_pairs", {"premise": lambda p: p.premise, "hypothesis": lambda p: p.hypothesis}),
+]
+ParaphrasePairs = Annotated[
+    list[ParaphrasePair],
+    limited("pairs", "max_pairs", {"text_a": lambda p: p.text_a, "text_b": lambda p: p.text_b}),
+]
+Answers = Annotated[list[str], limited("answers", "max_answers")]
+Texts = Annotated[list[str], limited("texts", "max_texts")]
+Question = Annotated[str, limited_text("question")]

@@ -21,6 +21,8 @@ TEST_LIMITS = {
     "PAIRSCORE_MAX_CHARS": "2000",
     "PAIRSCORE_MAX_BODY_BYTES": "65536",
     "PAIRSCORE_ORT_THREADS": "1",
+    "PAIRSCORE_CACHE_ENTRIES": "200",  # small caps, so tests/service/test_cache.py can fill the cache past them
+    "PAIRSCORE_CACHE_MB": "0.02",
 }
 
 

@@ -1,4 +1,4 @@
-"""Many clients at once get exactly what each gets alone, and the adaptive batcher merges them."""
+"""Many clients at once get exactly what each gets alone, and BentoML's in-process batcher merges them."""
 
 from __future__ import annotations
 
@@ -20,19 +20,19 @@ def body(i: int) -> dict:
     return {"pairs": pairs}
 
 
-def merged_batches(metrics: str) -> tuple[float, float]:
-    """(adaptive batches run, of which merged more than one request) for the Scorer's `run` API."""
+def merged_batches(metrics: str, method: str = "entailment") -> tuple[float, float]:
+    """(adaptive batches run, of which merged more than one request) for a batchable API."""
     def value(pattern: str) -> float:
-        found = re.search(pattern + r'\{[^}]*method_name="run"[^}]*\} ([0-9.e+]+)', metrics)
+        found = re.search(pattern + rf'\{{[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)', metrics)
         return float(found.group(1)) if found else 0.0
 
     count = value(r"bentoml_service_adaptive_batch_size_count")
-    singles = float(re.search(r'bentoml_service_adaptive_batch_size_bucket\{le="1.0",[^}]*method_name="run"[^}]*\} ([0-9.e+]+)', metrics).group(1))
+    singles = float(re.search(rf'bentoml_service_adaptive_batch_size_bucket\{{le="1.0",[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)', metrics).group(1))
     return count, count - singles
 
 
 def test_concurrent_clients_get_their_own_answers_merged(server, client):
-    n, rounds = 48, 3  # 144 calls to the Scorer: past BentoML's client session refresh (every 100 calls by default)
+    n, rounds = 48, 3
     alone = [client.post("/entailment", json=body(i)).json() for i in range(n)]  # also warms the batcher up
     before = merged_batches(client.get("/metrics").text)
 
