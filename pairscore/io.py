@@ -7,9 +7,10 @@ yielded as the exception, so callers decide whether to skip, report or stop.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator, TextIO
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
@@ -22,23 +23,31 @@ def file_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def iter_rows(path: str | Path) -> Iterator[tuple[int, dict | Exception]]:
+def iter_rows(path: str | Path, stream: BinaryIO | None = None) -> Iterator[tuple[int, dict | Exception]]:
     """Yield (1-based line number, row dict or the exception that line raised).
 
     JSONL: blank lines are skipped (their numbers still count). CSV: numbers are file
     lines, the header being line 1; values stay strings. Parquet: row numbers.
+    `stream`: the file already open in binary mode (e.g. from a pyarrow filesystem);
+    `path` then only names the format.
     """
     fmt = file_format(path)
     if fmt == "jsonl":
-        yield from _jsonl_rows(Path(path))
+        yield from _jsonl_rows(_text(path, stream))
     elif fmt == "csv":
-        yield from _csv_rows(Path(path))
+        yield from _csv_rows(_text(path, stream, newline=""))
     else:
-        yield from _parquet_rows(Path(path))
+        yield from _parquet_rows(stream or Path(path))
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
-    with open(path, encoding="utf-8", errors="replace") as handle:
+def _text(path: str | Path, stream: BinaryIO | None, newline: str | None = None) -> TextIO:
+    if stream is None:
+        return open(path, encoding="utf-8", errors="replace", newline=newline)
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=newline)
+
+
+def _jsonl_rows(handle: TextIO) -> Iterator[tuple[int, dict | Exception]]:
+    with handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -50,8 +59,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
             yield number, row if isinstance(row, dict) else ValueError(f"expected a JSON object, got {type(row).__name__}")
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+def _csv_rows(handle: TextIO) -> Iterator[tuple[int, dict | Exception]]:
+    with handle:
         reader = csv.DictReader(handle)
         for row in reader:
             if None in row:  # more fields than the header names
@@ -60,7 +69,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
                 yield reader.line_num, row
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[int, dict | Exception]]:
+def _parquet_rows(path: Path | BinaryIO) -> Iterator[tuple[int, dict | Exception]]:
     import pyarrow.parquet as pq
 
     number = 0

@@ -38,11 +38,15 @@ def _positive(value: str) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pairscore score", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/entailment")
-    parser.add_argument("--input", required=True, type=Path, help="rows to score: .jsonl, .csv or .parquet")
-    parser.add_argument("--output", required=True, type=Path, help="scored rows: .jsonl, .csv or .parquet")
-    parser.add_argument("--errors", type=Path, help="rejected rows as JSONL (default: OUTPUT.errors.jsonl)")
+    parser.add_argument("--input", required=True, help="rows to score: .jsonl, .csv or .parquet (--ray: also a folder, a glob or a URI)")
+    parser.add_argument("--output", required=True, help="scored rows: .jsonl, .csv or .parquet (--ray: a folder)")
+    parser.add_argument("--errors", type=Path, help="rejected rows as JSONL (default: OUTPUT.errors.jsonl; --ray: OUTPUT/errors/)")
     parser.add_argument("--chunk", type=_positive, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ray = parser.add_argument_group("Ray Data", "pip install -c constraints.txt -e '.[ray]'; docs/service.md")
+    ray.add_argument("--ray", action="store_true", help="score on Ray Data: a local Ray cluster, or the one RAY_ADDRESS names")
+    ray.add_argument("--concurrency", type=_positive, help="scoring actors (default: the cluster's CPUs / --num-cpus)")
+    ray.add_argument("--num-cpus", type=_positive, default=1, help="CPUs, and onnxruntime threads, per actor (default 1)")
     return parser.parse_args(argv)
 
 
@@ -67,6 +71,66 @@ def texts(task: str, row: dict[str, Any]) -> Pair:
     except RowError:
         col_a, col_b, col_label = detect_columns(task, row.keys())
     return to_pair(task, {col_a: row.get(col_a), col_b: row.get(col_b)}, (col_a, col_b, col_label))
+
+
+def score_rows(model: PairModel, rows: list[tuple[int, dict | Exception]]) -> tuple[list[tuple[int, dict, dict]], list[tuple[int, str, Any]]]:
+    """Score numbered rows: (line, row, output row) per scored row, (line, reason, row or None) per rejected one."""
+    good, rejected = [], []
+    for line, row in rows:
+        if isinstance(row, Exception):
+            rejected.append((line, str(row), None))
+            continue
+        try:
+            good.append((line, row, texts(model.task, row)))
+        except RowError as exc:
+            rejected.append((line, str(exc), row))
+    if not good:
+        return [], rejected
+    outputs = model.score_pairs([p.text_a for _, _, p in good], [p.text_b for _, _, p in good])
+    return [(line, row, merge(row, score)) for (line, row, _), score in zip(good, scores(model, outputs))], rejected
+
+
+def error_line(line: int, error: str, row: Any, file: str | None = None) -> str:
+    """One line of an errors file: where the row was (file only when there are several), why, the row itself."""
+    where = {} if file is None else {"file": file}
+    return json.dumps({**where, "line": line, "error": error, "row": row}, ensure_ascii=False, default=str) + "\n"
+
+
+def summary(scored: int, rejected: int, output: Any, errors: Any, seconds: float) -> str:
+    rate = (scored + rejected) / max(seconds, 1e-9)
+    return f"pairscore score: {scored} rows scored -> {output}, {rejected} rejected -> {errors} ({rate:.0f} rows/s)"
+
+
+def unknown_fields(rows: list[dict[str, Any]], columns: list[str], target: Any) -> dict[int, str]:
+    """{index: reason} for rows with fields outside the columns the first rows fixed."""
+    return {i: f"fields {sorted(set(row) - set(columns))} are not columns of {target}" for i, row in enumerate(rows) if not set(row) <= set(columns)}
+
+
+def first_schema(rows: list[dict[str, Any]]) -> Any:
+    """The Parquet schema the first scored rows fix: their fields in order, types as pyarrow infers them."""
+    import pyarrow as pa
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return pa.Table.from_pydict({column: [row.get(column) for row in rows] for column in columns}).schema
+
+
+def fit_schema(rows: list[dict[str, Any]], schema: Any, refused: dict[int, str]) -> Any:
+    """The rows not in `refused` as one table of `schema`; each row that does not fit is added to `refused`."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pylist([row for i, row in enumerate(rows) if i not in refused], schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass  # find the rows that do not fit, one by one
+    keep = []
+    for i, row in enumerate(rows):
+        if i in refused:
+            continue
+        try:
+            keep.append(pa.Table.from_pylist([row], schema=schema))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            refused[i] = f"does not fit the Parquet schema of the first rows ({exc})"
+    return pa.concat_tables(keep).combine_chunks() if keep else schema.empty_table()
 
 
 def merge(row: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
@@ -100,37 +164,28 @@ class RowWriter:
             return {}
         if not self.columns:
             self._open(rows)
-        refused = {i: f"fields {sorted(set(row) - set(self.columns))} are not columns of {self.path}" for i, row in enumerate(rows) if not set(row) <= set(self.columns)}
+        refused = unknown_fields(rows, self.columns, self.path)
         if self.format == "csv":
             for i, row in enumerate(rows):
                 if i not in refused:
                     self._writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
             return refused
-        import pyarrow as pa
-
-        keep = []
-        for i, row in enumerate(rows):
-            if i in refused:
-                continue
-            try:
-                keep.append(pa.Table.from_pylist([row], schema=self._writer.schema))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                refused[i] = f"does not fit the Parquet schema of the first rows ({exc})"
-        if keep:
-            self._writer.write_table(pa.concat_tables(keep).combine_chunks())
+        table = fit_schema(rows, self._writer.schema, refused)
+        if table.num_rows:
+            self._writer.write_table(table)
         return refused
 
     def _open(self, rows: list[dict[str, Any]]) -> None:
-        self.columns = list(dict.fromkeys(key for row in rows for key in row))
         if self.format == "csv":
+            self.columns = list(dict.fromkeys(key for row in rows for key in row))
             self._writer = csv.DictWriter(self._handle, fieldnames=self.columns)
             self._writer.writeheader()
         else:
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            first = pa.Table.from_pydict({column: [row.get(column) for row in rows] for column in self.columns})
-            self._writer = pq.ParquetWriter(self.path, first.schema)
+            schema = first_schema(rows)
+            self.columns = schema.names
+            self._writer = pq.ParquetWriter(self.path, schema)
 
     def close(self) -> None:
         if self._handle is not None:
@@ -159,35 +214,24 @@ def score_file(model: PairModel, input_path: Path, output: RowWriter, errors: An
     """Score every row; returns (scored, rejected)."""
     scored = rejected = 0
 
-    def reject(line: int, error: str, row: Any) -> None:
-        nonlocal rejected
-        rejected += 1
-        errors.write(json.dumps({"line": line, "error": error, "row": row}, ensure_ascii=False, default=str) + "\n")
-
     for rows in chunks(iter_rows(input_path), chunk):
-        good = []
-        for line, row in rows:
-            if isinstance(row, Exception):
-                reject(line, str(row), None)
-                continue
-            try:
-                good.append((line, row, texts(model.task, row)))
-            except RowError as exc:
-                reject(line, str(exc), row)
-        if good:
-            outputs = model.score_pairs([p.text_a for _, _, p in good], [p.text_b for _, _, p in good])
-            merged = [merge(row, score) for (_, row, _), score in zip(good, scores(model, outputs))]
-            refused = output.write(merged)
-            for i, (line, row, _) in enumerate(good):
-                if i in refused:
-                    reject(line, refused[i], row)
-            scored += len(good) - len(refused)
+        good, bad = score_rows(model, rows)
+        refused = output.write([out for _, _, out in good])
+        bad += [(good[i][0], reason, good[i][1]) for i, reason in refused.items()]
+        errors.writelines(error_line(*reject) for reject in bad)
+        scored += len(good) - len(refused)
+        rejected += len(bad)
         progress.update(len(rows))
     return scored, rejected
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.ray:
+        from service.batch_ray import main as score_on_ray
+
+        return score_on_ray(args)
+    args.input, args.output = Path(args.input), Path(args.output)
     errors_path = args.errors or Path(f"{args.output}.errors.jsonl")
     try:
         file_format(args.input)
@@ -207,10 +251,5 @@ def main(argv: list[str] | None = None) -> int:
             scored, rejected = score_file(model, args.input, output, errors, args.chunk, progress)
         finally:
             output.close()
-    elapsed = time.perf_counter() - started
-    print(
-        f"pairscore score: {scored} rows scored -> {args.output}, {rejected} rejected -> {errors_path} "
-        f"({(scored + rejected) / max(elapsed, 1e-9):.0f} rows/s)",
-        file=sys.stderr,
-    )
+    print(summary(scored, rejected, args.output, errors_path, time.perf_counter() - started), file=sys.stderr)
     return 0

@@ -1,0 +1,225 @@
+"""`pairscore score --ray`: the batch scorer on Ray Data, for inputs that outgrow one machine.
+
+Same rows in, same answers out as the local scorer (service/batch.py, whose row
+mapping, scoring, error lines and output-schema rule this reuses):
+- read tasks stream each input file through pairscore.io, so a bad line becomes an
+  error row numbered as the local scorer numbers it (reading is parallel per file);
+- a fixed pool of actors, each holding the model once (onnxruntime threads = its
+  CPUs), scores batches of rows;
+- one Datasink writes each write task's scored rows as a Parquet part and its
+  rejected rows as a JSONL part under OUT/errors/, and counts both, so the summary
+  proves scored + rejected = input rows.
+The Parquet columns are those the local scorer's would have: fixed by the first chunk
+of the first input file that has a scorable row (the driver scores that chunk itself).
+Ray is imported only in here, and lazily: the serving install never has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import pickle
+import sys
+import tempfile
+import time
+import uuid
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from pairscore import artifact
+from pairscore.io import file_format, iter_rows
+from service.batch import chunks, error_line, first_schema, fit_schema, score_rows, summary, unknown_fields
+from service.loading import check_model
+from service.runtime import PairModel
+
+READ_CPUS = 0  # read tasks claim no CPU (reading is light next to scoring): the actors may hold every CPU
+
+
+class InputError(ValueError):
+    """An input or output location that cannot be used; the message names it."""
+
+
+def input_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
+    """The filesystem and the data files that a file, folder or glob names, local or as a URI (s3://, gs://, file://)."""
+    fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
+    if glob.has_magic(path):
+        base = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")[0] or "/"
+        listed = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+        files = sorted(info.path for info in listed if info.is_file and fnmatch(info.path, path))
+    else:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory:  # a folder: its data files, other files (_SUCCESS, .crc) left alone
+            listed = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            files = sorted(i.path for i in listed if i.is_file and Path(i.path).suffix.lower() in (".jsonl", ".json", ".ndjson", ".csv", ".parquet"))
+        else:
+            files = [path] if info.is_file else []
+    if not files:
+        raise InputError(f"{spec}: no such file, or no data files in it")
+    for path in files:
+        file_format(path)  # ValueError naming the file
+    return fs, files
+
+
+def output_folder(spec: str) -> tuple[pafs.FileSystem, str]:
+    """The output folder, created; an existing non-empty one is refused rather than mixed with an earlier run."""
+    fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
+    info = fs.get_file_info(path)
+    if info.is_file or (info.type == pafs.FileType.Directory and fs.get_file_info(pafs.FileSelector(path))):
+        raise InputError(f"{spec}: exists and is not an empty folder; --ray writes a folder of parts (remove it or pick another)")
+    fs.create_dir(f"{path}/errors", recursive=True)
+    return fs, path
+
+
+def _open(fs: pafs.FileSystem, path: str) -> Any:
+    return fs.open_input_file(path) if file_format(path) == "parquet" else fs.open_input_stream(path)
+
+
+def read_numbered(batch: dict[str, Any], fs: pafs.FileSystem, chunk: int) -> Iterator[pa.Table]:
+    """Ray read step: each file's rows in chunks, with file, line number, the row (pickled, any Parquet type
+    survives) or the reason it could not be read."""
+    for path in batch["path"]:
+        with _open(fs, path) as stream:
+            for rows in chunks(iter_rows(path, stream), chunk):
+                failed = [isinstance(row, Exception) for _, row in rows]
+                yield pa.table({
+                    "file": pa.array([path] * len(rows), pa.string()),
+                    "line": pa.array([line for line, _ in rows], pa.int64()),
+                    "row": pa.array([None if bad else pickle.dumps(row) for (_, row), bad in zip(rows, failed)], pa.binary()),
+                    "error": pa.array([str(row) if bad else None for (_, row), bad in zip(rows, failed)], pa.string()),
+                })  # fmt: skip
+
+
+class Scorer:
+    """One actor of the pool: the model loaded once from its files (shipped with the actor, so
+    cluster nodes need no copy), onnxruntime threads = the actor's CPUs."""
+
+    def __init__(self, model_files: dict[str, bytes], threads: int, schema: pa.Schema | None, target: str, name_files: bool):
+        folder = Path(tempfile.mkdtemp(prefix="pairscore-model-"))
+        for name, data in model_files.items():
+            (folder / name).write_bytes(data)
+        self.model = PairModel(folder, threads=threads)
+        self.schema = schema if schema is not None else pa.schema([])  # no scorable row in the whole input
+        self.target, self.name_files = target, name_files
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        """Rows in; out: `scored` (the output row, as a struct of the output schema) or `rejected` (its error line)."""
+        files, lines = batch["file"].to_pylist(), batch["line"].to_pylist()
+        rows = [ValueError(error) if error is not None else pickle.loads(row) for row, error in zip(batch["row"].to_pylist(), batch["error"].to_pylist())]
+        good, bad = score_rows(self.model, list(enumerate(rows)))  # numbered by position in the batch
+        outputs = [out for _, _, out in good]
+        refused = unknown_fields(outputs, self.schema.names, self.target)
+        table = fit_schema(outputs, self.schema, refused)
+        bad += [(good[i][0], reason, good[i][1]) for i, reason in refused.items()]
+        errors = [error_line(lines[i], reason, row, files[i] if self.name_files else None) for i, reason, row in bad]
+        scored = table.to_struct_array().combine_chunks() if table.num_columns else pa.nulls(table.num_rows, pa.struct([]))
+        return pa.table({
+            "scored": pa.concat_arrays([scored, pa.nulls(len(errors), scored.type)]),
+            "rejected": pa.array([None] * table.num_rows + errors, pa.string()),
+        })  # fmt: skip
+
+
+def parts_sink(fs: pafs.FileSystem, folder: str, schema: pa.Schema | None) -> Any:
+    """A Ray Datasink writing one Parquet part and one errors part per write task; it keeps the totals."""
+    from ray.data import Datasink
+    from ray.data.block import BlockAccessor
+
+    run = uuid.uuid4().hex[:8]
+
+    class PartsDatasink(Datasink):
+        totals = (0, 0)
+
+        def write(self, blocks: Any, ctx: Any) -> tuple[int, int]:
+            name = f"part-{run}-{ctx.task_idx:05d}"
+            parquet = errors = None
+            scored = rejected = 0
+            try:
+                for block in blocks:
+                    table = BlockAccessor.for_block(block).to_arrow()
+                    good = table.filter(pc.is_null(table["rejected"]))
+                    if good.num_rows:
+                        parquet = parquet or pq.ParquetWriter(f"{folder}/{name}.parquet", schema, filesystem=fs)
+                        parquet.write_table(pa.Table.from_struct_array(good["scored"]).cast(schema))
+                    lines = table["rejected"].drop_null().to_pylist()
+                    if lines:
+                        errors = errors or fs.open_output_stream(f"{folder}/errors/{name}.jsonl")
+                        errors.write("".join(lines).encode("utf-8"))
+                    scored, rejected = scored + good.num_rows, rejected + len(lines)
+            finally:
+                for handle in (parquet, errors):
+                    if handle is not None:
+                        handle.close()
+            return scored, rejected
+
+        def on_write_complete(self, write_result: Any) -> None:
+            self.totals = tuple(sum(counts) for counts in zip((0, 0), *write_result.write_returns))
+
+    return PartsDatasink()
+
+
+def driver_schema(model: PairModel, fs: pafs.FileSystem, files: list[str], chunk: int) -> pa.Schema | None:
+    """The output schema the local scorer would fix: from the first chunk that has a scorable row."""
+    for path in files:
+        with _open(fs, path) as stream:
+            for rows in chunks(iter_rows(path, stream), chunk):
+                good, _ = score_rows(model, rows)
+                if good:
+                    return first_schema([out for _, _, out in good])
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run `pairscore score --ray` with the local scorer's parsed arguments."""
+    try:
+        import ray.data
+    except ModuleNotFoundError:
+        print("pairscore score --ray: needs the 'ray' extra: pip install -c constraints.txt -e '.[ray]'", file=sys.stderr)
+        return 2
+    try:
+        if args.errors:
+            raise InputError(f"--errors {args.errors}: with --ray, rejected rows go to {args.output}/errors/")
+        model = PairModel(args.model, threads=args.num_cpus)
+        check_model(model, model.task)
+        in_fs, files = input_files(args.input)
+        schema = driver_schema(model, in_fs, files, args.chunk)
+        out_fs, folder = output_folder(args.output)
+    except (ValueError, OSError, artifact.ArtifactError) as exc:
+        print(f"pairscore score: {exc}", file=sys.stderr)
+        return 2
+    model_files = {p.name: p.read_bytes() for p in Path(args.model).iterdir() if p.is_file()}
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init()  # a local cluster, or the one RAY_ADDRESS names
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = not args.no_progress
+        actors = args.concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)) // args.num_cpus)
+        sink = parts_sink(out_fs, folder, schema)
+        started = time.perf_counter()
+        (
+            ray.data.from_items([{"path": path} for path in files], override_num_blocks=len(files))
+            .map_batches(read_numbered, batch_size=1, fn_kwargs={"fs": in_fs, "chunk": args.chunk}, num_cpus=READ_CPUS,
+                         compute=ray.data.TaskPoolStrategy(size=min(actors, len(files))))
+            .map_batches(
+                Scorer,
+                batch_size=args.chunk,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=args.num_cpus,
+                fn_constructor_kwargs={"model_files": model_files, "threads": args.num_cpus, "schema": schema,
+                                       "target": args.output, "name_files": len(files) > 1},
+            )
+            .write_datasink(sink)
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+    finally:
+        if started_here:
+            ray.shutdown()
+    scored, rejected = sink.totals
+    print(summary(scored, rejected, args.output, f"{args.output}/errors/", seconds), file=sys.stderr)
+    return 0

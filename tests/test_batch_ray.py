@@ -1,0 +1,153 @@
+"""`pairscore score --ray` on a real local Ray (2 CPUs), shipped models, fixture rows.
+
+Every input row ends up scored or rejected, with the local scorer's columns, answers
+(<= 1e-6) and error lines, whatever the input: one JSONL file, a folder as a URI, a glob.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pairscore.cli import main as pairscore
+
+ray = pytest.importorskip("ray", reason="needs the 'ray' extra")
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+DATA = ROOT / "tests" / "fixtures" / "data"
+BROKEN = ["not json at all", '{"premise": "a cat"}', "[1, 2, 3]", "", '{"premise": 3, "hypothesis": "a number"}']
+SCORES = {"label", "probabilities", "paraphrase", "probability", "score"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_session():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def fixture_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def score(*args: str) -> int:
+    return pairscore(["score", "--no-progress", *args])
+
+
+def read_errors(paths: list[Path]) -> list[dict]:
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+
+
+def ray_output(out: Path) -> tuple[pa.Table, list[dict]]:
+    return pq.read_table(out, ignore_prefixes=["errors"]), read_errors(sorted((out / "errors").glob("*.jsonl")))
+
+
+def assert_same_answers(got: list[dict], expected: list[dict], key: str) -> None:
+    got, expected = sorted(got, key=lambda r: r[key]), sorted(expected, key=lambda r: r[key])
+    assert [r[key] for r in got] == [r[key] for r in expected]
+    for a, b in zip(got, expected):
+        assert {k: v for k, v in a.items() if k not in SCORES} == {k: v for k, v in b.items() if k not in SCORES}
+        for field in SCORES & set(b):
+            if isinstance(b[field], dict):
+                assert a[field].keys() == b[field].keys() and all(abs(a[field][k] - b[field][k]) <= 1e-6 for k in b[field])
+            elif isinstance(b[field], float):
+                assert abs(a[field] - b[field]) <= 1e-6
+            else:
+                assert a[field] == b[field]
+
+
+def test_jsonl_file_matches_the_local_scorer_row_for_row(tmp_path, capsys):
+    lines = [json.dumps({**row, "n": i}) for i, row in enumerate(fixture_rows(DATA / "snli" / "validation.jsonl"))]
+    for i, bad in enumerate(BROKEN):
+        lines.insert(7 * i + 3, bad)
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    model = str(MODELS / "entailment")
+    assert score("--model", model, "--input", str(source), "--output", str(tmp_path / "local.parquet"), "--chunk", "16") == 0
+    capsys.readouterr()
+    assert score("--model", model, "--input", str(source), "--output", str(tmp_path / "out"), "--chunk", "16", "--ray") == 0
+    table, errors = ray_output(tmp_path / "out")
+    local = pq.read_table(tmp_path / "local.parquet")
+    assert table.schema == local.schema  # same columns, same types
+    assert_same_answers(table.to_pylist(), local.to_pylist(), "n")
+    local_errors = read_errors([tmp_path / "local.parquet.errors.jsonl"])
+    assert sorted(errors, key=lambda e: e["line"]) == local_errors and [e["line"] for e in local_errors] == [4, 11, 18, 32]
+    assert table.num_rows + len(errors) == sum(1 for line in lines if line.strip())  # nothing lost
+    assert f"{table.num_rows} rows scored -> {tmp_path / 'out'}, 4 rejected" in capsys.readouterr().err
+
+
+def test_folder_uri_of_jsonl_and_parquet_names_the_file_of_each_error(tmp_path):
+    rows = fixture_rows(DATA / "mrpc" / "train.jsonl")
+    folder = tmp_path / "in"
+    (folder / "more").mkdir(parents=True)
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:8]) + '{"sentence1": "only one"}\n')
+    pq.write_table(pa.Table.from_pylist(rows[8:]), folder / "more" / "b.parquet")
+    (folder / "_SUCCESS").write_text("")  # not a data file: left alone
+    out = tmp_path / "out"
+    assert score("--model", str(MODELS / "paraphrase"), "--input", folder.as_uri(), "--output", out.as_uri(), "--ray", "--chunk", "4") == 0
+    table, errors = ray_output(out)
+    assert errors == [{"file": str(folder / "a.jsonl"), "line": 9, "error": errors[0]["error"], "row": {"sentence1": "only one"}}]
+    assert "sentence2" in errors[0]["error"]
+    assert table.num_rows == len(rows)
+    local = []
+    for name in ("a.jsonl", "more/b.parquet"):
+        assert score("--model", str(MODELS / "paraphrase"), "--input", str(folder / name), "--output", str(tmp_path / "local.jsonl")) == 0
+        local += fixture_rows(tmp_path / "local.jsonl")
+    assert_same_answers(table.to_pylist(), local, "idx")
+
+
+def test_glob_of_csv_files_ranking(tmp_path):
+    rows = fixture_rows(DATA / "wiki_qa" / "validation.jsonl")
+    for part, start in (("q1.csv", 0), ("q2.csv", 15), ("skip.jsonl", 30)):
+        with open(tmp_path / part, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(dict(r, label=str(i)) for i, r in enumerate(rows[start : start + 15], start))
+    assert score("--model", str(MODELS / "ranking"), "--input", str(tmp_path / "q*.csv"), "--output", str(tmp_path / "out"), "--ray") == 0
+    table, errors = ray_output(tmp_path / "out")
+    assert errors == [] and table.num_rows == 30
+    assert table.schema.field("question_id").type == pa.string() and table.schema.field("score").type == pa.float64()
+    local = []
+    for part in ("q1.csv", "q2.csv"):
+        assert score("--model", str(MODELS / "ranking"), "--input", str(tmp_path / part), "--output", str(tmp_path / "local.jsonl")) == 0
+        local += fixture_rows(tmp_path / "local.jsonl")
+    assert_same_answers(table.to_pylist(), local, "label")
+
+
+def test_unusable_model_input_or_output_exits_2_naming_it(tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"premise": "a", "hypothesis": "b"}\n')
+    model = str(MODELS / "entailment")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "part-0.parquet").write_text("from an earlier run")
+    cases = [
+        (["--model", str(tmp_path), "--input", str(source), "--output", str(tmp_path / "o")], "card.json"),
+        (["--model", model, "--input", str(tmp_path / "none*.jsonl"), "--output", str(tmp_path / "o")], "none*.jsonl"),
+        (["--model", model, "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")], "missing.jsonl"),
+        (["--model", model, "--input", str(source), "--output", str(tmp_path / "full")], "not an empty folder"),
+        (["--model", model, "--input", str(source), "--output", str(tmp_path / "o"), "--errors", "e.jsonl"], "errors/"),
+    ]
+    for args, named in cases:
+        assert score(*args, "--ray") == 2
+        assert named in capsys.readouterr().err
+
+
+def test_serving_side_never_imports_ray(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"premise": "a", "hypothesis": "b"}\n')
+    code = (
+        "import sys; from pairscore.cli import main; import service.batch_ray; "
+        f"assert main(['score', '--model', {str(MODELS / 'entailment')!r}, '--input', {str(source)!r}, "
+        f"'--output', {str(tmp_path / 'o.jsonl')!r}, '--no-progress']) == 0; "
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
