@@ -20,6 +20,9 @@ from pairscore.metrics import ECE_BINS
 from pairscore.schema import Pair
 
 CALIBRATED_TASKS = ("entailment", "paraphrase")
+# T is kept within these bounds: a degenerate slice (a head that outputs one value) would send T to infinity,
+# squeezing every float32 probability onto 0.5 and merging decisions that T > 0 must keep apart.
+TEMPERATURE_RANGE = (0.05, 20.0)
 BATCH = 256
 
 
@@ -45,7 +48,7 @@ def pair_logits(model: torch.nn.Module, token_ids, pairs: Sequence[Pair], featur
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> float:
-    """The T > 0 minimising the NLL of softmax/sigmoid(logits / T) (LBFGS over log T)."""
+    """The T in TEMPERATURE_RANGE minimising the NLL of softmax/sigmoid(logits / T) (LBFGS over log T)."""
     if task not in CALIBRATED_TASKS:
         raise ValueError(f"temperature scaling is for {CALIBRATED_TASKS}, not {task!r}")
     logits, labels = logits.detach().double(), labels.detach()
@@ -60,7 +63,8 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> fl
         return loss
 
     optimizer.step(nll)
-    return float(log_t.detach().exp())
+    low, high = TEMPERATURE_RANGE
+    return min(high, max(low, float(log_t.detach().exp())))
 
 
 def calibration_error(logits: torch.Tensor, labels: torch.Tensor, task: str, temperature: float = 1.0) -> float:
