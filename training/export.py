@@ -23,7 +23,7 @@ from tokenizers import Tokenizer
 from pairscore import artifact, machine, metrics
 from pairscore.features import PairFeatures
 from pairscore.schema import Pair
-from service.evaluate import calibration_errors, evaluate
+from service.evaluate import calibration_errors, evaluate, fallback_token, oov_rates
 from service.runtime import PairModel
 from training import calibration
 from training.data import DataError, load_pairs
@@ -179,6 +179,11 @@ def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str,
     return {"splits": list(specs), "pairs": len(pairs), **calibration.summarize(logits, [p.label for p in pairs], task)}
 
 
+def split_oov(model: PairModel, pairs: list[Pair]) -> dict[str, float]:
+    """card.oov.splits[spec]: the fallback-token rates of a split's texts, as the served tokenizer sees them."""
+    return oov_rates(model, [t for p in pairs for t in (p.text_a, p.text_b)])
+
+
 def parity_texts(pairs: list[Pair]) -> list[str]:
     """Distinct validation texts spread over the length range (shortest to longest)."""
     texts = sorted(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)), key=len)
@@ -233,6 +238,8 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         "features": {"file": artifact.FEATURES_FILE, "names": features.names} if features else None,
         "calibration": {"temperature": temperature, "fit_on": {k: v for k, v in fitted.items() if k != "temperature"}, "splits": {}}
         if fitted else None,
+        "quantization": "none",  # fp32 served: a text's vector never depends on its batch (dynamic int8's would)
+        "teacher": extra.get("teacher"),  # the distillation teacher and run (training.distill), or None
         "data": extra["data"],
         "config": extra.get("recipe") or {"model": hp, "data": data_hp},
         "metrics": {},
@@ -254,9 +261,11 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         card["threshold"] = metrics.best_threshold([p.label for p in all_pairs], probability)
     if serve_int8:
         graphs["encoder"] = artifact.ENCODER_INT8_FILE
+        card["quantization"] = "dynamic"  # not format-v2 servable (docs/artifact-format.md): for measurements only
     card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
     if card["calibration"]:
         card["calibration"]["splits"] = {spec: calibration_errors(served, pairs) for spec, pairs in selection.items()}
+    card["oov"] = {"token": fallback_token(served), "splits": {spec: split_oov(served, pairs) for spec, pairs in selection.items()}}
     if int8 or serve_int8:
         int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
         ids = served.token_ids(texts)

@@ -1,11 +1,14 @@
 """Train, export and document the release models in models/: the command each model card names.
 
-    python -m training.release [entailment paraphrase ranking] [--models models]
+    python -m training.release [distill] [entailment paraphrase ranking] [--models models] [--TASK-OVERRIDES ...]
 
-For each task: `pairscore train` with its recipe, `pairscore export --int8` of the best
-checkpoint, serve the int8 encoder when it costs at most --max-int8-drop on the
-selection metric, add the reported (non-selection) splits to the card, and render
-models/README.md from the cards.
+Stages, in order: `distill` caches the teacher's vectors (training.teacher) and pre-trains
+the encoder on them (training/configs/distill.yaml); each task then runs its recipe
+from that encoder (`--model.init_encoder`), is exported in artifact format v2 with the
+fp32 encoder served (batch-independent), gets its reported (non-selection) splits, the
+fallback-token rates and the STS-B cosine of its /embed vectors in the card, and
+models/README.md is rendered from the cards. Without the `distill` stage the tasks
+start from the checkpoint the last one wrote (runs/release/distilled.txt) or --distilled.
 """
 
 from __future__ import annotations
@@ -21,47 +24,59 @@ from pairscore import artifact
 from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
 from training.data import load_pairs
-from training.export import export
+from training.evaluators import STS_SPLIT, STSEvaluator
+from training.export import export, split_oov
 
 TASKS = ("entailment", "paraphrase", "ranking")
+STAGES = ("distill", *TASKS)
 SELECTION_METRIC = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "map"}
 # Splits reported in the card besides the selection splits (never used to select anything; one the recipe
 # already selects on, like MRPC once paraphrase trains on it, is in the card's metrics instead).
 REPORTED = {"entailment": ["sick/validation"], "paraphrase": ["mrpc/train[-400:]"], "ranking": ["trec_qa/validation"]}
-MAX_INT8_DROP = 0.005  # 0.5 points
+DISTILLED = "distilled.txt"  # in --runs: the distillation stage's best checkpoint
 
 
-def train(task: str, runs: Path, overrides: list[str]) -> Path:
-    """Run the recipe; the log goes to runs/<task>.log; returns the best checkpoint."""
+def run_stage(name: str, command: list[str], runs: Path) -> Path:
+    """Run one training command; its log goes to runs/<name>.log; returns the best checkpoint it printed."""
     runs.mkdir(parents=True, exist_ok=True)
-    log = runs / f"{task}.log"
-    command = [sys.executable, "-m", "pairscore.cli", "train", "--config", f"training/configs/{task}.yaml",
-               f"--trainer.default_root_dir={runs}", *overrides]
+    log = runs / f"{name}.log"
     with open(log, "w") as handle:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=handle, text=True)
         handle.write(done.stdout)
     match = re.search(r"best checkpoint: (\S+)", done.stdout)
     if done.returncode or not match:
-        raise SystemExit(f"training {task} failed (exit {done.returncode}): see {log}")
+        raise SystemExit(f"{name} failed (exit {done.returncode}): see {log}")
     return Path(match[1])
 
 
-def finish_card(task: str, out: Path, card: dict[str, Any], max_int8_drop: float, command: str) -> dict[str, Any]:
-    """Pick the served encoder, add the reported splits, the int8 cost and the reproducing command."""
-    selection = next(iter(card["metrics"]))
-    metric = SELECTION_METRIC[task]
-    fp32, int8 = card["metrics"][selection][metric], card["metrics_int8"][selection][metric]
-    serve_int8 = fp32 - int8 <= max_int8_drop
-    if serve_int8:
-        card["graphs"]["encoder"] = artifact.ENCODER_INT8_FILE
-    card["int8"] = {"split": selection, "metric": metric, "fp32": fp32, "int8": int8, "difference": int8 - fp32,
-                    "max_drop": max_int8_drop, "served": serve_int8}
-    served = PairModel(out, encoder_file=card["graphs"]["encoder"])
+def distill(runs: Path, overrides: list[str]) -> Path:
+    """The teacher's vectors (cached), then the distilled encoder; its checkpoint is noted in runs/distilled.txt."""
+    teacher = subprocess.run([sys.executable, "-m", "training.teacher"], capture_output=True, text=True)
+    if teacher.returncode:
+        raise SystemExit(f"teacher vectors failed: {teacher.stderr[-2000:]}")
+    checkpoint = run_stage("distill", [sys.executable, "-m", "training.distill", "--config", "training/configs/distill.yaml",
+                                       f"--trainer.default_root_dir={runs}", *overrides], runs)
+    (runs / DISTILLED).write_text(str(checkpoint))
+    return checkpoint
+
+
+def train(task: str, runs: Path, overrides: list[str]) -> Path:
+    """Run the task recipe; returns the best checkpoint."""
+    return run_stage(task, [sys.executable, "-m", "pairscore.cli", "train", "--config", f"training/configs/{task}.yaml",
+                            f"--trainer.default_root_dir={runs}", *overrides], runs)
+
+
+def finish_card(task: str, out: Path, card: dict[str, Any], command: str) -> dict[str, Any]:
+    """Add the reported splits (metrics, fallback tokens, calibration), the /embed vectors' STS-B cosine and the command."""
+    served = PairModel(out)
     data_dir = card["config"]["data"].get("data_dir")
     reported = {spec: load_pairs(spec, task, data_dir) for spec in REPORTED[task] if spec not in card["metrics"]}
     card["reported"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in reported.items()}
+    card["oov"]["splits"].update({spec: split_oov(served, pairs) for spec, pairs in reported.items()})
     if card.get("calibration"):
         card["calibration"]["splits"].update({spec: calibration_errors(served, pairs) for spec, pairs in reported.items()})
+    card["embed_sts"] = {"split": STS_SPLIT, "metric": "spearman of the cosine of two /embed vectors",
+                         "spearman": STSEvaluator(STS_SPLIT, data_dir)(served.encode)}
     card["reproduce"] = command
     artifact.write_card(out, card)
     return artifact.read_card(out)
@@ -76,8 +91,9 @@ def render_readme(models: Path) -> str:
     lines = ["# Release models", "",
              "Rendered from each folder's `card.json` by `python -m training.release --readme-only`; "
              "every figure was measured by the command in its card's `reproduce` "
-             "(`pairscore evaluate` on the exported graphs, onnxruntime).", "",
-             "| task | architecture | parameters | selection split | metric (served) | int8 − fp32 | served encoder | also reported | trained | licences |",
+             "(`pairscore evaluate` on the exported graphs, onnxruntime; fp32 encoders served).", "",
+             "| task | architecture | parameters | selection splits (served) | also reported | /embed cosine, STS-B Spearman | "
+             "max fallback-token rate | distilled from | trained | licences |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         path = models / task
@@ -85,42 +101,60 @@ def render_readme(models: Path) -> str:
             continue
         card = artifact.read_card(path)
         arch = card["architecture"]
-        int8 = card["int8"]
-        served = int8["int8"] if int8["served"] else int8["fp32"]
+        metric = SELECTION_METRIC[task]
         shape = (f"{'Bi' if arch['bidirectional'] else ''}{arch['cell'].upper()} {arch['layers']}×{arch['hidden_size']}, "
-                 f"{arch['pooling']} pooling, {arch['embeddings']} {arch['embedding_dim']}d")
-        reported = "; ".join(f"`{spec}` {int8['metric']} {fmt(values[int8['metric']])}" for spec, values in card["reported"].items())
+                 f"{arch['pooling']} pooling, {arch['embeddings']} {arch['embedding_dim']}d, vocabulary {arch['vocab_size']:,}"
+                 + (", + pair features" if card.get("features") else ""))
+        selection = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card["metrics"].items())
+        reported = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card.get("reported", {}).items())
+        oov = max((v["token_rate"] for v in (card.get("oov") or {}).get("splits", {}).values()), default=None)
+        teacher = card.get("teacher") or {}
         training = card.get("training") or {}
-        trained = f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} epochs, {training.get('hardware', '?')}"
+        distilled = (teacher.get("distillation") or {}).get("seconds", 0)
+        trained = (f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} epochs"
+                   + (f" (+ {distilled / 60:.0f} min distillation)" if teacher else "") + f", {training.get('hardware', '?')}")
         licences = "; ".join(sorted({f"{d['source']}: {d['licence']}" for d in card["data"]}))
-        lines.append(f"| {task} | {shape} | {arch['parameters']:,} | `{int8['split']}` | {int8['metric']} {fmt(served)} | "
-                     f"{int8['difference']:+.4f} | `{card['graphs']['encoder']}` | {reported} | {trained} | {licences} |")
-    lines += ["", "Reproduce a model: the `reproduce` command in its card (e.g. `python -m training.release entailment`).",
+        lines.append(f"| {task} | {shape} | {arch['parameters']:,} | {selection} | {reported or '–'} | "
+                     f"{fmt((card.get('embed_sts') or {}).get('spearman'))} | {'–' if oov is None else f'{100 * oov:.2f}%'} | "
+                     f"{teacher.get('name', '–')} | {trained} | {licences} |")
+    lines += ["", "Reproduce the models: the `reproduce` command in their cards (`python -m training.release` runs the "
+              "distillation stage, then every task).",
               "", "**Licences.** SICK and Twitter URL are CC BY-NC-SA 3.0 (non-commercial); MRPC, WikiQA and TrecQA are "
               "research-use only. A model trained on them inherits those terms: the entailment model (SICK) and the "
-              "paraphrase model (Twitter URL) are for non-commercial use, the ranking model (WikiQA) for research use.", ""]
+              "paraphrase model (Twitter URL, MRPC) are for non-commercial research use, the ranking model (WikiQA) for "
+              "research use. The distilled encoder saw the training texts of every source (no labels).", ""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tasks", nargs="*", default=list(TASKS), help=f"any of {', '.join(TASKS)} (default: all)")
+    parser.add_argument("stages", nargs="*", default=list(STAGES), help=f"any of {', '.join(STAGES)} (default: all, in that order)")
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--runs", type=Path, default=Path("runs/release"))
-    parser.add_argument("--max-int8-drop", type=float, default=MAX_INT8_DROP)
+    parser.add_argument("--distilled", type=Path, help="encoder checkpoint for the tasks (default: the distill stage's)")
+    parser.add_argument("--distill-override", action="append", default=[], help="a LightningCLI override for the distill stage")
     parser.add_argument("--readme-only", action="store_true", help="only render models/README.md from the cards")
     args, overrides = parser.parse_known_args(argv)
-    unknown = set(args.tasks) - set(TASKS)
+    unknown = set(args.stages) - set(STAGES)
     if unknown:
-        parser.error(f"unknown task(s) {sorted(unknown)}: expected {', '.join(TASKS)}")
+        parser.error(f"unknown stage(s) {sorted(unknown)}: expected {', '.join(STAGES)}")
     if not args.readme_only:
-        for task in args.tasks:
-            checkpoint = train(task, args.runs, overrides)
+        distilled = args.distilled
+        if "distill" in args.stages:
+            distilled = distill(args.runs, args.distill_override)
+        tasks = [t for t in TASKS if t in args.stages]
+        if tasks and distilled is None:
+            noted = args.runs / DISTILLED
+            if not noted.is_file():
+                parser.error(f"{noted}: no distilled encoder yet; run the distill stage first or give --distilled")
+            distilled = Path(noted.read_text().strip())
+        for task in tasks:
+            checkpoint = train(task, args.runs, [f"--model.init_encoder={distilled}", *overrides])
             out = args.models / task
-            card = export(checkpoint, out, int8=True, tune_threshold=task == "paraphrase")
-            command = " ".join(["python -m training.release", task, *overrides])
-            card = finish_card(task, out, card, args.max_int8_drop, command)
-            print(f"{task}: {card['int8']} reported {card['reported']}")
+            card = export(checkpoint, out, tune_threshold=task == "paraphrase")
+            command = " ".join(["python -m training.release", *[f"--distill-override={o}" for o in args.distill_override], *overrides])
+            card = finish_card(task, out, card, command)
+            print(f"{task}: metrics {card['metrics']} reported {card['reported']} embed_sts {card['embed_sts']['spearman']:.4f}")
     (args.models / "README.md").write_text(render_readme(args.models))
     print((args.models / "README.md").read_text())
     return 0
