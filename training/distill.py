@@ -175,7 +175,7 @@ class DistillModule(pl.LightningModule):
     def __init__(
         self,
         vocab_size: int | None = None,
-        embeddings: Literal["learned", "glove_frozen", "glove_finetuned", "minilm"] = "minilm",
+        embeddings: Literal["learned", "glove_frozen", "glove_finetuned", "minilm", "minilm_frozen"] = "minilm",
         embedding_dim: int = 128,
         cell: Literal["lstm", "gru", "rnn"] = "lstm",
         hidden_size: int = 256,
@@ -191,7 +191,7 @@ class DistillModule(pl.LightningModule):
 
         Args:
             vocab_size: set from the tokenizer; only given when loading a checkpoint.
-            embeddings: learned | glove_frozen | glove_finetuned | minilm (MiniLM's token vectors, PCA to embedding_dim).
+            embeddings: learned | glove_frozen | glove_finetuned | minilm | minilm_frozen (MiniLM's token vectors, PCA to embedding_dim).
             embedding_dim: input vector size.
             cell: lstm | gru | rnn.
             hidden_size: recurrent state size per direction.

@@ -1,9 +1,10 @@
-"""Input embeddings: learned from scratch, GloVe 6B 50d (frozen or fine-tuned), or MiniLM's token embeddings.
+"""Input embeddings: learned from scratch, GloVe 6B 50d or MiniLM's token embeddings (each frozen or fine-tuned).
 
 `minilm` starts each token of all-MiniLM-L6-v2's WordPiece vocabulary (training.tokenizer,
 kind `minilm`) from MiniLM's own input embedding, reduced from 384-d to `dim` by PCA
-over the whole table, then fine-tuned: a subword vocabulary whose pieces already
-carry meaning, at a fraction of the size.
+over the whole table: a subword vocabulary whose pieces already carry meaning, at a
+fraction of the size. `minilm_frozen` keeps the table as it starts, so the pieces a
+task's training data never shows stay where the seen ones are (and training is faster).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-MODES = ("learned", "glove_frozen", "glove_finetuned", "minilm")
+MODES = ("learned", "glove_frozen", "glove_finetuned", "minilm", "minilm_frozen")
 GLOVE_DIM = 50
 MINILM_TABLE = "embeddings.word_embeddings.weight"
 
@@ -64,7 +65,7 @@ def build_embedding(
     embedding = nn.Embedding(len(vocab), dim, padding_idx=0)
     coverage = 0.0
     if mode != "learned":
-        index, vectors = load_minilm_tokens(dim) if mode == "minilm" else load_glove()
+        index, vectors = load_minilm_tokens(dim) if mode.startswith("minilm") else load_glove()
         rows = [(i, index[word]) for i, word in enumerate(vocab) if i not in special and word in index]
         weight = torch.randn(len(vocab), dim) * float(vectors[:10000].std())
         if rows:
@@ -72,6 +73,6 @@ def build_embedding(
             weight[list(ours)] = torch.from_numpy(np.asarray(vectors[list(theirs)], dtype=np.float32))
         weight[0] = 0.0
         embedding.weight.data.copy_(weight)
-        embedding.weight.requires_grad = mode != "glove_frozen"
+        embedding.weight.requires_grad = not mode.endswith("_frozen")
         coverage = len(rows) / max(1, len(vocab) - len(special))
     return embedding, coverage

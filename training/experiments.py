@@ -1,10 +1,13 @@
-"""The lecture's claims, measured here: NLI encoder variants, release models and baselines in one table.
+"""The lecture's claims, measured here: NLI encoder variants, the models-v2 ablation, release models and baselines.
 
-    python -m training.experiments [--epochs 4] [--skip-grid]
+    python -m training.experiments [--epochs 4] [--skip-grid] [--ablation] [--ablation-epochs 2]
 
 Trains each NLI variant with the release recipe plus one override (same data, same
 epochs), exports it, and reads the metrics the exporter measured with the serving
-code on the selection split. Writes docs/experiments.md and the PNG plots beside it;
+code on the selection split. `--ablation` adds the models-v2 levers one at a time
+(v1 as shipped -> open vocabulary -> distillation -> exact-match features -> shared
+encoder), every task, every selection and reported split, and the fallback-token rate
+of each vocabulary option. Writes docs/experiments.md and the PNG plots beside it;
 results are cached per variant under runs/experiments/ so a rerun only adds what is new.
 """
 
@@ -25,6 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pairscore import machine  # noqa: E402
+from training import ablation  # noqa: E402
 
 RECIPE = "training/configs/entailment.yaml"
 SELECTION = "snli/validation[-1000:]"
@@ -93,6 +97,10 @@ def release_rows(models: Path, table: Table) -> None:
             continue
         card = json.loads(card_path.read_text())
         metric = HEADLINE[task]
+        if "int8" not in card:  # format v2: the fp32 encoder is served
+            for spec, values in {**card["metrics"], **card.get("reported", {})}.items():
+                table.setdefault((task, spec), {})["pairscore fp32"] = values[metric]
+            continue
         table.setdefault((task, card["int8"]["split"]), {}).update(
             {"pairscore fp32": card["int8"]["fp32"], "pairscore int8": card["int8"]["int8"]})
         served = "pairscore int8" if card["int8"]["served"] else "pairscore fp32"
@@ -173,7 +181,36 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def render(grid: list[dict[str, Any]], table: Table, baselines: list[str], plots: list[Path], command: str) -> str:
+def baseline_metrics(results: Path) -> dict[str, dict[tuple[str, str], dict[str, float]]]:
+    """model -> (task, split spec) -> all its metrics, from the baselines' JSON results."""
+    out: dict[str, dict[tuple[str, str], dict[str, float]]] = {}
+    for path in sorted(results.glob("*.json")):
+        data = json.loads(path.read_text())
+        for task, result in data["tasks"].items():
+            for split, values in result["metrics"].items():
+                if split in BASELINE_SPLITS:
+                    out.setdefault(data["model"], {})[(task, BASELINE_SPLITS[split])] = values
+    return out
+
+
+def kept_grid(doc: Path) -> list[str]:
+    """With --skip-grid: the NLI-variants section of the existing doc, verbatim, naming the command that measured it."""
+    if not doc.is_file():
+        return []
+    text = doc.read_text()
+    start = text.find("## NLI encoder variants")
+    if start < 0:
+        return []
+    end = text.find("\n## ", start + 1)
+    section = text[start : end if end > 0 else len(text)].rstrip("\n").split("\n")
+    if not any(line.startswith("Measured by") for line in section):
+        produced = re.search(r"Produced by `([^`]+)`", text)
+        section[1:1] = ["", f"Measured by `{produced[1] if produced else 'python -m training.experiments'}` (kept as it was by `--skip-grid`)."]
+    return section + [""]
+
+
+def render(grid: list[dict[str, Any]], table: Table, baselines: list[str], plots: list[Path], command: str, ablation: list[str] | None = None,
+           kept: list[str] | None = None) -> str:
     lines = ["# Experiments", "", f"Produced by `{command}` on {machine.describe()}; the baselines' figures by "
              "`python -m training.baselines.minilm` and `python -m training.baselines.lexical` (docs/results/*.json).", ""]
     if grid:
@@ -185,6 +222,9 @@ def render(grid: list[dict[str, Any]], table: Table, baselines: list[str], plots
                   "| variant | overrides | accuracy | parameters | train time (s) | examples/s |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['name']} | `{r['overrides']}` | {fmt(r['accuracy'])} | {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |" for r in grid]
         lines.append("")
+    else:
+        lines += kept or []
+    lines += ablation or []
     columns = ["pairscore fp32", "pairscore int8", *baselines]
     lines += ["## Release models and baselines: same data, same splits, same metrics", "",
               "The headline metric per task (entailment accuracy, paraphrase F1, ranking MAP over clean questions). "
@@ -208,15 +248,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baselines", type=Path, default=Path("docs/results"))
     parser.add_argument("--runs", type=Path, default=Path("runs/experiments"))
     parser.add_argument("--out", type=Path, default=Path("docs/experiments.md"))
+    parser.add_argument("--ablation", action="store_true", help="the models-v2 levers, one at a time, on every task")
+    parser.add_argument("--ablation-epochs", type=int, default=2, help="epochs per task and ablation step")
+    parser.add_argument("--distilled", help="distilled encoder checkpoint (default: the release's, runs/release/distilled.txt)")
     args = parser.parse_args(argv)
     grid = [] if args.skip_grid else [run_variant(name, overrides, args.epochs, args.runs) for name, overrides in GRID.items()]
     plots = [p for p in (plot_learning_curves(args.models, args.out.with_name("learning_curves.png")),
                          plot_confusion(args.models, args.out.with_name("nli_confusion.png"))) if p]
     command = "python -m training.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
+    ablation_lines = None
+    if args.ablation:
+        noted = Path("runs/release/distilled.txt")
+        distilled = args.distilled or (noted.read_text().strip() if noted.is_file() else None)
+        results = ablation.run(args.runs / "ablation", args.ablation_epochs, distilled)
+        release = {t: json.loads((args.models / t / "card.json").read_text()) for t in RELEASE_TASKS if (args.models / t / "card.json").is_file()}
+        release = {t: c for t, c in release.items() if c.get("format_version") == 2 and c.get("teacher")}
+        ablation_lines = ablation.render(results, release, baseline_metrics(args.baselines), ablation.vocabulary_options(args.runs / "ablation"),
+                                         args.ablation_epochs, command.strip())
     table: Table = {}
     release_rows(args.models, table)
     baselines = baseline_rows(args.baselines, table)
-    args.out.write_text(render(grid, dict(sorted(table.items(), key=lambda kv: RELEASE_TASKS.index(kv[0][0]))), baselines, plots, command.strip()))
+    args.out.write_text(render(grid, dict(sorted(table.items(), key=lambda kv: RELEASE_TASKS.index(kv[0][0]))), baselines, plots, command.strip(),
+                               ablation_lines, kept_grid(args.out) if args.skip_grid else None))
     print(args.out.read_text())
     return 0
 

@@ -64,7 +64,7 @@ class PairModule(pl.LightningModule):
         self,
             task: Task = "entailment",
         vocab_size: int | None = None,
-        embeddings: Literal["learned", "glove_frozen", "glove_finetuned", "minilm"] = "glove_finetuned",
+        embeddings: Literal["learned", "glove_frozen", "glove_finetuned", "minilm", "minilm_frozen"] = "glove_finetuned",
         embedding_dim: int = 50,
         cell: Literal["lstm", "gru", "rnn"] = "lstm",
         hidden_size: int = 256,
@@ -84,7 +84,7 @@ class PairModule(pl.LightningModule):
         Args:
             task: entailment | paraphrase | ranking (linked from data.task).
             vocab_size: set from the tokenizer; only given when loading a checkpoint.
-            embeddings: learned | glove_frozen | glove_finetuned | minilm (MiniLM's token vectors by PCA; minilm tokenizer).
+            embeddings: learned | glove_frozen | glove_finetuned | minilm | minilm_frozen (MiniLM's token vectors by PCA; minilm tokenizer).
             embedding_dim: 50 for GloVe.
             cell: lstm | gru | rnn.
             hidden_size: recurrent state size per direction.
