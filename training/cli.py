@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             args=argv,
             run=False,
             seed_everything_default=42,
+            trainer_defaults={"use_distributed_sampler": False},  # under DDP, BucketBatchSampler shares the batches itself
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": "pairscore train"},
         )

@@ -147,33 +147,52 @@ class BucketBatchSampler(Sampler[list[int]]):
     Units are shuffled, sorted by length within chunks of `chunk_batches` batches, packed
     into batches of up to `batch_size` pairs, and the batches shuffled: little padding,
     still random. Without shuffling the order is fixed (validation).
+
+    Distributed (DDP): every rank plans the same batches (same seed) and takes every
+    `num_replicas`-th one. The largest batches are first split in two (at unit bounds)
+    until the count divides evenly, so each rank runs as many steps as the others and
+    no pair is seen twice or left out.
     """
 
-    def __init__(self, dataset: EncodedPairs, batch_size: int, chunk_batches: int = 50, shuffle: bool = True, seed: int | None = None):
+    def __init__(
+        self, dataset: EncodedPairs, batch_size: int, chunk_batches: int = 50, shuffle: bool = True, seed: int | None = None,
+        num_replicas: int = 1, rank: int = 0,
+    ):  # fmt: skip
         self.units = dataset.units
         self.lengths = [max(max(len(dataset.a[i]), len(dataset.b[i])) for i in unit) for unit in self.units]
         self.batch_size, self.chunk = batch_size, batch_size * chunk_batches
         self.shuffle = shuffle
         self.random = random.Random(torch.initial_seed() if seed is None else seed)
+        if len(self.units) < num_replicas:
+            raise DataError(f"{len(self.units)} batch units (pairs or questions) cannot be shared by {num_replicas} processes")
+        self.num_replicas, self.rank = num_replicas, rank
         self._next: list[list[int]] | None = None
 
     def _plan(self) -> list[list[int]]:
         order = list(range(len(self.units)))
         if self.shuffle:
             self.random.shuffle(order)
-        batches, batch, size = [], [], 0
+        batches, batch, size = [], [], 0  # batches of unit indices
         for start in range(0, len(order), self.chunk):
             for unit in sorted(order[start : start + self.chunk], key=self.lengths.__getitem__):
                 if batch and size + len(self.units[unit]) > self.batch_size:
                     batches.append(batch)
                     batch, size = [], 0
-                batch.extend(self.units[unit])
+                batch.append(unit)
                 size += len(self.units[unit])
         if batch:
             batches.append(batch)
+        while len(batches) % self.num_replicas:
+            largest = max(range(len(batches)), key=lambda i: len(batches[i]))
+            if len(batches[largest]) < 2:  # all single units: fold the last batch into another
+                last = batches.pop()
+                batches[-1].extend(last)
+                continue
+            unit_batch = batches.pop(largest)
+            batches[largest:largest] = [unit_batch[: len(unit_batch) // 2], unit_batch[len(unit_batch) // 2 :]]
         if self.shuffle:
             self.random.shuffle(batches)
-        return batches
+        return [[pair for unit in batch for pair in self.units[unit]] for batch in batches[self.rank :: self.num_replicas]]
 
     def __len__(self) -> int:
         if self._next is None:
@@ -261,7 +280,10 @@ class PairDataModule(pl.LightningDataModule):
         self.val_set = EncodedPairs(loaded["val"], ids, self.pair_features)
 
     def _loader(self, dataset: EncodedPairs, shuffle: bool) -> DataLoader:
-        sampler = BucketBatchSampler(dataset, self.hparams.batch_size, self.hparams.chunk_batches, shuffle)
+        replicas, rank, seed = 1, 0, None
+        if self.trainer is not None and self.trainer.world_size > 1:  # DDP: ranks share one plan, so one seed (rank 0's)
+            replicas, rank, seed = self.trainer.world_size, self.trainer.global_rank, self.trainer.strategy.broadcast(torch.initial_seed())
+        sampler = BucketBatchSampler(dataset, self.hparams.batch_size, self.hparams.chunk_batches, shuffle, seed, replicas, rank)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.hparams.num_workers)
 
     def train_dataloader(self) -> DataLoader:

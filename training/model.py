@@ -206,7 +206,7 @@ class PairModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"], batch.get("features"))
         labels = batch["label"]
-        self.log("val_loss", self._loss(logits, batch), batch_size=len(labels))
+        self.log("val_loss", self._loss(logits, batch), batch_size=len(labels), sync_dist=True)
         if self.hparams.task == "entailment":
             self.val_metrics.update(logits, labels)
         elif self.hparams.task == "paraphrase":
@@ -222,9 +222,9 @@ class PairModule(pl.LightningModule):
         for name, value in values.items():
             if value.ndim:  # per-class F1
                 for label, v in zip(LABELS[self.hparams.task], value):
-                    self.log(f"val_{name}_{label}", v)
-            else:
-                self.log(f"val_{name}", value, prog_bar=True)
+                    self.log(f"val_{name}_{label}", v, sync_dist=True)
+            else:  # compute() gathered every rank's batches: the same value on each rank (sync_dist's mean keeps it)
+                self.log(f"val_{name}", value, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.parameters() if p.requires_grad]
