@@ -15,12 +15,15 @@ before the worker starts; a bad one stops the server with the file named. Run:
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import bentoml
+from starlette.staticfiles import StaticFiles
 
 from pairscore.artifact import ArtifactError
 from service.cache import CachedPairModel, CacheMetrics
+from service.explain import explain_pair
 from service.limits import ENV
 from service.loading import load_models, model_root, served_encoder
 from service.middleware import RequestGuard
@@ -29,23 +32,29 @@ from service.schemas import (
     JSON,
     LIMITS,
     Answers,
+    EntailmentPair,
     EntailmentPairs,
     EntailmentResult,
+    Explanation,
     Info,
     ModelInfo,
+    ParaphrasePair,
     ParaphrasePairs,
     ParaphraseResult,
     Probabilities,
     Question,
     RankedAnswer,
     Task,
+    TextA,
+    TextB,
     Texts,
     items,
 )
 
 logger = logging.getLogger("pairscore")
 # The routes RequestGuard watches (body size, in-flight count, timeout); a new endpoint adds its route here.
-PUBLIC_ROUTES = frozenset({"/entailment", "/paraphrase", "/rank", "/embed", "/info"})
+PUBLIC_ROUTES = frozenset({"/entailment", "/paraphrase", "/rank", "/embed", "/info", "/explain"})
+UI_DIR = Path(__file__).resolve().parent / "ui"  # the /ui demo page: static files, no build step
 BATCHED = {"batchable": True, "max_batch_size": LIMITS.max_batch_pairs, "max_latency_ms": LIMITS.max_latency_ms}
 
 
@@ -140,6 +149,18 @@ class PairScore:
         limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
         return Info(models=models, limits=limits)
 
+    @bentoml.api
+    def explain(self, task: Task, text_a: TextA, text_b: TextB) -> Annotated[Explanation, JSON]:
+        """The task endpoint's answer for one pair, and each text's tokens weighted by their share of its vector."""
+        if task == "entailment":
+            (answer,) = self.entailment.local([EntailmentPair(premise=text_a, hypothesis=text_b)])
+        elif task == "paraphrase":
+            (answer,) = self.paraphrase.local([ParaphrasePair(text_a=text_a, text_b=text_b)])
+        else:
+            (answer,) = self.rank.local(question=text_a, answers=[text_b])
+        result = {"score": answer.score} if task == "ranking" else answer.model_dump()
+        return Explanation(**explain_pair(self.models[task], text_a, text_b, result=result))
+
 
 def model_info(model: PairModel, quantization: str) -> ModelInfo:
     card = model.card
@@ -160,3 +181,4 @@ def model_info(model: PairModel, quantization: str) -> ModelInfo:
 
 
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
+PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")

@@ -86,7 +86,7 @@ def task_result(model: "PairModel", text_a: str, text_b: str) -> dict[str, Any]:
 
 def explain_pair(model: "PairModel", text_a: str, text_b: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
     """The /explain answer: task, result (computed here unless given), method, and both texts' tokens and weights."""
-    a, b = token_weights(model, [text_a, text_b])
+    a, b = model.explain([text_a, text_b])
     return {
         "task": model.task,
         "result": task_result(model, text_a, text_b) if result is None else result,

@@ -15,6 +15,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pairscore import artifact
+from service.explain import TokenWeights, token_weights
 from pairscore.features import PairFeatures
 
 DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
@@ -125,6 +126,10 @@ class PairModel:
             batch[row, : len(seq)] = seq
         lengths = np.array([len(seq) for seq in ids], dtype=np.int64)
         return self._encoder.run([artifact.ENCODER_WINNERS], {"input_ids": batch, "lengths": lengths})[0]
+
+    def explain(self, texts: Sequence[str]) -> list[TokenWeights]:
+        """Per text: its tokens after truncation and each one's weight in its vector (service.explain)."""
+        return token_weights(self, texts)
 
     def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
         """Sentence vectors; each distinct text is encoded once."""

@@ -78,6 +78,27 @@ class Info(BaseModel):
     limits: dict[str, int | float]
 
 
+class ExplainedText(BaseModel):
+    tokens: list[str] = Field(description="the text's tokens as the task model's tokenizer splits it, after truncation at max_tokens")
+    offsets: list[tuple[int, int]] = Field(description="each token's [start, end) character span in the text")
+    weights: list[float] = Field(description="each token's share of the sentence vector: >= 0, summing to 1 (empty text: none)")
+
+
+class Explanation(BaseModel):
+    task: Task
+    # A plain object in the schema: BentoML's OpenAPI export keeps only the first member of a union of models.
+    result: dict[str, Any] = Field(
+        description="exactly what the task's endpoint answers for this pair: an EntailmentResult, a ParaphraseResult, "
+        "or for ranking {score} (the score /rank gives this answer)"
+    )
+    method: Literal["winners", "occlusion"] = Field(
+        description="winners: share of the max-pool dims a token wins; occlusion (encoders without winners): "
+        "how far the vector moves without the token, normalized"
+    )
+    text_a: ExplainedText
+    text_b: ExplainedText
+
+
 def items(limit: int, description: str) -> Any:
     """A required non-empty list field, its limit shown in the schema."""
     return Field(min_length=1, description=description, json_schema_extra={"maxItems": limit})
@@ -126,3 +147,5 @@ ParaphrasePairs = Annotated[
 Answers = Annotated[list[str], limited("answers", "max_answers")]
 Texts = Annotated[list[str], limited("texts", "max_texts")]
 Question = Annotated[str, limited_text("question")]
+TextA = Annotated[str, limited_text("text_a")]
+TextB = Annotated[str, limited_text("text_b")]
