@@ -38,6 +38,7 @@ class Source:
 SOURCES = {
     "snli": Source("entailment", "CC BY-SA 4.0", "stanfordnlp/snli"),
     "snli_cad": Source("entailment", "Apache-2.0 (text CC BY-SA 4.0)"),
+    "multi_nli": Source("entailment", "OANC (free use); fiction parts CC BY(-SA) 3.0", "nyu-mll/multi_nli"),  # hub only
     "sick": Source("entailment", "CC BY-NC-SA 3.0 (non-commercial)", "sick"),
     "twitter_url": Source("paraphrase", "CC BY-NC-SA 3.0 + Twitter terms (non-commercial)"),
     "mrpc": Source("paraphrase", "Microsoft Research licence (research use)", "nyu-mll/glue", "mrpc"),
