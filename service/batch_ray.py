@@ -51,8 +51,9 @@ def input_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
     fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
     if glob.has_magic(path):
         base = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")[0] or "/"
+        wanted = path.split("/")  # a `*` stays within one folder, as in a shell
         listed = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-        files = sorted(info.path for info in listed if info.is_file and fnmatch(info.path, path))
+        files = sorted(i.path for i in listed if i.is_file and len(i.path.split("/")) == len(wanted) and all(map(fnmatch, i.path.split("/"), wanted)))
     else:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:  # a folder: its data files, other files (_SUCCESS, .crc) left alone
@@ -101,10 +102,10 @@ class Scorer:
     cluster nodes need no copy), onnxruntime threads = the actor's CPUs."""
 
     def __init__(self, model_files: dict[str, bytes], threads: int, schema: pa.Schema | None, target: str, name_files: bool):
-        folder = Path(tempfile.mkdtemp(prefix="pairscore-model-"))
-        for name, data in model_files.items():
-            (folder / name).write_bytes(data)
-        self.model = PairModel(folder, threads=threads)
+        with tempfile.TemporaryDirectory(prefix="pairscore-model-") as folder:  # everything is read at load
+            for name, data in model_files.items():
+                (Path(folder) / name).write_bytes(data)
+            self.model = PairModel(folder, threads=threads)
         self.schema = schema if schema is not None else pa.schema([])  # no scorable row in the whole input
         self.target, self.name_files = target, name_files
 
@@ -192,7 +193,7 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, OSError, artifact.ArtifactError) as exc:
         print(f"pairscore score: {exc}", file=sys.stderr)
         return 2
-    model_files = {p.name: p.read_bytes() for p in Path(args.model).iterdir() if p.is_file()}
+    model_files = {name: (model.model_dir / name).read_bytes() for name in [artifact.CARD_FILE, *model.card["files"]]}
     started_here = not ray.is_initialized()
     if started_here:
         ray.init()  # a local cluster, or the one RAY_ADDRESS names

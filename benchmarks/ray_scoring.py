@@ -1,0 +1,150 @@
+"""Batch scoring rows/s: the local scorer vs `pairscore score --ray`, same file, same run.
+
+One JSONL file of real SNLI validation pairs (repeated to --rows rows, each with an id) is
+scored by the entailment model:
+  local     `pairscore score` (one process, onnxruntime threads = its default, all cores up to 4)
+  ray N     `pairscore score --ray` on a local Ray cluster of this machine's CPUs, N actors of
+            1 CPU (1 onnxruntime thread) each: N = the CPUs (the default), then N = 1
+  model     PairModel at 1 thread in this process, chunks of --chunk rows: one actor's ceiling
+  read      pairscore.io parsing the file: one read task's ceiling
+Each job's rows/s counts from its start (model load, actors' start) to its last row written;
+Ray's cluster start and a first warm-up job are left out. Then per-actor rows/s and what N
+actors would give.
+What one machine can and cannot show is printed with the tables.
+
+    python benchmarks/ray_scoring.py [--rows 40000] [--data-dir ../shared/data] [--models models]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT_DIR, REPO, busy_processes, data_dir, machine, md_table, publish, read_jsonl, versions  # noqa: E402
+from pairscore.cli import main as pairscore  # noqa: E402
+from pairscore.io import iter_rows  # noqa: E402
+from service.batch import chunks  # noqa: E402
+from service.runtime import PairModel  # noqa: E402
+
+PROJECTED_ACTORS = (1, 2, 4, 8, 16, 32, 64)
+WARMUP_ROWS = 2000
+
+
+def write_input(root: Path, rows: int, path: Path) -> None:
+    base = [r for r in read_jsonl(root / "snli" / "validation.jsonl") if isinstance(r.get("premise"), str)]
+    with open(path, "w") as handle:
+        for i in range(rows):
+            handle.write(json.dumps({"id": i, **base[i % len(base)]}) + "\n")
+
+
+def run_job(args: list[str], rows: int) -> dict[str, Any]:
+    """One `pairscore score` job in this process: its rows/s, and its summary line (which must count every row)."""
+    err = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(err):
+        code = pairscore(["score", "--no-progress", *args])
+    seconds = time.perf_counter() - start
+    summary = next(line for line in err.getvalue().splitlines() if line.startswith("pairscore score:"))
+    scored, rejected = int(summary.split()[2]), int(summary.split(", ")[1].split()[0])
+    assert code == 0 and scored + rejected == rows, summary
+    return {"seconds": seconds, "rows_per_s": rows / seconds, "summary": summary}
+
+
+def model_ceiling(model_dir: Path, path: Path, chunk: int, rows: int) -> float:
+    """Rows/s of PairModel alone at 1 thread (what one actor's scoring can reach), on the first `rows` rows."""
+    model = PairModel(model_dir, threads=1)
+    pairs = [(row["premise"], row["hypothesis"]) for _, row in zip(range(rows), (r for _, r in iter_rows(path)))]
+    start = time.perf_counter()
+    for batch in chunks(pairs, chunk):
+        model.score_pairs([a for a, _ in batch], [b for _, b in batch])
+    return len(pairs) / (time.perf_counter() - start)
+
+
+def read_ceiling(path: Path) -> float:
+    start = time.perf_counter()
+    count = sum(1 for _ in iter_rows(path))
+    return count / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=40_000)
+    parser.add_argument("--chunk", type=int, default=1024, help="rows per model call (the scorer's default)")
+    parser.add_argument("--models", type=Path, default=REPO / "models")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs of the local Ray cluster")
+    args = parser.parse_args()
+    import ray
+
+    model_dir = args.models / "entailment"
+    work = Path(tempfile.mkdtemp(prefix="ray-bench-"))
+    source = work / "snli.jsonl"
+    write_input(data_dir(args.data_dir), args.rows, source)
+    result: dict[str, Any] = {"machine": machine(), "busy_at_start": busy_processes(), "rows": args.rows, "chunk": args.chunk,
+                              "cpus": args.cpus, "model": str(model_dir / PairModel(model_dir).encoder_file), "versions": versions()}
+    common = ["--model", str(model_dir), "--input", str(source), "--chunk", str(args.chunk)]
+    jobs = {"local": run_job([*common, "--output", str(work / "local.parquet")], args.rows)}
+    start = time.perf_counter()
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    result["ray_start_s"] = time.perf_counter() - start
+    try:  # a first, uncounted job on a small file starts Ray's worker processes and their imports
+        write_input(data_dir(args.data_dir), WARMUP_ROWS, work / "warmup.jsonl")
+        run_job([*common[:2], "--input", str(work / "warmup.jsonl"), "--output", str(work / "ray-warmup"), "--ray"], WARMUP_ROWS)
+        for actors in dict.fromkeys((args.cpus, 1)):
+            ray_args = [*common, "--output", str(work / f"ray-{actors}"), "--ray", "--concurrency", str(actors), "--num-cpus", "1"]
+            jobs[f"ray, {actors} actor(s) x 1 CPU"] = run_job(ray_args, args.rows)
+    finally:
+        ray.shutdown()
+    result["jobs"] = jobs
+    result["model_1thread_rows_per_s"] = model_ceiling(model_dir, source, args.chunk, min(args.rows, 10_000))
+    result["read_rows_per_s"] = read_ceiling(source)
+    result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["markdown"] = report(result)
+    publish(result, OUT_DIR / "ray_scoring.json")
+    return 0
+
+
+def report(r: dict[str, Any]) -> str:
+    local = r["jobs"]["local"]
+    one = next(j for name, j in r["jobs"].items() if name.startswith("ray, 1 actor"))
+    per_actor, reader = one["rows_per_s"], r["read_rows_per_s"]
+    jobs = md_table(["job", "seconds", "rows/s", "vs local"], [
+        [name, j["seconds"], j["rows_per_s"], f"{j['rows_per_s'] / local['rows_per_s']:.2f}×"] for name, j in r["jobs"].items()
+    ])  # fmt: skip
+    ceilings = md_table(["measure", "rows/s"], [
+        ["one Ray actor (1 CPU), end to end", per_actor],
+        ["PairModel alone at 1 thread (an actor's scoring ceiling)", r["model_1thread_rows_per_s"]],
+        ["reading + parsing the JSONL file (one read task's ceiling)", reader],
+    ])  # fmt: skip
+    projected = md_table(["actors (1 CPU each)", "rows/s if linear", "10M rows take", "read tasks needed (files ≥)"], [
+        [n, n * per_actor, f"{1e7 / (n * per_actor) / 60:.1f} min", max(1, -(-round(n * per_actor) // round(reader)))] for n in PROJECTED_ACTORS
+    ])  # fmt: skip
+    return "\n\n".join([
+        f"{r['rows']:,} SNLI validation pairs (repeated, with ids) in one JSONL file, entailment model "
+        f"(`{Path(r['model']).name}`), chunks of {r['chunk']} rows, a local Ray cluster of {r['cpus']} CPUs (started in "
+        f"{r['ray_start_s']:.1f} s, and a warm-up job, not counted below). Load average {r['machine']['loadavg']} at start, {r['loadavg_at_end']} at the end"
+        + (f"; busy at start: {'; '.join(r['busy_at_start'])}" if r["busy_at_start"] else "") + ".",
+        jobs, ceilings, projected,
+        f"- Per actor: {per_actor:,.0f} rows/s end to end against {r['model_1thread_rows_per_s']:,.0f} for the model alone at one "
+        "thread; the gap is the actor's start (model load), Ray's hand-offs between read, score and write, and the Parquet write.",
+        "- N actors: the projection is N × one actor, which holds only while every actor has its own CPU, the input is "
+        f"split into enough files (one read task parses ~{reader:,.0f} rows/s), and storage and the object store keep up.",
+        f"- One machine with {r['cpus']} CPUs shows the pipeline's overhead and scaling from 1 to {r['cpus']} actors on shared "
+        "cores, nothing more: it cannot show cross-node transfer, object-store spilling, S3/GCS read throughput, or "
+        "scheduling at many nodes. On one machine the local scorer is the right tool (no cluster start, no hand-offs); "
+        "--ray pays off when the actors outnumber one machine's cores.",
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
