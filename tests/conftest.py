@@ -11,10 +11,13 @@ FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
 CONFIGS = ROOT / "training" / "configs"
 TASKS = ("entailment", "paraphrase", "ranking")
 
-# Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source).
+# Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source), calibration
+# slices included: a release recipe's (e.g. twitter_url/train[-3000:-2000]) would be empty here.
 TINY_SPLITS = {
-    "entailment": ['--data.train=[snli_cad/train, sick/train, "snli/validation[:-20]"]', '--data.val=["snli/validation[-20:]"]'],
-    "paraphrase": ['--data.train=["twitter_url/train[:-20]"]', '--data.val=["twitter_url/train[-20:]"]', "--data.min_freq=1"],
+    "entailment": ['--data.train=[snli_cad/train, sick/train, "snli/validation[:-30]"]', '--data.val=["snli/validation[-20:]"]',
+                   '--data.calibration=["snli/validation[-30:-20]"]'],
+    "paraphrase": ['--data.train=["twitter_url/train[:-30]"]', '--data.val=["twitter_url/train[-20:]"]', "--data.min_freq=1",
+                   '--data.calibration=["twitter_url/train[-30:-20]"]'],
     "ranking": [],
 }
 TINY_SIZES = [

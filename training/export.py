@@ -170,7 +170,7 @@ def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str,
     except (DataError, FileNotFoundError) as exc:
         raise ExportError(f"calibration data: {exc}") from exc
     if not pairs:
-        raise ExportError(f"calibration specs {specs}: every pair repeats a training pair")
+        raise ExportError(f"calibration specs {specs}: no pair left once pairs repeating a training pair are dropped")
     tokenizer = Tokenizer.from_str(extra["tokenizer"])
     tokenizer.no_padding()
     tokenizer.enable_truncation(extra["max_tokens"])
