@@ -9,6 +9,7 @@ Steps (each a separate process, each writes benchmarks/out/<name>.json):
   http_load.py   real servers on 127.0.0.1 (vector cache off, then on), 11 cells x --duration s,
                  with py-spy breakdown, ~3 min
   train_speed.py the three release recipes for --train-steps steps, ~3-5 min
+  ray_scoring.py the batch scorer, local vs --ray on a local Ray cluster, ~2 min
 Then results.md: the machine, the issue's targets (target / measured / met?), every table, and
 plots engines.png (pairs/s by engine and batch size) and http_latency.png (latency vs concurrency).
 """
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import OUT_DIR, REPO, md_table, versions  # noqa: E402
 
 BENCH = REPO / "benchmarks"
-STEPS = ("engines", "batch", "http", "train")
+STEPS = ("engines", "batch", "http", "train", "ray")
 
 
 def run_step(name: str, cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -227,6 +228,10 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
         parts.append("## HTTP\n\n" + http["markdown"] + f"\n\nServer: `{http['server_command']}` (onnxruntime threads: {http['ort_threads']}).")
     if train:
         parts.append("## Training\n\n" + train["markdown"])
+    ray = load("ray_scoring")
+    if ray:
+        parts.append("## Batch scoring: local vs Ray Data\n\n`python benchmarks/ray_scoring.py`, "
+                     f"{ray['machine']['time_utc']}.\n\n" + ray["markdown"])
     if steps:
         parts.append("## Run\n\n" + md_table(["step", "exit", "seconds", "command"], [[s["name"], s["rc"], s["seconds"], f"`{s['command']}`"] for s in steps]))
     made = plots(eng, http)
@@ -274,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         if "train" not in args.skip:
             steps.append(run_step("train", [py, str(BENCH / "train_speed.py"), "--steps", str(args.train_steps), "--threads", str(args.threads),
                                             "--out", str(OUT_DIR / "train_speed.json"), *common], 1200))
+        if "ray" not in args.skip:
+            steps.append(run_step("ray", [py, str(BENCH / "ray_scoring.py"), "--models", args.models, *common], 600))
     path = report(steps, command)
     print(f"\nwrote {path}")
     print(path.read_text().split("## Engines")[0])
