@@ -141,6 +141,13 @@ def test_unusable_model_input_or_output_exits_2_naming_it(tmp_path, capsys):
 
 
 def test_serving_side_never_imports_ray(tmp_path):
+    import tomllib
+
+    import yaml
+
+    base = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    bento = yaml.safe_load((ROOT / "bentofile.yaml").read_text())["python"]["packages"]
+    assert not [p for p in base + bento if p.lower().startswith("ray")]  # the serving install and the image go without
     source = tmp_path / "in.jsonl"
     source.write_text('{"premise": "a", "hypothesis": "b"}\n')
     code = (
