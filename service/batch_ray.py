@@ -34,7 +34,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pairscore import artifact
-from pairscore.io import file_format, iter_rows
+from pairscore.io import FORMATS, file_format, iter_rows
 from service.batch import chunks, error_line, first_schema, fit_schema, score_rows, summary, unknown_fields
 from service.loading import check_model
 from service.runtime import PairModel
@@ -58,7 +58,7 @@ def input_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:  # a folder: its data files, other files (_SUCCESS, .crc) left alone
             listed = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-            files = sorted(i.path for i in listed if i.is_file and Path(i.path).suffix.lower() in (".jsonl", ".json", ".ndjson", ".csv", ".parquet"))
+            files = sorted(i.path for i in listed if i.is_file and Path(i.path).suffix.lower() in FORMATS)
         else:
             files = [path] if info.is_file else []
     if not files:
