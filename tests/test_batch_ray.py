@@ -158,3 +158,12 @@ def test_serving_side_never_imports_ray(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_without_the_ray_extra_the_flag_names_it(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None; from pairscore.cli import main; "  # as if ray were not installed
+        f"sys.exit(main(['score', '--model', {str(MODELS / 'entailment')!r}, '--input', 'x.jsonl', '--output', 'out', '--ray']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and "'ray' extra" in done.stderr and "pip install" in done.stderr
