@@ -197,6 +197,8 @@ class PairModule(pl.LightningModule):
         totals = {key: self.training_totals[key] for key in ("seconds", "examples", "epochs")}
         if self._clock is not None:
             start, seen = self._clock
+            if self._trainer is not None and self._trainer.world_size > 1:  # DDP: every rank's share (all ranks come here together)
+                seen = int(self._trainer.strategy.reduce(torch.tensor(float(seen)), reduce_op="sum"))
             totals["seconds"] += time.perf_counter() - start
             totals["examples"] += seen
             totals["epochs"] += 1
@@ -248,7 +250,8 @@ class PairModule(pl.LightningModule):
             "embedding_coverage": self.embedding_coverage,
             "teacher": self.teacher,
             "recipe": self.recipe,
-            "training": {**self._training_so_far(), "hardware": machine.describe(), "threads": torch.get_num_threads()},
+            "training": {**self._training_so_far(), "hardware": machine.describe(), "threads": torch.get_num_threads(),
+                         "processes": self.trainer.world_size},
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch", reason="training extra")
+torch = pytest.importorskip("torch", reason="training extra")
 
 from pairscore.schema import Pair  # noqa: E402
 from training.data import BucketBatchSampler, DataError, EncodedPairs  # noqa: E402
@@ -68,6 +68,9 @@ def test_ddp_two_cpu_processes_train_export_and_evaluate(tiny_recipe, tmp_path):
     best = re.findall(r"best checkpoint: (\S+) \(val_accuracy=([0-9.]+)\)", done.stdout)
     assert len(best) == 2 and best[0] == best[1], done.stdout  # every rank selected the same checkpoint
     checkpoint, val_accuracy = Path(best[0][0]), float(best[0][1])
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["pairscore"]
+    train_rows = sum(source["rows"] for source in saved["data"] if source["role"] == "train")
+    assert saved["training"]["processes"] == 2 and saved["training"]["examples"] == train_rows  # one epoch: every pair once
     assert pairscore("export", str(checkpoint), "--out", str(tmp_path / "model")).returncode == 0
     # The validation split is the last 20 rows of snli/validation: evaluated in one process, the
     # exported model scores what DDP reported, so the logged metric covered both ranks' batches.
