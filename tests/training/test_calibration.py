@@ -90,3 +90,16 @@ def test_ranking_is_not_calibrated(tiny_v2_models):
 def test_a_degenerate_slice_keeps_the_temperature_bounded():
     logits, labels = torch.tensor([0.1, 0.1, 0.1, 0.1]), torch.tensor([0, 1, 0, 1])  # one output for every pair
     assert calibration.fit_temperature(logits, labels, "paraphrase") == calibration.TEMPERATURE_RANGE[1]
+
+
+def test_reliability_diagram_shows_the_card_ece(tiny_v2_models, tmp_path):
+    from training import reliability
+
+    lines = reliability.plot(tiny_v2_models, tmp_path / "reliability.png")
+    assert (tmp_path / "reliability.png").stat().st_size > 0
+    for task in ("entailment", "paraphrase"):
+        card = artifact.read_card(tiny_v2_models / task)
+        for spec, values in card["calibration"]["splits"].items():
+            served = f"{task} {spec} T = {card['calibration']['temperature']:.2f} (served): ECE {values['ece_after']:.4f}"
+            raw = f"{task} {spec} T = 1: ECE {values['ece_before']:.4f}"
+            assert served in lines and raw in lines
