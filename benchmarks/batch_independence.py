@@ -68,7 +68,7 @@ def measure(model: PairModel, pairs: list[tuple[str, str]], noise: list[tuple[st
         if i < len(pairs):
             merged[i] = merged_out[row]
     base = decisions(model, alone, pairs)
-    flips = lambda out: sum(x != y for x, y in zip(base, decisions(model, out, pairs)))  # noqa: E731
+    flips = lambda out: int(sum(x != y for x, y in zip(base, decisions(model, out, pairs))))  # noqa: E731
     return {
         "together_max_diff": float(np.abs(together - alone).max()),
         "merged_max_diff": float(np.abs(merged - alone).max()),

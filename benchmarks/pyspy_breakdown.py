@@ -1,7 +1,7 @@
 """Split py-spy samples of the server (raw collapsed stacks) into where the CPU goes.
 
 Categories (first match wins, in this order): onnx encoder run, onnx head run, tokenization,
-padding/batch arrays (runtime.encode_ids outside onnx), vector cache (service.cache), JSON +
+vector cache (service.cache), padding/batch arrays (runtime.encode_ids outside onnx), JSON +
 validation (pydantic, json), BentoML batching/dispatch, HTTP (uvicorn, h11/httptools, starlette,
 asyncio), other. Percentages are of the samples in which the worker was on CPU (py-spy without
 --idle), so they say where the busy time goes, not how busy the server was.
@@ -23,8 +23,8 @@ from benchmarks.common import md_table  # noqa: E402
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("onnx run: encoder", ("onnxruntime_inference_collection.py",)),  # refined below: under runtime.head -> head
     ("tokenization", ("token_ids (service/runtime.py", "encode_batch", "tokenizers")),
-    ("padding / batch arrays", ("encode_ids (service/runtime.py", "encode (service/runtime.py", "rank (service/runtime.py", "score_pairs (service/runtime.py")),
     ("vector cache (cache.py)", ("service/cache.py",)),
+    ("padding / batch arrays", ("encode_ids (service/runtime.py", "encode (service/runtime.py", "rank (service/runtime.py", "score_pairs (service/runtime.py")),
     ("JSON + validation", ("pydantic", "json", "orjson", "serde", "schemas.py", "limits.py", "model_validate", "model_dump")),
     ("BentoML batching / dispatch", ("marshal", "dispatcher", "_bentoml_sdk", "_bentoml_impl", "bentoml/_internal")),
     ("HTTP (uvicorn, starlette, asyncio)", ("uvicorn", "h11", "httptools", "starlette", "anyio", "asyncio", "middleware.py", "selectors")),

@@ -15,17 +15,19 @@ before the worker starts; a bad one stops the server with the file named. Run:
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import bentoml
 from starlette.staticfiles import StaticFiles
 
-from pairscore.artifact import ArtifactError
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
 from service.limits import ENV
-from service.loading import load_models, model_root, served_encoder
+from service.loading import load_models, served_encoder
 from service.middleware import RequestGuard
 from service.runtime import DEFAULT_MAX_TOKENS, PairModel
 from service.schemas import (
@@ -52,6 +54,7 @@ from service.schemas import (
 )
 
 logger = logging.getLogger("pairscore")
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding service/ and pairscore/ (repo root or Bento src)
 # The routes RequestGuard watches (body size, in-flight count, timeout); a new endpoint adds its route here.
 PUBLIC_ROUTES = frozenset({"/entailment", "/paraphrase", "/rank", "/embed", "/info", "/explain"})
 UI_DIR = Path(__file__).resolve().parent / "ui"  # the /ui demo page: static files, no build step
@@ -68,16 +71,17 @@ BATCHED = {"batchable": True, "max_batch_size": LIMITS.max_batch_pairs, "max_lat
 class PairScore:
     @bentoml.on_deployment
     def check_models() -> None:
-        """Load and check every artifact once in the main process, before the worker starts.
+        """Load and check every artifact once, before the worker starts, in a child process.
 
-        A worker that fails in __init__ is restarted forever by BentoML's process
-        manager; failing here instead stops `bentoml serve` with the file named.
+        A worker that fails in __init__ is restarted forever by BentoML's process manager;
+        failing here instead stops `bentoml serve` with the file named. A child process,
+        so that BentoML's supervisor does not keep the loaded models' memory for good.
         """
-        root = model_root()
-        try:
-            load_models(root)
-        except ArtifactError as exc:
-            raise SystemExit(f"pairscore: cannot serve the models in {root}: {exc}") from None
+        code = "import sys; from service.loading import check_all; sys.exit(check_all())"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit((done.stdout + done.stderr).strip() or f"pairscore: the model check exited with {done.returncode}")
 
     def __init__(self) -> None:
         self.models: dict[str, PairModel] = load_models(

@@ -1,11 +1,13 @@
 """A bounded LRU of sentence vectors per encoder, keyed by token ids.
 
 A text repeated across requests (an FAQ answer pool ranked for every question, a
-premise with many hypotheses) is encoded once. The key is the token ids after
-truncation, so texts that tokenize alike share an entry. Serving from it is exact
-because the served encoder is batch- and padding-independent (docs/artifact-format.md):
-a cached vector is the vector a fresh call would give. Entries and bytes (vector plus
-key payload) are both capped; the least recently used entries go first.
+premise with many hypotheses) is encoded once. Vectors are keyed by the token ids after
+truncation, so texts that tokenize alike share one; a second LRU maps a text to its
+ids, so a repeated text is not even re-tokenized (tokenizing costs more than the
+lookup: ~40 µs per WikiQA answer). Serving from it is exact because the served encoder
+is batch- and padding-independent (docs/artifact-format.md): a cached vector is the
+vector a fresh call would give. Entries (per table) and bytes (vectors, keys, texts)
+are capped; the least recently used entries go first.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from service.runtime import DEFAULT_CHUNK, PairModel
 
 
 class VectorCache:
-    """LRU of float32 vectors with at most `max_entries` entries and `max_bytes` bytes; 0 turns it off."""
+    """LRU of float32 vectors by token ids (and of token ids by text), at most `max_entries` of each and `max_bytes`
+    bytes in all (vectors, keys, texts); 0 turns it off."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
@@ -30,7 +33,8 @@ class VectorCache:
         self.misses = 0
         self.bytes = 0
         self.metrics: Any = None  # a CacheMetrics, once the server has registered them
-        self._data: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()  # token ids (int32 bytes) -> vector
+        self._keys: OrderedDict[str, bytes] = OrderedDict()  # text -> token ids: a repeated text is not even re-tokenized
         self._lock = threading.Lock()
 
     @property
@@ -38,52 +42,88 @@ class VectorCache:
         return self.max_entries > 0 and self.max_bytes > 0
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._vectors)
 
     def clear(self) -> None:
         with self._lock:
-            self._data.clear()
+            self._vectors.clear()
+            self._keys.clear()
             self.hits = self.misses = self.bytes = 0
 
-    def encode(self, ids: Sequence[Sequence[int]], compute: Callable[[list[Sequence[int]]], np.ndarray]) -> np.ndarray:
-        """Vectors for tokenized texts in input order: cached ones looked up, the rest from one `compute` call."""
-        if not ids:
+    def encode(
+        self,
+        texts: Sequence[str],
+        tokenize: Callable[[list[str]], list[list[int]]],
+        compute: Callable[[list[np.ndarray]], np.ndarray],
+    ) -> np.ndarray:
+        """Vectors for texts in input order: cached ones looked up; the rest tokenized and encoded in one call each."""
+        if not texts:
             return compute([])
-        keys = [np.asarray(seq, dtype=np.int32).tobytes() for seq in ids]
-        found: dict[int, np.ndarray] = {}
         with self._lock:
-            for i, key in enumerate(keys):
-                vector = self._data.get(key)
-                if vector is not None:
-                    self._data.move_to_end(key)
-                    found[i] = vector
-        missing = [i for i in range(len(ids)) if i not in found]
+            keys: list[bytes | None] = [self._touch(self._keys, text) for text in texts]
+        unknown = [i for i, key in enumerate(keys) if key is None]
+        if unknown:
+            for i, ids in zip(unknown, tokenize([texts[i] for i in unknown])):
+                keys[i] = np.asarray(ids, dtype=np.int32).tobytes()
+        with self._lock:
+            found = {i: vector for i, key in enumerate(keys) if (vector := self._touch(self._vectors, key)) is not None}
+        missing = [i for i in range(len(texts)) if i not in found]
         if missing:
-            computed = compute([ids[i] for i in missing])
-            out = np.empty((len(ids), computed.shape[1]), dtype=computed.dtype)
+            computed = compute([np.frombuffer(keys[i], dtype=np.int32) for i in missing])  # type: ignore[arg-type]
+            out = np.empty((len(texts), computed.shape[1]), dtype=computed.dtype)
             out[missing] = computed
             for i, vector in found.items():
                 out[i] = vector
         else:
-            out = np.stack([found[i] for i in range(len(ids))])
+            out = np.stack([found[i] for i in range(len(texts))])
         with self._lock:
-            for row, i in enumerate(missing):
-                self._put(keys[i], out[i].copy())
+            for i in unknown:
+                self._put_key(texts[i], keys[i])  # type: ignore[arg-type]
+            for i in missing:
+                self._put_vector(keys[i], out[i].copy())  # type: ignore[arg-type]
+            self._shrink()
             self.hits += len(found)
             self.misses += len(missing)
             if self.metrics is not None:
-                self.metrics.record(len(found), len(missing), len(self._data), self.bytes)
+                self.metrics.record(len(found), len(missing), len(self._vectors), self.bytes)
         return out
 
-    def _put(self, key: bytes, vector: np.ndarray) -> None:
-        size = len(key) + vector.nbytes
-        if key in self._data or size > self.max_bytes:
-            return
-        self._data[key] = vector
-        self.bytes += size
-        while len(self._data) > self.max_entries or self.bytes > self.max_bytes:
-            old_key, old = self._data.popitem(last=False)
-            self.bytes -= len(old_key) + old.nbytes
+    @staticmethod
+    def _touch(table: OrderedDict, key: Any) -> Any:
+        value = table.get(key)
+        if value is not None:
+            table.move_to_end(key)
+        return value
+
+    def _put_key(self, text: str, key: bytes) -> None:
+        if text not in self._keys:
+            self._keys[text] = key
+            self.bytes += len(text) + len(key)
+
+    def _put_vector(self, key: bytes, vector: np.ndarray) -> None:
+        if key not in self._vectors:
+            self._vectors[key] = vector
+            self.bytes += len(key) + vector.nbytes
+
+    def _shrink(self) -> None:
+        """Evict least recently used entries until both tables and the bytes are within the caps."""
+        while len(self._vectors) > self.max_entries:
+            self._drop_vector()
+        while len(self._keys) > self.max_entries:
+            self._drop_key()
+        while self.bytes > self.max_bytes and (self._vectors or self._keys):
+            if self._vectors:
+                self._drop_vector()
+            if self._keys and self.bytes > self.max_bytes:
+                self._drop_key()
+
+    def _drop_vector(self) -> None:
+        key, vector = self._vectors.popitem(last=False)
+        self.bytes -= len(key) + vector.nbytes
+
+    def _drop_key(self) -> None:
+        text, key = self._keys.popitem(last=False)
+        self.bytes -= len(text) + len(key)
 
 
 class CacheMetrics:
@@ -123,7 +163,11 @@ class CachedPairModel(PairModel):
         super().__init__(model_dir, threads=threads, encoder_file=encoder_file)
         self.cache = cache
 
-    def encode_ids(self, ids: Sequence[Sequence[int]], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+    def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+        """Sentence vectors; each distinct text is looked up, and encoded only when the cache lacks it."""
         if not self.cache.enabled:
-            return super().encode_ids(ids, chunk)
-        return self.cache.encode(ids, lambda missing: PairModel.encode_ids(self, missing, chunk))
+            return super().encode(texts, chunk)
+        unique = list(dict.fromkeys(texts))
+        vectors = self.cache.encode(unique, self.token_ids, lambda ids: self.encode_ids(ids, chunk))
+        index = {text: row for row, text in enumerate(unique)}
+        return vectors[[index[t] for t in texts]] if texts else vectors

@@ -42,8 +42,8 @@ class Limits:
     timeout_s: float = 30.0  # a request not answered by then gets 503 + Retry-After
     max_batch_pairs: int = 256  # pairs per adaptive batch (one model call) of /entailment or /paraphrase
     max_latency_ms: int = 10_000  # queueing budget of the adaptive batcher before it sheds load (503)
-    cache_entries: int = 50_000  # vectors kept per encoder (service.cache); 0 turns the cache off
-    cache_mb: float = 64.0  # megabytes of vectors and keys kept per encoder
+    cache_entries: int = 20_000  # vectors (and texts) kept per encoder (service.cache); 0 turns the cache off
+    cache_mb: float = 32.0  # megabytes of vectors, token ids and texts kept per encoder
     access_log: int = 0  # 1: BentoML's per-request access log (costs ~10% of a 1-pair request's CPU)
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,14 @@ def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: i
             model.cache.clear()  # the probe texts are not traffic
         models[task] = model
     return models
+
+
+def check_all() -> int:
+    """Load and check the models in model_root() (the server's start-up check): 0, or 1 with the file named."""
+    root = model_root()
+    try:
+        load_models(root)
+    except artifact.ArtifactError as exc:
+        print(f"pairscore: cannot serve the models in {root}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -9,7 +9,7 @@ The limits still appear in the schema as maxItems / maxLength.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal, Sequence, TypeVar
+from typing import Annotated, Any, Callable, Literal, Sequence
 
 from bentoml.validators import ContentType
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -102,9 +102,6 @@ class Explanation(BaseModel):
 def items(limit: int, description: str) -> Any:
     """A required non-empty list field, its limit shown in the schema."""
     return Field(min_length=1, description=description, json_schema_extra={"maxItems": limit})
-
-
-T = TypeVar("T")
 
 
 def limited(field: str, limit_name: str, sides: dict[str, Callable[[Any], str]] | None = None) -> AfterValidator:

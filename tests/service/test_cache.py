@@ -12,12 +12,16 @@ from service.runtime import PairModel
 from server_process import TEST_LIMITS
 
 
+def tokenize(texts):
+    return [[ord(c) for c in text] for text in texts]
+
+
 def counting_encoder(dim: int = 8):
     calls: list[int] = []
 
     def compute(ids):
         calls.append(len(ids))
-        return np.array([[sum(seq) + k for k in range(dim)] for seq in ids], dtype=np.float32).reshape(len(ids), dim)
+        return np.array([[int(sum(seq)) + k for k in range(dim)] for seq in ids], dtype=np.float32).reshape(len(ids), dim)
 
     return compute, calls
 
@@ -26,15 +30,15 @@ def test_lru_bounded_by_entries_then_bytes():
     compute, calls = counting_encoder()
     cache = VectorCache(max_entries=3, max_bytes=10**6)
     for i in range(10):  # a stream of distinct texts
-        cache.encode([[i, i + 1]], compute)
+        cache.encode([f"t{i}"], tokenize, compute)
         assert len(cache) <= 3
     assert len(cache) == 3 and cache.misses == 10 and cache.hits == 0
-    cache.encode([[9, 10], [7, 8]], compute)  # the newest two stay
-    assert cache.hits == 2 and calls[-1] == 1
-    entry = 2 * 4 + 8 * 4  # int32 key + float32 vector
+    cache.encode(["t9", "t7"], tokenize, compute)  # the newest two stay
+    assert cache.hits == 2 and len(calls) == 10  # no encoder call
+    entry = 2 * 4 + 8 * 4 + 2 + 2 * 4  # vector entry (int32 key + float32 vector) + text entry (text + key)
     small = VectorCache(max_entries=100, max_bytes=5 * entry)
     for i in range(50):
-        small.encode([[i, 1]], compute)
+        small.encode([f"{i:02d}"], tokenize, compute)
         assert small.bytes <= 5 * entry
     assert len(small) == 5 and small.bytes == 5 * entry
 
@@ -42,23 +46,29 @@ def test_lru_bounded_by_entries_then_bytes():
 def test_least_recently_used_goes_first():
     compute, _ = counting_encoder()
     cache = VectorCache(max_entries=2, max_bytes=10**6)
-    cache.encode([[1], [2]], compute)
-    cache.encode([[1]], compute)  # 1 is now the most recent
-    cache.encode([[3]], compute)  # evicts 2
+    cache.encode(["a", "b"], tokenize, compute)
+    cache.encode(["a"], tokenize, compute)  # a is now the most recent
+    cache.encode(["c"], tokenize, compute)  # evicts b
     misses = cache.misses
-    cache.encode([[1], [3]], compute)
+    cache.encode(["a", "c"], tokenize, compute)
     assert cache.misses == misses
-    cache.encode([[2]], compute)
+    cache.encode(["b"], tokenize, compute)
     assert cache.misses == misses + 1
 
 
-def test_repeats_in_one_call_and_order_kept():
+def test_texts_that_tokenize_alike_share_a_vector_and_order_is_kept():
     compute, calls = counting_encoder()
+    tokenized: list[int] = []
+
+    def lower(texts):
+        tokenized.append(len(texts))
+        return tokenize([t.lower() for t in texts])
+
     cache = VectorCache(max_entries=10, max_bytes=10**6)
-    first = cache.encode([[5], [6], [5]], compute)
-    again = cache.encode([[6], [7], [5]], compute)
-    assert np.array_equal(first[0], again[2]) and np.array_equal(first[1], again[0])
-    assert calls == [3, 1]
+    first = cache.encode(["Dog", "cat"], lower, compute)
+    again = cache.encode(["cat", "dog", "Dog"], lower, compute)  # "dog" tokenizes like "Dog": a vector hit
+    assert np.array_equal(first[0], again[1]) and np.array_equal(first[0], again[2]) and np.array_equal(first[1], again[0])
+    assert calls == [2] and tokenized == [2, 1]  # only the new text "dog" was tokenized, nothing re-encoded
 
 
 def test_zero_entries_means_off(tiny_models):
