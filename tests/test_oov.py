@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 TASKS = ("entailment", "paraphrase", "ranking")
 MAX_TOKEN_RATE = 0.01
+UNKNOWN = "\U00013000"  # an Egyptian hieroglyph: a word no training text has, and a character no WordPiece vocabulary here has
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -52,13 +53,13 @@ def test_rates_count_fallback_tokens_of_distinct_texts(tiny_v2_models):
     model = PairModel(tiny_v2_models / "ranking")
     assert fallback_token(model) == artifact.UNK_TOKEN
     known = [w for w in model.tokenizer.get_vocab() if w.isalpha()][:3]
-    texts = [" ".join(known), f"{known[0]} qqqzzzunseen", f"{known[0]} qqqzzzunseen"]  # the repeat counts once
+    texts = [" ".join(known), f"{known[0]} {UNKNOWN}", f"{known[0]} {UNKNOWN}"]  # the repeat counts once
     assert oov_rates(model, texts) == {"token_rate": pytest.approx(1 / 5), "text_rate": pytest.approx(1 / 2)}
 
 
 def test_evaluate_prints_the_oov_rates(tiny_v2_models, tmp_path):
     data = tmp_path / "qa.jsonl"
-    data.write_text(json.dumps({"question": "who qqqzzzunseen ?", "answer": "the qqqzzzunseen", "question_id": 1, "label": 1}) + "\n")
+    data.write_text(json.dumps({"question": f"who {UNKNOWN} ?", "answer": f"the {UNKNOWN}", "question_id": 1, "label": 1}) + "\n")
     done = subprocess.run([sys.executable, "-m", "pairscore.cli", "evaluate", str(tiny_v2_models / "ranking"), "--data", str(data)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
