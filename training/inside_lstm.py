@@ -268,7 +268,9 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         f"`embeddings` by at most {check['max_abs_diff']:.1e}"
         + (f", and pick the same winning token as the graph's `winners` output for {pct(check['winners_agree'])} of the dimensions." if "winners_agree" in check
            else " (this folder has no `winners` output: the win maps below come from the numpy states)."),
-        "The figures and tables use the fp32 encoder; the service may serve the int8 one, whose /explain winners can differ on near-ties.",
+        "The figures and tables use the fp32 `encoder.onnx`"
+        + (", the graph the service serves: these are the winners `/explain` reports." if served.encoder_file == artifact.ENCODER_FILE
+           else f"; the service serves `{served.encoder_file}`, whose `/explain` winners can differ from these on near-ties."),
         "",
         "## Max-pool win maps",
         "",
