@@ -216,7 +216,10 @@ class PairModule(pl.LightningModule):
         else:
             keep = clean_groups(labels, batch["group"])
             if keep.any():
-                self.val_metrics.update(logits[keep], labels[keep], indexes=batch["group"][keep])
+                # torchmetrics' retrieval metrics score a query 0 when its scores are negative (1.9: AP of [-3, -1, -2, -0.5]
+                # with the 2nd relevant is 0, not 0.5); shift the batch's scores positive: order within a question is kept.
+                scores = logits[keep] - logits[keep].min() + 1.0
+                self.val_metrics.update(scores, labels[keep], indexes=batch["group"][keep])
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
