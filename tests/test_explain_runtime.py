@@ -99,7 +99,8 @@ def mean_pooled(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     module = PairModule("entailment", vocab_size=source.tokenizer.get_vocab_size(), embedding_dim=arch["embedding_dim"],
                         hidden_size=arch["hidden_size"], pooling="mean", head_hidden=8, embeddings="learned").eval()  # fmt: skip
     export.export_graphs(module, folder)
-    card = {**source.card, "graphs": {"encoder": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}, "explain": None}
+    card = {**source.card, "graphs": {"encoder": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}, "explain": None,
+            "features": None}  # this head takes no pair features, whatever the recipe's data.features
     artifact.write_card(folder, card)
     return folder
 
