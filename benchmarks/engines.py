@@ -144,7 +144,9 @@ def torch_engine(model_dir: Path, threads: int) -> tuple[Engine | None, str]:
     except Exception as exc:  # noqa: BLE001 - reported in the table instead of crashing
         return None, f"checkpoint {ckpt} does not load ({type(exc).__name__}: {exc})"
     model._encoder = TorchSession(module.encoder.eval(), artifact.ENCODER_INPUTS)
-    model._head = TorchSession(ServingHead(module.head).eval(), artifact.HEAD_INPUTS)
+    temperature = float((model.card.get("calibration") or {}).get("temperature", 1.0))  # folded into head.onnx
+    head_inputs = artifact.HEAD_INPUTS + ((artifact.HEAD_FEATURES,) if model.features else ())
+    model._head = TorchSession(ServingHead(module.head, temperature).eval(), head_inputs)
     engine = RuntimeEngine("torch", model)
     engine.note = f"checkpoint {ckpt}"
     return engine, ""
