@@ -183,7 +183,7 @@ def gates_figure(trace: Trace, path: Path, units: int = 32) -> None:
         closes = int(forget.argmin())
         ax.annotate("forget gate closes most", (closes, forget[closes]), xytext=(0, -28), textcoords="offset points",
                     ha="center", fontsize=7, arrowprops={"arrowstyle": "->"})  # fmt: skip
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="center right")
         ax.set_title(f"{direction}: mean gate per token", fontsize=9)
     fig.suptitle(f"\u201c{' '.join(trace.tokens)}\u201d ({units} units with the most varying cell state; forward reads left to right, backward right to left)", fontsize=10)
     fig.tight_layout()
@@ -198,6 +198,7 @@ def pct(x: float) -> str:
 def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     lstm = NumpyLSTM(model_dir)
     served = PairModel(model_dir)
+    trained_on = [d["split"] for d in served.card.get("data", []) if d.get("role") == "train" and d.get("source") == "snli"]
     pairs = load_pairs("snli/validation", "entailment", data_dir)
     texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     encodings = dict(zip(texts, served.tokenizer.encode_batch(texts)))
@@ -211,6 +212,7 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     wins_by_token: Counter[str] = Counter()
     count_by_token: Counter[str] = Counter()
     forget_by_token: dict[str, list[float]] = defaultdict(list)
+    forget_by_cat: dict[str, list[float]] = defaultdict(list)
     total_dims = 0
     for text in texts:
         enc = encodings[text]
@@ -228,6 +230,7 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
             wins_by_token[token] += won
             count_by_token[token] += 1
             forget_by_token[token].append(float(forget))
+            forget_by_cat[cat].append(float(forget))
 
     # Figures.
     figures = out / "inside-the-lstm"
@@ -282,8 +285,9 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         "",
         "## Which tokens win, over snli/validation",
         "",
-        f"All {len(texts):,} distinct texts of snli/validation ({len(pairs):,} pairs; the model trained on all but the last",
-        "1,000 pairs, so this describes the encoder on the text it learned from). Function words are a closed-class list in",
+        f"All {len(texts):,} distinct texts of snli/validation ({len(pairs):,} pairs; the model's training data includes "
+        + (", ".join(f"`{s}`" for s in trained_on) + ", so this mostly describes the encoder on text it learned from)." if trained_on else "none of them)."),
+        "Function words are a closed-class list in",
         "`training/inside_lstm.py`; punctuation is a token with no letter or digit.",
         "",
         "| tokens | share of tokens | share of dims won | dims won per token, relative to average |",
@@ -329,6 +333,16 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     ]
     for low, high in zip(order[:10], order[::-1][:10]):
         lines.append(f"| `{low}` | {frequent[low]:.3f} | `{high}` | {frequent[high]:.3f} |")
+    mean_forget = {cat: float(np.mean(v)) for cat, v in forget_by_cat.items()}
+    content_f, function_f = mean_forget.get("content word", float("nan")), mean_forget.get("function word", float("nan"))
+    lines += [
+        "",
+        f"Mean forward forget gate by kind of token: content words {content_f:.3f}, function words {function_f:.3f}, "
+        f"punctuation {mean_forget.get('punctuation', float('nan')):.3f}. "
+        + ("The cells let go of what they held when a content word arrives (a new person, object or action takes the memory) "
+           "and carry their memory through function words and punctuation."
+           if content_f < function_f else "Content words do not close the forget gate more than function words do."),
+    ]
 
     def row(cell: tuple[str, str]) -> str:
         values = cells.get(cell, [])
