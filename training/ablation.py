@@ -188,7 +188,11 @@ def render(results: dict[str, dict[str, dict[str, Any] | None]], release: dict[s
     for task in TASKS:
         cells = [_fmt((col.get("sts") or {}).get(task)) for col in columns.values()] + ["" for _ in baselines]
         lines.append(f"| {task} encoder | `stsb/validation` | cosine Spearman | " + " | ".join(cells) + " |")
-    lines += ["", "A dash: not measured in this session's time box (the command above fills it on a rerun).", ""]
+    lines += ["", "A dash: not measured in this session's time box (the command above fills it on a rerun; v1's STS-B "
+              "cosine is not in its cards). The last lever of issue 8, the encoder's size (hidden size and input "
+              "dimension sweep), was not measured: every v2 column is the 1×128 BiLSTM over 128-d inputs of "
+              "training/configs/distill.yaml. The v2 release differs from the \"+ exact-match features\" column in its "
+              "recipes: more epochs, and pair features for paraphrase and ranking only (training/configs/*.yaml).", ""]
     lines += distillation_lines()
     lines += ["",
               "### Fallback-token rate per vocabulary option", "",
