@@ -47,6 +47,16 @@ def best_checkpoint(root: Path, task: str) -> Path:
     return found[-1]
 
 
+def train_and_export(runs: Path, models: Path, train_extra=lambda task: [], export_extra=lambda task: []) -> Path:
+    """Train every task on the fixtures (tiny_train_args + train_extra(task)) and export it with an int8 encoder too."""
+    from training import cli, export
+
+    for task in TASKS:
+        assert cli.main([*tiny_train_args(task, runs), *train_extra(task)]) == 0
+        assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8", *export_extra(task)]) == 0
+    return models
+
+
 @pytest.fixture(scope="session")
 def tiny_recipe():
     """tiny_train_args, for tests that train themselves."""
@@ -57,14 +67,7 @@ def tiny_recipe():
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with entailment/, paraphrase/ and ranking/ model folders (fp32 and int8 encoders)."""
     pytest.importorskip("torch", reason="tiny_models trains models: needs the 'train' extra")
-    from training import cli, export
-
-    runs = tmp_path_factory.mktemp("runs")
-    models = tmp_path_factory.mktemp("models")
-    for task in TASKS:
-        assert cli.main(tiny_train_args(task, runs)) == 0
-        assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8"]) == 0
-    return models
+    return train_and_export(tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("models"))
 
 
 # The v2 head/data switches on fixture data: exact-match pair features for every task, a calibration slice held
@@ -82,12 +85,6 @@ V2_SPLITS = {
 def tiny_v2_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Like tiny_models, with data.features=true and calibration slices (V2_SPLITS); the paraphrase threshold is tuned."""
     pytest.importorskip("torch", reason="tiny_v2_models trains models: needs the 'train' extra")
-    from training import cli, export
-
-    runs = tmp_path_factory.mktemp("runs_v2")
-    models = tmp_path_factory.mktemp("models_v2")
-    for task in TASKS:
-        assert cli.main([*tiny_train_args(task, runs), *V2_SPLITS[task], "--data.features=true"]) == 0
-        tune = ["--tune-threshold"] if task == "paraphrase" else []
-        assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8", *tune]) == 0
-    return models
+    return train_and_export(tmp_path_factory.mktemp("runs_v2"), tmp_path_factory.mktemp("models_v2"),
+                            train_extra=lambda task: [*V2_SPLITS[task], "--data.features=true"],
+                            export_extra=lambda task: ["--tune-threshold"] if task == "paraphrase" else [])

@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -81,3 +83,14 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
+
+
+@contextmanager
+def serving(model_dir: Path, workdir: Path, **env: str) -> Iterator[httpx.Client]:
+    """A client of a real server on model_dir, stopped on exit (module-scoped fixtures yield from this)."""
+    server = start_server(model_dir, workdir, **env)
+    try:
+        with server.client() as http:
+            yield http
+    finally:
+        stop_server(server)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from server_process import REPO, start_server, stop_server
+from server_process import REPO, serving
 
 from pairscore import artifact
 from service.runtime import PairModel
@@ -114,15 +114,10 @@ def test_ui_is_served_by_the_same_service(client):
 
 @pytest.fixture(scope="module")
 def shipped_client(tmp_path_factory: pytest.TempPathFactory):
-    """A real server on the shipped models/, once they carry the winners output."""
-    if not all(PairModel(SHIPPED / task).has_winners for task in artifact.TASKS):
-        pytest.skip("the shipped models have no winners output yet (artifact format v1)")
-    server = start_server(SHIPPED, tmp_path_factory.mktemp("shipped"))
-    try:
-        with server.client() as http:
-            yield http
-    finally:
-        stop_server(server)
+    """A real server on the shipped models/ (they carry the winners output)."""
+    assert all(PairModel(SHIPPED / task).has_winners for task in artifact.TASKS)
+    with serving(SHIPPED, tmp_path_factory.mktemp("shipped")) as http:
+        yield http
 
 
 @pytest.mark.parametrize("task", artifact.TASKS)

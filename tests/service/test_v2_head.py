@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_process import start_server, stop_server
+from server_process import serving
 
 from service.runtime import PairModel
 
@@ -25,12 +25,8 @@ ANSWERS = ["The Eiffel Tower was built in 1889 .", "Paris is in France.", "", "i
 
 @pytest.fixture(scope="module")
 def v2_client(tiny_v2_models: Path, tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(tiny_v2_models, tmp_path_factory.mktemp("serve_v2"))
-    try:
-        with server.client() as http:
-            yield http
-    finally:
-        stop_server(server)
+    with serving(tiny_v2_models, tmp_path_factory.mktemp("serve_v2")) as http:
+        yield http
 
 
 def post(client, path, body):
