@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from pairscore import artifact, io, metrics
+from pairscore.oov import oov_rates
 from pairscore.schema import Pair, RowError, detect_columns, to_pair
 from service.runtime import PairModel
 
@@ -74,28 +75,6 @@ def evaluate(model: PairModel, pairs: Sequence[Pair], threshold: float | None = 
     return {**result, "rows": len(pairs)}
 
 
-def fallback_token(model: PairModel) -> str | None:
-    """The token unknown text falls back to (card `oov.token`): the tokenizer model's unk token (word level,
-    WordPiece, BPE) or Unigram's unk piece; None for a tokenizer without one (byte-level BPE)."""
-    spec = json.loads(model.tokenizer.to_str())["model"]
-    if spec.get("unk_token"):
-        return spec["unk_token"]
-    if spec.get("unk_id") is not None:
-        return spec["vocab"][spec["unk_id"]][0]
-    return None
-
-
-def oov_rates(model: PairModel, texts: Sequence[str]) -> dict[str, float]:
-    """Share of the tokens the model sees (after truncation) that are the fallback token, and share of texts with
-    at least one; each distinct text counted once (a question is not counted once per candidate answer)."""
-    token = fallback_token(model)
-    unknown = model.tokenizer.token_to_id(token) if token else None
-    ids = model.token_ids(list(dict.fromkeys(texts)))
-    hits = [sum(1 for i in seq if i == unknown) for seq in ids]
-    tokens = sum(len(seq) for seq in ids)
-    return {"token_rate": sum(hits) / tokens if tokens else 0.0, "text_rate": sum(h > 0 for h in hits) / len(ids) if ids else 0.0}
-
-
 def calibration_errors(model: PairModel, pairs: Sequence[Pair]) -> dict[str, float]:
     """ECE of the served (calibrated) probabilities and of the same head without its temperature (card `calibration`)."""
     temperature = float((model.card.get("calibration") or {}).get("temperature", 1.0))
@@ -118,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = PairModel(args.model_dir, threads=args.threads, encoder_file=args.encoder)
         pairs = read_pairs(args.data, model.task, args.rows)
-        result = {**evaluate(model, pairs), "oov": oov_rates(model, [t for p in pairs for t in (p.text_a, p.text_b)])}
+        result = {**evaluate(model, pairs), "oov": oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])}
     except (artifact.ArtifactError, DataFileError) as exc:
         print(f"pairscore evaluate: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pairscore import artifact
-from service.evaluate import fallback_token, oov_rates
+from pairscore.oov import fallback_token, oov_rates
 from service.runtime import PairModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +24,6 @@ UNKNOWN = "\U00013000"  # an Egyptian hieroglyph: a word no training text has, a
 @pytest.mark.parametrize("task", TASKS)
 def test_shipped_tokenizers_keep_fallback_tokens_under_1_percent(task):
     model = PairModel(MODELS / task)
-    if model.card["format_version"] == 1 or "oov" not in model.card:
-        pytest.skip(f"models/{task} is a format-v1 model (word-level vocabulary of its training words: 2-10% [UNK] on the "
-                    "selection splits, issue 8); the <= 1% target applies from the v2 release models, whose cards carry `oov`")
     pytest.importorskip("datasets", reason="loads the selection splits: needs the 'train' extra")
     from training.data import load_pairs, parse_spec, resolve_data_dir
 
@@ -36,7 +33,7 @@ def test_shipped_tokenizers_keep_fallback_tokens_under_1_percent(task):
         if not (data_dir / source / f"{split}.jsonl").is_file():
             pytest.skip(f"{data_dir / source / split}.jsonl not here: set PAIRSCORE_DATA_DIR to the shared data")
         pairs = load_pairs(spec, task, data_dir)
-        rates = oov_rates(model, [t for p in pairs for t in (p.text_a, p.text_b)])
+        rates = oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])
         assert rates == pytest.approx(model.card["oov"]["splits"][spec], abs=1e-9), f"{task} {spec}: card differs from the tokenizer"
         assert rates["token_rate"] <= MAX_TOKEN_RATE, f"{task} {spec}: {rates['token_rate']:.2%} of tokens are {model.card['oov']['token']}"
 
@@ -51,10 +48,10 @@ def test_cards_report_oov_on_every_split(tiny_v2_models):
 
 def test_rates_count_fallback_tokens_of_distinct_texts(tiny_v2_models):
     model = PairModel(tiny_v2_models / "ranking")
-    assert fallback_token(model) == artifact.UNK_TOKEN
+    assert fallback_token(model.tokenizer) == artifact.UNK_TOKEN
     known = [w for w in model.tokenizer.get_vocab() if w.isalpha()][:3]
     texts = [" ".join(known), f"{known[0]} {UNKNOWN}", f"{known[0]} {UNKNOWN}"]  # the repeat counts once
-    assert oov_rates(model, texts) == {"token_rate": pytest.approx(1 / 5), "text_rate": pytest.approx(1 / 2)}
+    assert oov_rates(model.tokenizer, texts) == {"token_rate": pytest.approx(1 / 5), "text_rate": pytest.approx(1 / 2)}
 
 
 def test_evaluate_prints_the_oov_rates(tiny_v2_models, tmp_path):

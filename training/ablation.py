@@ -106,7 +106,8 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     from training.data import load_pairs
     from training.embeddings import load_glove
     from training.teacher import training_texts
-    from training.tokenizer import build_tokenizer, oov_rates
+    from pairscore.oov import oov_rates
+    from training.tokenizer import build_tokenizer
 
     texts = {spec: list(dict.fromkeys(t for p in load_pairs(spec, task) for t in (p.text_a, p.text_b)))
              for task, specs in VOCABULARY_SPLITS.items() for spec in specs}

@@ -23,7 +23,8 @@ from tokenizers import Tokenizer
 from pairscore import artifact, machine, metrics
 from pairscore.features import PairFeatures
 from pairscore.schema import Pair
-from service.evaluate import calibration_errors, evaluate, fallback_token, oov_rates
+from pairscore.oov import fallback_token, oov_rates
+from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
 from training import calibration
 from training.data import DataError, load_pairs
@@ -181,7 +182,7 @@ def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str,
 
 def split_oov(model: PairModel, pairs: list[Pair]) -> dict[str, float]:
     """card.oov.splits[spec]: the fallback-token rates of a split's texts, as the served tokenizer sees them."""
-    return oov_rates(model, [t for p in pairs for t in (p.text_a, p.text_b)])
+    return oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])
 
 
 def parity_texts(pairs: list[Pair]) -> list[str]:
@@ -265,7 +266,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
     if card["calibration"]:
         card["calibration"]["splits"] = {spec: calibration_errors(served, pairs) for spec, pairs in selection.items()}
-    card["oov"] = {"token": fallback_token(served), "splits": {spec: split_oov(served, pairs) for spec, pairs in selection.items()}}
+    card["oov"] = {"token": fallback_token(served.tokenizer), "splits": {spec: split_oov(served, pairs) for spec, pairs in selection.items()}}
     if int8 or serve_int8:
         int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
         ids = served.token_ids(texts)

@@ -10,7 +10,7 @@ pre-tokenized text (`dog .`) give the same ids, and [PAD] is id 0:
   the input layer (training.embeddings). No [CLS]/[SEP]: the encoder wants the text only.
 - `wordpiece`: a WordPiece vocabulary trained on the training texts.
 
-The fallback token is the model's own unknown token (`fallback_token`), named in the
+The fallback token is the model's own unknown token (`pairscore.oov.fallback_token`), named in the
 card's `oov.token`: never assume its id.
 """
 
@@ -22,6 +22,7 @@ from typing import Iterable, Literal
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from pairscore.artifact import PAD_TOKEN, UNK_TOKEN
+from pairscore.oov import fallback_token
 
 UNLIMITED_VOCAB = 10_000_000
 KINDS = ("word", "minilm", "wordpiece")
@@ -72,22 +73,8 @@ def vocabulary(tokenizer: Tokenizer) -> list[str]:
     return sorted(vocab, key=vocab.__getitem__)
 
 
-def fallback_token(tokenizer: Tokenizer) -> str:
-    """The token unknown text falls back to (the card's `oov.token`)."""
-    return getattr(tokenizer.model, "unk_token", None) or UNK_TOKEN
-
-
 def special_ids(tokenizer: Tokenizer) -> set[int]:
     """Ids of the special tokens ([PAD], [UNK], and MiniLM's [CLS], [SEP], [MASK]); they get no pre-trained vector."""
     vocab = tokenizer.get_vocab()
-    named = {PAD_TOKEN, fallback_token(tokenizer), "[CLS]", "[SEP]", "[MASK]"}
+    named = {PAD_TOKEN, fallback_token(tokenizer) or UNK_TOKEN, "[CLS]", "[SEP]", "[MASK]"}
     return {vocab[t] for t in named if t in vocab}
-
-
-def oov_rates(tokenizer: Tokenizer, texts: Iterable[str], token: str | None = None) -> dict[str, float]:
-    """The share of tokens that are the fallback token, and of texts with at least one (the card's `oov.splits`)."""
-    token = token or fallback_token(tokenizer)
-    encodings = tokenizer.encode_batch(list(texts))
-    tokens = sum(len(e.tokens) for e in encodings)
-    unknown = [e.tokens.count(token) for e in encodings]
-    return {"token_rate": sum(unknown) / max(1, tokens), "text_rate": sum(u > 0 for u in unknown) / max(1, len(encodings))}

@@ -4,7 +4,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from training.tokenizer import build_tokenizer, fallback_token, oov_rates, vocabulary  # noqa: E402
+from pairscore.oov import fallback_token, oov_rates  # noqa: E402
+from training.tokenizer import build_tokenizer, vocabulary  # noqa: E402
 
 TEXTS = ["The dog barked.", "A dog , a cat and a bird !", "Dogs don't bark at cats?", "the cat sat"]
 
