@@ -40,7 +40,7 @@ def decisions(model: PairModel, out: np.ndarray, pairs: list[tuple[str, str]]) -
     if model.task == "entailment":
         return list(out.argmax(axis=1))
     if model.task == "paraphrase":
-        threshold = 0.5 if model.threshold is None else model.threshold
+        threshold = model.decision_threshold
         return list(out >= threshold)
     # ranking: position of each answer in its question's order
     by_question: dict[str, list[int]] = {}

@@ -121,7 +121,7 @@ class PairScore:
     ) -> Annotated[list[ParaphraseResult], JSON]:
         """Paraphrase probability per pair and the decision at the card's threshold."""
         model = self.models["paraphrase"]
-        threshold = 0.5 if model.threshold is None else model.threshold
+        threshold = model.decision_threshold
         probability = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs]).tolist()
         return [ParaphraseResult(paraphrase=p >= threshold, probability=p) for p in probability]
 

@@ -57,7 +57,7 @@ def scores(model: PairModel, outputs: Any) -> Iterator[dict[str, Any]]:
             probs = {label: float(p) for label, p in zip(model.labels, row)}
             yield {"label": max(probs, key=probs.get), "probabilities": probs}
         elif model.task == "paraphrase":
-            threshold = 0.5 if model.threshold is None else model.threshold
+            threshold = model.decision_threshold
             yield {"paraphrase": bool(row >= threshold), "probability": float(row)}
         else:
             yield {"score": float(row)}

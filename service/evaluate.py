@@ -68,8 +68,7 @@ def evaluate(model: PairModel, pairs: Sequence[Pair], threshold: float | None = 
             raise DataFileError(f"label {int(labels.max())} is not one of the model's {len(model.labels)} classes")
         result = metrics.classification(labels, outputs.argmax(axis=1), model.labels)
     elif model.task == "paraphrase":
-        cut = model.threshold if threshold is None else threshold
-        result = metrics.binary(labels > 0, outputs >= (0.5 if cut is None else cut))
+        result = metrics.binary(labels > 0, outputs >= (model.decision_threshold if threshold is None else threshold))
     else:
         result = metrics.ranking([p.group for p in pairs], labels, outputs)
     return {**result, "rows": len(pairs)}

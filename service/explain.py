@@ -74,14 +74,9 @@ def token_weights(model: "PairModel", texts: Sequence[str]) -> list[TokenWeights
 
 def task_result(model: "PairModel", text_a: str, text_b: str) -> dict[str, Any]:
     """What the task's endpoint answers for this one pair (for the CLI; the server calls its endpoints)."""
-    if model.task == "ranking":
-        return {"score": float(model.rank(text_a, [text_b])[0])}
-    row = model.score_pairs([text_a], [text_b])[0]
-    if model.task == "entailment":
-        probabilities = {label: float(p) for label, p in zip(model.labels, row)}
-        return {"label": max(probabilities, key=probabilities.get), "probabilities": probabilities}
-    threshold = 0.5 if model.threshold is None else model.threshold
-    return {"paraphrase": bool(row >= threshold), "probability": float(row)}
+    from service.batch import scores  # not at the top: service.batch imports service.runtime, which imports this module
+
+    return next(scores(model, model.score_pairs([text_a], [text_b])))
 
 
 def explain_pair(model: "PairModel", text_a: str, text_b: str, result: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -64,6 +64,14 @@ def _pair_features(model_dir: Path, described: dict[str, Any] | None) -> PairFea
     return features
 
 
+def _padded(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    """Encoder inputs for tokenized texts: ids right-padded with 0 to the longest (at least 1), and the lengths."""
+    batch = np.zeros((len(ids), max([1, *map(len, ids)])), dtype=np.int64)
+    for row, seq in enumerate(ids):
+        batch[row, : len(seq)] = seq
+    return {"input_ids": batch, "lengths": np.array([len(seq) for seq in ids], dtype=np.int64)}
+
+
 class PairModel:
     """One task's artifact: tokenizer, sentence encoder and pair head."""
 
@@ -73,6 +81,7 @@ class PairModel:
         self.task: str = self.card["task"]
         self.labels: list[str] = list(self.card["labels"])
         self.threshold: float | None = self.card.get("threshold")
+        self.decision_threshold: float = 0.5 if self.threshold is None else float(self.threshold)  # paraphrase: at or above = yes
         graphs = self.card["graphs"]
         tok_path = self.model_dir / graphs["tokenizer"]
         try:
@@ -104,13 +113,7 @@ class PairModel:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), chunk):
             members = order[start : start + chunk]
-            width = max(1, max(len(ids[i]) for i in members))
-            batch = np.zeros((len(members), width), dtype=np.int64)
-            lengths = np.zeros(len(members), dtype=np.int64)
-            for row, i in enumerate(members):
-                batch[row, : len(ids[i])] = ids[i]
-                lengths[row] = len(ids[i])
-            out[members] = self._encoder.run([artifact.ENCODER_OUTPUT], {"input_ids": batch, "lengths": lengths})[0]
+            out[members] = self._encoder.run([artifact.ENCODER_OUTPUT], _padded([ids[i] for i in members]))[0]
         return out
 
     @property
@@ -121,11 +124,7 @@ class PairModel:
     def winners(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Max-pool winners [len(ids), dim] from one padded batch: the position of the token that gives each dim
         of each text's vector. Only /explain asks for them; the plain encoding path asks for `embeddings` only."""
-        batch = np.zeros((len(ids), max([1, *map(len, ids)])), dtype=np.int64)
-        for row, seq in enumerate(ids):
-            batch[row, : len(seq)] = seq
-        lengths = np.array([len(seq) for seq in ids], dtype=np.int64)
-        return self._encoder.run([artifact.ENCODER_WINNERS], {"input_ids": batch, "lengths": lengths})[0]
+        return self._encoder.run([artifact.ENCODER_WINNERS], _padded(ids))[0]
 
     def explain(self, texts: Sequence[str]) -> list[TokenWeights]:
         """Per text: its tokens after truncation and each one's weight in its vector (service.explain)."""
