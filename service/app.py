@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
 from service.limits import ENV
-from service.loading import load_models, served_encoder
+from service.loading import load_models
 from service.middleware import RequestGuard
 from service.runtime import DEFAULT_MAX_TOKENS, PairModel
 from service.schemas import (
@@ -87,7 +87,6 @@ class PairScore:
         self.models: dict[str, PairModel] = load_models(
             cache_entries=LIMITS.cache_entries, cache_bytes=int(LIMITS.cache_mb * 2**20)
         )
-        self.quantization = {task: served_encoder(m.card, m.model_dir)[1] for task, m in self.models.items()}
         self._register_cache_metrics()
         logger.info("pairscore: serving %s", {t: str(m.model_dir / m.encoder_file) for t, m in self.models.items()})
 
@@ -149,7 +148,7 @@ class PairScore:
     @bentoml.api
     async def info(self) -> Annotated[Info, JSON]:
         """Served models (cards: labels, threshold, encoder and quantization, architecture, metrics, versions) and the active limits."""
-        models = {task: model_info(model, self.quantization[task]) for task, model in self.models.items()}
+        models = {task: model_info(model) for task, model in self.models.items()}
         limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
         return Info(models=models, limits=limits)
 
@@ -166,7 +165,7 @@ class PairScore:
         return Explanation(**explain_pair(self.models[task], text_a, text_b, result=result))
 
 
-def model_info(model: PairModel, quantization: str) -> ModelInfo:
+def model_info(model: PairModel) -> ModelInfo:
     card = model.card
     return ModelInfo(
         task=card["task"],
@@ -175,7 +174,7 @@ def model_info(model: PairModel, quantization: str) -> ModelInfo:
         dim=card["dim"],
         max_tokens=card.get("max_tokens", DEFAULT_MAX_TOKENS),
         encoder=model.encoder_file,
-        quantization=quantization,
+        quantization=model.quantization,
         architecture=card.get("architecture", {}),
         metrics=card.get("metrics", {}),
         data=card.get("data", []),

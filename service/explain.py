@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
+from service.batch import scores
+
 if TYPE_CHECKING:
     from service.runtime import PairModel
 
@@ -74,14 +76,12 @@ def token_weights(model: "PairModel", texts: Sequence[str]) -> list[TokenWeights
 
 def task_result(model: "PairModel", text_a: str, text_b: str) -> dict[str, Any]:
     """What the task's endpoint answers for this one pair (for the CLI; the server calls its endpoints)."""
-    from service.batch import scores  # not at the top: service.batch imports service.runtime, which imports this module
-
     return next(scores(model, model.score_pairs([text_a], [text_b])))
 
 
 def explain_pair(model: "PairModel", text_a: str, text_b: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
     """The /explain answer: task, result (computed here unless given), method, and both texts' tokens and weights."""
-    a, b = model.explain([text_a, text_b])
+    a, b = token_weights(model, [text_a, text_b])
     return {
         "task": model.task,
         "result": task_result(model, text_a, text_b) if result is None else result,

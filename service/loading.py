@@ -94,7 +94,7 @@ def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: i
     models: dict[str, PairModel] = {}
     caches: dict[str, VectorCache] = {}
     for task, card in read_cards(root).items():
-        encoder_file, _ = served_encoder(card, root / task)
+        encoder_file, quantization = served_encoder(card, root / task)
         if encoder_file != card["graphs"]["encoder"]:
             logger.warning("pairscore: %s: serving %s, not the batch-dependent (dynamic int8) %s the card names", root / task, encoder_file, card["graphs"]["encoder"])
         if cache_entries > 0 and cache_bytes > 0:
@@ -102,6 +102,7 @@ def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: i
             model: PairModel = CachedPairModel(root / task, cache, encoder_file=encoder_file)
         else:
             model = PairModel(root / task, encoder_file=encoder_file)
+        model.quantization = quantization
         check_model(model, task)
         if isinstance(model, CachedPairModel):
             model.cache.clear()  # the probe texts are not traffic

@@ -15,7 +15,6 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pairscore import artifact
-from service.explain import TokenWeights, token_weights
 from pairscore.features import PairFeatures
 
 DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
@@ -81,6 +80,7 @@ class PairModel:
         self.task: str = self.card["task"]
         self.labels: list[str] = list(self.card["labels"])
         self.threshold: float | None = self.card.get("threshold")
+        self.quantization: str = self.card.get("quantization", "none")  # what is served: service.loading sets it
         self.decision_threshold: float = 0.5 if self.threshold is None else float(self.threshold)  # paraphrase: at or above = yes
         graphs = self.card["graphs"]
         tok_path = self.model_dir / graphs["tokenizer"]
@@ -125,10 +125,6 @@ class PairModel:
         """Max-pool winners [len(ids), dim] from one padded batch: the position of the token that gives each dim
         of each text's vector. Only /explain asks for them; the plain encoding path asks for `embeddings` only."""
         return self._encoder.run([artifact.ENCODER_WINNERS], _padded(ids))[0]
-
-    def explain(self, texts: Sequence[str]) -> list[TokenWeights]:
-        """Per text: its tokens after truncation and each one's weight in its vector (service.explain)."""
-        return token_weights(self, texts)
 
     def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
         """Sentence vectors; each distinct text is encoded once."""

@@ -19,7 +19,6 @@ from typing import Any
 
 V1_REVISION = "3069653"  # the last commit with the v1 models in models/
 TASKS = ("entailment", "paraphrase", "ranking")
-HEADLINE = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "map"}
 ROWS = [  # (task, split, metric): the six rows of issue 8, MRPC accuracy beside its F1
     ("entailment", "snli/validation[-1000:]", "accuracy"), ("entailment", "sick/validation", "accuracy"),
     ("paraphrase", "twitter_url/train[-2000:]", "f1"), ("paraphrase", "mrpc/train[-400:]", "f1"),
@@ -117,11 +116,12 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     glove = Tokenizer(models.WordLevel({PAD_TOKEN: 0, UNK_TOKEN: 1, **{w: i + 2 for w, i in index.items()}}, unk_token=UNK_TOKEN))
     glove.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     glove.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    train = training_texts()
+    minilm = build_tokenizer([], kind="minilm")
+    wordpiece = build_tokenizer(training_texts(), min_freq=2, kind="wordpiece")
     options = {
-        "GloVe 6B word list (400,000 words)": {spec: glove for spec in texts},
-        "all-MiniLM-L6-v2 WordPiece (30,522 pieces)": {spec: build_tokenizer([], kind="minilm") for spec in texts},
-        "WordPiece trained on all training texts (30,000)": {spec: build_tokenizer(train, min_freq=2, kind="wordpiece") for spec in texts},
+        "GloVe 6B word list (400,000 words)": dict.fromkeys(texts, glove),
+        "all-MiniLM-L6-v2 WordPiece (30,522 pieces)": dict.fromkeys(texts, minilm),
+        "WordPiece trained on all training texts (30,000)": dict.fromkeys(texts, wordpiece),
     }
     per_task = {task: build_tokenizer(list(dict.fromkeys(t for s in specs for p in load_pairs(s, task) for t in (p.text_a, p.text_b))),
                                       min_freq=v1_min_freq[task], max_size=30000 if task == "paraphrase" else None)
