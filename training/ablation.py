@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,38 @@ ROWS = [  # (task, split, metric): the six rows of issue 8, MRPC accuracy beside
     ("ranking", "wiki_qa/validation", "map"), ("ranking", "trec_qa/validation", "map"),
 ]
 OPEN_VOCABULARY = ["--data.tokenizer=minilm", "--model.embeddings=minilm_frozen", "--model.embedding_dim=128", "--model.hidden_size=128"]
-# name -> overrides on the release recipe; "{distilled}" is the distillation checkpoint.
-STEPS: dict[str, list[str]] = {
-    "+ open vocabulary": [*OPEN_VOCABULARY, "--data.features=false"],
-    "+ distillation": [*OPEN_VOCABULARY, "--data.features=false", "--model.init_encoder={distilled}"],
-    "+ exact-match features": [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled}"],
-    "shared encoder (distilled, frozen)": [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled}",
-                                           "--model.freeze_encoder=true"],
+WIKIQA_ONLY = ['--data.train=["wiki_qa/train"]', '--data.val=["wiki_qa/validation"]']  # ranking before the TrecQA-data step
+# name -> overrides on training/configs/distill.yaml: the distilled encoders the steps start from ("{distilled:NAME}").
+DISTILLED = {
+    "2 epochs": ["--trainer.max_epochs=2", "--model.hidden_size=128"],
+    "12 epochs": ["--trainer.max_epochs=12", "--model.hidden_size=128"],
+    "8 epochs, hidden 192": ["--trainer.max_epochs=8", "--model.hidden_size=192"],
+    # the rest of the size sweep: no task step
+    "8 epochs, hidden 256": ["--trainer.max_epochs=8", "--model.hidden_size=256"],
+    "2 epochs, input 64": ["--trainer.max_epochs=2", "--model.hidden_size=128", "--model.embedding_dim=64"],
+    "2 epochs, input 256": ["--trainer.max_epochs=2", "--model.hidden_size=128", "--model.embedding_dim=256"],
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One column: overrides on the release recipes, for the tasks the lever changes (the others keep the column before)."""
+
+    overrides: list[str]
+    tasks: tuple[str, ...] = TASKS
+    ranking: list[str] = field(default_factory=list)  # extra overrides for the ranking recipe
+
+
+STEPS: dict[str, Step] = {
+    "+ open vocabulary": Step([*OPEN_VOCABULARY, "--data.features=false"], ranking=WIKIQA_ONLY),
+    "+ distillation": Step([*OPEN_VOCABULARY, "--data.features=false", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY),
+    "+ exact-match features": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY),
+    "shared encoder (distilled, frozen)": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}",
+                                                "--model.freeze_encoder=true"], ranking=WIKIQA_ONLY),
+    "+ TrecQA training data": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], tasks=("ranking",)),
+    "+ longer distillation": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:12 epochs}"]),
+    "+ hidden 192": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.hidden_size=192",
+                          "--model.init_encoder={distilled:8 epochs, hidden 192}"]),
 }
 REPORTED = {"entailment": ["sick/validation"], "paraphrase": ["mrpc/train[-400:]"], "ranking": ["trec_qa/validation"]}
 VOCABULARY_SPLITS = {"entailment": ["snli/validation[-1000:]", "sick/validation"], "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
@@ -53,15 +79,33 @@ def v1_results() -> dict[str, dict[str, dict[str, float]]]:
     return results
 
 
-def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path, distilled: str | None, cached_only: bool = False) -> dict[str, Any] | None:
-    """Train, export and measure one step for one task; cached in root/<step>/<task>/result.json. None if it needs a
-    distilled encoder and there is none, or if it is not cached and cached_only."""
+def distilled_encoder(name: str, root: Path) -> str:
+    """The best checkpoint of one DISTILLED variant, trained once (`python -m training.distill`) and noted in root/distill/."""
+    folder = root / "distill" / slug(name)
+    noted = folder / "best.txt"
+    if noted.is_file():
+        return noted.read_text().strip()
+    from training.release import run_stage
+
+    checkpoint = run_stage(slug(name), [sys.executable, "-m", "training.distill", "--config", "training/configs/distill.yaml",
+                                        f"--trainer.default_root_dir={folder}", "--trainer.enable_progress_bar=false", *DISTILLED[name]], folder)
+    noted.write_text(str(checkpoint))
+    return str(checkpoint)
+
+
+def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path, cached_only: bool = False) -> dict[str, Any] | None:
+    """Train, export and measure one step for one task; cached in root/<step>/<task>/result.json. None if it is not
+    cached and cached_only."""
     folder = root / slug(name) / task
     cached = folder / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
-    if cached_only or (any("{distilled}" in o for o in overrides) and not distilled):
+    if cached_only:
         return None
+    for variant in DISTILLED:
+        placeholder = f"{{distilled:{variant}}}"
+        if any(placeholder in o for o in overrides):
+            overrides = [o.replace(placeholder, distilled_encoder(variant, root)) for o in overrides]
     from service.evaluate import evaluate
     from service.runtime import PairModel
     from training.data import load_pairs
@@ -69,7 +113,6 @@ def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path
     from training.export import split_oov
 
     folder.mkdir(parents=True, exist_ok=True)
-    overrides = [o.replace("{distilled}", str(distilled)) for o in overrides]
     command = [sys.executable, "-m", "pairscore.cli", "train", "--config", f"training/configs/{task}.yaml", f"--trainer.max_epochs={epochs}",
                f"--trainer.default_root_dir={folder}", "--trainer.enable_progress_bar=false", *overrides]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -135,28 +178,102 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     return result
 
 
-def run(root: Path, epochs: int, distilled: str | None, steps: list[str] | None = None, cached_only: bool = False) -> dict[str, dict[str, dict[str, Any] | None]]:
-    """step -> task -> result (None: not measured)."""
-    return {name: {task: run_step(name, task, overrides, epochs, root, distilled, cached_only) for task in TASKS}
-            for name, overrides in STEPS.items() if steps is None or name in steps}
+def run(root: Path, epochs: int, cached_only: bool = False) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """step -> task -> result (None: not measured); a task a step does not change keeps the column before."""
+    results: dict[str, dict[str, dict[str, Any] | None]] = {}
+    before: dict[str, dict[str, Any] | None] = {}
+    for name, step in STEPS.items():
+        results[name] = {task: run_step(name, task, step.overrides + (step.ranking if task == "ranking" else []), epochs, root, cached_only)
+                         if task in step.tasks else before.get(task) for task in TASKS}
+        if not name.startswith("shared"):  # the shared encoder is a side branch: the next lever builds on the column before it
+            before = results[name]
+    return results
 
 
-def distillation_lines(noted: Path = Path("runs/release/distilled.txt")) -> list[str]:
-    """The distilled encoder on its own: the last validation of `python -m training.distill` (its CSV log)."""
-    if not noted.is_file():
-        return []
+Shape = tuple[int, int]  # (hidden size, input dimension)
+
+
+def _override(overrides: list[str], key: str, default: int) -> int:
+    return int(next((o.split("=")[1] for o in overrides if o.startswith(f"--model.{key}=")), default))
+
+
+def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str, float]:
+    """Texts/s of an encoder.onnx per shape, "HIDDENxDIM" (random weights: speed does not depend on them), onnxruntime
+    on 1 thread, batches of 64 WikiQA answers, rounds interleaved, best of each; cached in root/distill/speed.json."""
+    cached = root / "distill" / "speed.json"
+    keys = [f"{hidden}x{dim}" for hidden, dim in shapes]
+    known = json.loads(cached.read_text()) if cached.is_file() else {}
+    if all(k in known for k in keys):
+        return known
+    import tempfile
+    import time
+
+    from pairscore import artifact
+    from service.runtime import _padded, _session
+    from training.data import load_pairs
+    from training.export import export_graphs, store_table_fp16
+    from training.model import PairModule
+    from training.tokenizer import build_tokenizer
+
+    texts = list(dict.fromkeys(p.text_b for p in load_pairs("wiki_qa/validation", "ranking")))[:1024]
+    tokenizer = build_tokenizer([], kind="minilm")
+    ids = [e.ids for e in tokenizer.encode_batch(texts)]
+    sessions = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, (hidden, dim) in zip(keys, shapes):
+            folder = Path(tmp) / key
+            folder.mkdir()
+            model = PairModule("ranking", vocab_size=tokenizer.get_vocab_size(), embedding_dim=dim, hidden_size=hidden).eval()
+            export_graphs(model, folder)
+            store_table_fp16(folder / "encoder.onnx")
+            sessions[key] = _session(folder / "encoder.onnx", 1, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
+    best = dict.fromkeys(keys, float("inf"))
+    for _ in range(rounds):
+        for key, session in sessions.items():
+            start = time.perf_counter()
+            for i in range(0, len(ids), 64):
+                session.run([artifact.ENCODER_OUTPUT], _padded(ids[i:i + 64]))
+            best[key] = min(best[key], time.perf_counter() - start)
+    speeds = {key: len(ids) / t for key, t in best.items()}
+    cached.write_text(json.dumps(speeds, indent=2))
+    return speeds
+
+
+def distillation_lines(root: Path) -> list[str]:
+    """The distilled encoders on their own (each DISTILLED variant's CSV log): the size sweep at the distillation stage."""
     import csv
 
-    checkpoint = Path(noted.read_text().strip())
-    log = checkpoint.parent.parent / "metrics.csv"
-    rows = [r for r in csv.DictReader(log.open()) if r.get("val_cosine")] if log.is_file() else []
+    rows = []
+    for name, overrides in DISTILLED.items():
+        noted = root / "distill" / slug(name) / "best.txt"
+        log = Path(noted.read_text().strip()).parent.parent / "metrics.csv" if noted.is_file() else None
+        measured = [r for r in csv.DictReader(log.open()) if r.get("val_cosine")] if log and log.is_file() else []
+        if measured:
+            shape = (_override(overrides, "hidden_size", 128), _override(overrides, "embedding_dim", 128))
+            after_two = [float(r["val_cosine"]) for r in measured if int(r["epoch"]) < 2]
+            best = max(measured, key=lambda r: float(r["val_cosine"]))
+            rows.append((name, shape, max(after_two), best))
     if not rows:
         return []
-    best = max(rows, key=lambda r: float(r["val_cosine"]))
-    return [f"The distilled encoder alone (`{checkpoint}`, `python -m training.distill --config training/configs/distill.yaml`, "
-            f"epoch {int(best['epoch']) + 1}, step {best['step']}): cosine to the teacher on 2,000 held-out training texts "
-            f"{float(best['val_cosine']):.4f}; STS-B (`stsb/validation`) cosine Spearman of its pooled vector (what /embed serves) "
-            f"{float(best['val_sts_spearman']):.4f}, through the projection to the teacher's space {float(best['val_sts_spearman_projected']):.4f}.", ""]
+    from training.tokenizer import build_tokenizer
+
+    speeds = encode_speeds(sorted({shape for _, shape, _, _ in rows} | {(128, 128)}), root)
+    vocab = build_tokenizer([], kind="minilm").get_vocab_size()
+    lines = ["### The distilled encoders alone, and the encoder's size", "",
+             "`python -m training.distill --config training/configs/distill.yaml` with each variant's overrides (`DISTILLED` in "
+             "training/ablation.py), 1 layer. Cosine to the teacher on 2,000 held-out training texts; STS-B "
+             "(`stsb/validation`) cosine Spearman of the pooled vector (what /embed serves) and through the projection to the "
+             "teacher's space, at the best checkpoint. Token table: MiniLM's WordPiece rows × input dimension, float16. Encode "
+             "speed: encoder.onnx on 1 thread, batches of 64 WikiQA answers, relative to hidden 128 × input 128 in the same "
+             "run (`encode_speeds`, cached in runs/experiments/ablation/distill/speed.json).", "",
+             "| distilled encoder | hidden | input dim | token table (MB) | cosine after 2 epochs | best cosine (epoch) | STS-B cosine | "
+             "STS-B projected | encode speed vs 128 × 128 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, (hidden, dim), after_two, best in rows:
+        lines.append(f"| {name} | {hidden} | {dim} | {vocab * dim * 2 / 1e6:.1f} | {after_two:.4f} | "
+                     f"{float(best['val_cosine']):.4f} ({int(best['epoch']) + 1}) | {float(best['val_sts_spearman']):.4f} | "
+                     f"{float(best['val_sts_spearman_projected']):.4f} | {speeds[f'{hidden}x{dim}'] / speeds['128x128']:.2f}× |")
+    return lines + [""]
 
 
 def _fmt(value: float | None) -> str:
@@ -164,7 +281,7 @@ def _fmt(value: float | None) -> str:
 
 
 def render(results: dict[str, dict[str, dict[str, Any] | None]], release: dict[str, dict[str, Any]], baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
-           vocabulary: dict[str, Any], epochs: int, command: str) -> list[str]:
+           vocabulary: dict[str, Any], epochs: int, command: str, root: Path) -> list[str]:
     """Markdown lines: the ablation table (steps as columns) and the vocabulary table."""
     columns: dict[str, dict[str, Any]] = {"v1 (shipped)": {"metrics": v1_results(), "epochs": "release"}}
     for name, tasks in results.items():
@@ -189,12 +306,15 @@ def render(results: dict[str, dict[str, dict[str, Any] | None]], release: dict[s
     for task in TASKS:
         cells = [_fmt((col.get("sts") or {}).get(task)) for col in columns.values()] + ["" for _ in baselines]
         lines.append(f"| {task} encoder | `stsb/validation` | cosine Spearman | " + " | ".join(cells) + " |")
-    lines += ["", "A dash: not measured in this session's time box (the command above fills it on a rerun; v1's STS-B "
-              "cosine is not in its cards). The last lever of issue 8, the encoder's size (hidden size and input "
-              "dimension sweep), was not measured: every v2 column is the 1×128 BiLSTM over 128-d inputs of "
-              "training/configs/distill.yaml. The v2 release differs from the \"+ exact-match features\" column in its "
-              "recipes: more epochs, and pair features for paraphrase and ranking only (training/configs/*.yaml).", ""]
-    lines += distillation_lines()
+    lines += ["", "A dash: not measured (v1's STS-B cosine is not in its cards). Until the TrecQA-data column, ranking "
+              "trains and selects on WikiQA only; from it on, on WikiQA + TrecQA (training/configs/ranking.yaml); a column "
+              "whose lever does not touch a task repeats the column before for it. The distilled encoder each column "
+              "starts from is named in its overrides (`STEPS` and `DISTILLED` in training/ablation.py): 2 epochs of "
+              "distillation up to the shared-encoder and TrecQA columns, then longer, then a wider encoder. The v2 "
+              "release differs from the lever columns in its recipes (training/configs/*.yaml): more epochs, pair features "
+              "for paraphrase and ranking only, and per task the distilled encoder that won there (`DISTILL` in "
+              "training/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).", ""]
+    lines += distillation_lines(root)
     lines += ["",
               "### Fallback-token rate per vocabulary option", "",
               "Share of tokens that become the fallback token (`[UNK]`), share of texts with at least one, and tokens per "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -266,7 +266,8 @@ class PairDataModule(pl.LightningDataModule):
         for role in ("train", "val", "calibration"):
             loaded[role] = []
             for spec in h[role] or []:
-                pairs = load_pairs(spec, h.task, h.data_dir, h.hub)
+                # question ids repeat across sources (wiki_qa and trec_qa both have "train-1"): a group is per split
+                pairs = [p if p.group is None else replace(p, group=f"{spec}|{p.group}") for p in load_pairs(spec, h.task, h.data_dir, h.hub)]
                 source = parse_spec(spec)[0]
                 info = SOURCES[source]
                 self.sources.append({"source": source, "split": spec, "role": role, "rows": len(pairs), "licence": info.licence, "hub_id": info.hub_id})

@@ -250,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/experiments.md"))
     parser.add_argument("--ablation", action="store_true", help="the models-v2 levers, one at a time, on every task")
     parser.add_argument("--ablation-epochs", type=int, default=2, help="epochs per task and ablation step")
-    parser.add_argument("--distilled", help="distilled encoder checkpoint (default: the release's, runs/release/distilled.txt)")
     parser.add_argument("--cached-only", action="store_true", help="ablation: render the steps already measured, train nothing")
     args = parser.parse_args(argv)
     grid = [] if args.skip_grid else [run_variant(name, overrides, args.epochs, args.runs) for name, overrides in GRID.items()]
@@ -259,13 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m training.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
     ablation_lines = None
     if args.ablation:
-        noted = Path("runs/release/distilled.txt")
-        distilled = args.distilled or (noted.read_text().strip() if noted.is_file() else None)
-        results = ablation.run(args.runs / "ablation", args.ablation_epochs, distilled, cached_only=args.cached_only)
+        results = ablation.run(args.runs / "ablation", args.ablation_epochs, cached_only=args.cached_only)
         release = {t: json.loads((args.models / t / "card.json").read_text()) for t in RELEASE_TASKS if (args.models / t / "card.json").is_file()}
         release = {t: c for t, c in release.items() if c.get("format_version") == 2 and c.get("teacher")}
         ablation_lines = ablation.render(results, release, baseline_metrics(args.baselines), ablation.vocabulary_options(args.runs / "ablation"),
-                                         args.ablation_epochs, command.strip())
+                                         args.ablation_epochs, command.strip(), args.runs / "ablation")
     table: Table = {}
     release_rows(args.models, table)
     baselines = baseline_rows(args.baselines, table)

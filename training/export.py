@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 import torch
 from tokenizers import Tokenizer
 
@@ -99,6 +100,35 @@ def export_graphs(model: PairModule, out: Path, opset: int = OPSET, temperature:
         dynamic_axes={**{name: {0: "batch"} for name in names}, output: {0: "batch"}},
         opset_version=opset, dynamo=False,
     )
+
+
+def store_table_fp16(path: Path) -> int:
+    """Store the encoder's token table as float16, cast back to float32 after the lookup; returns bytes saved.
+
+    The table is most of the file (and of the server's memory); the cast is per token, so a vector never
+    depends on its batch, unlike dynamic int8. Export rounds the torch table first, so parity stays exact.
+    """
+    model = onnx.load(str(path))
+    graph = model.graph
+    tables = {init.name: init for init in graph.initializer if len(init.dims) == 2 and init.data_type == onnx.TensorProto.FLOAT}
+    lookups = [node for node in graph.node if node.op_type == "Gather" and node.input[0] in tables and node.input[1] == artifact.ENCODER_INPUTS[0]]
+    if len(lookups) != 1:
+        raise ExportError(f"{path}: expected one token-table lookup on {artifact.ENCODER_INPUTS[0]!r}, found {len(lookups)}")
+    lookup = lookups[0]
+    table = tables[lookup.input[0]]
+    half = numpy_helper.from_array(numpy_helper.to_array(table).astype(np.float16), table.name)
+    saved = len(table.raw_data) - len(half.raw_data)
+    table.CopyFrom(half)
+    looked_up = lookup.output[0]
+    lookup.output[0] = f"{looked_up}_float16"
+    cast = onnx.helper.make_node("Cast", [lookup.output[0]], [looked_up], to=onnx.TensorProto.FLOAT, name=f"{lookup.name}_to_float")
+    graph.node.insert(list(graph.node).index(lookup) + 1, cast)
+    stale = [info for info in graph.value_info if info.name == looked_up]
+    for info in stale:
+        graph.value_info.remove(info)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return saved
 
 
 def quantize(out: Path) -> None:
@@ -193,9 +223,12 @@ def parity_texts(pairs: list[Pair]) -> list[str]:
     return chosen if len(chosen) % 2 == 0 else chosen[:-1]
 
 
-def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: bool = False, tune_threshold: bool = False, data_dir: str | None = None) -> dict[str, Any]:
+def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: bool = False, tune_threshold: bool = False,
+           data_dir: str | None = None, table_dtype: str = "float16") -> dict[str, Any]:
     """Write and check the model folder; returns the card."""
     model, checkpoint = load_checkpoint(checkpoint_path)
+    if table_dtype == "float16":  # the model served, and so measured, is the one with the rounded table
+        model.encoder.embedding.weight.data = model.encoder.embedding.weight.data.half().float()
     hp, data_hp = hyperparameters(checkpoint, "hyper_parameters"), hyperparameters(checkpoint, "datamodule_hyper_parameters")
     extra = checkpoint["pairscore"]
     task = hp["task"]
@@ -215,6 +248,8 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     export_graphs(model, out, temperature=temperature)
     if int8 or serve_int8:
         quantize(out)
+    if table_dtype == "float16":
+        store_table_fp16(out / artifact.ENCODER_FILE)
     graphs = {"encoder": artifact.ENCODER_FILE, "encoder_fp32": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}
     if int8 or serve_int8:
         graphs["encoder_int8"] = artifact.ENCODER_INT8_FILE
@@ -232,7 +267,7 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         "architecture": {
             "cell": hp["cell"], "layers": hp["layers"], "bidirectional": hp["bidirectional"], "hidden_size": hp["hidden_size"],
             "pooling": hp["pooling"], "embeddings": hp["embeddings"], "embedding_dim": hp["embedding_dim"],
-            "vocab_size": hp["vocab_size"], "glove_coverage": extra.get("embedding_coverage"), "head_hidden": hp["head_hidden"],
+            "vocab_size": hp["vocab_size"], "table_dtype": table_dtype, "glove_coverage": extra.get("embedding_coverage"), "head_hidden": hp["head_hidden"],
             "parameters": parameters, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
         },
         "explain": artifact.ENCODER_WINNERS if hp["pooling"] == "max" else None,
@@ -284,10 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8", action="store_true", help="also write encoder.int8.onnx (dynamic quantization)")
     parser.add_argument("--serve-int8", action="store_true", help="serve the int8 encoder (implies --int8)")
     parser.add_argument("--tune-threshold", action="store_true", help="paraphrase: pick the F1-best threshold on the validation split instead of 0.5")
+    parser.add_argument("--table-dtype", choices=("float16", "float32"), default="float16",
+                        help="storage of the encoder's token table (float16 halves the file; the lookup is cast back to float32)")
     parser.add_argument("--data_dir", help="data folder for the validation split (default: the training one)")
     args = parser.parse_args(argv)
     try:
-        card = export(args.checkpoint, args.out, args.int8, args.serve_int8, args.tune_threshold, args.data_dir)
+        card = export(args.checkpoint, args.out, args.int8, args.serve_int8, args.tune_threshold, args.data_dir, args.table_dtype)
     except (ExportError, artifact.ArtifactError) as exc:
         print(f"pairscore export: {exc}", file=sys.stderr)
         return 1

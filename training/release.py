@@ -3,12 +3,12 @@
     python -m training.release [distill] [entailment paraphrase ranking] [--models models] [--TASK-OVERRIDES ...]
 
 Stages, in order: `distill` caches the teacher's vectors (training.teacher) and pre-trains
-the encoder on them (training/configs/distill.yaml); each task then runs its recipe
-from that encoder (`--model.init_encoder`), is exported in artifact format v2 with the
+the encoders on them (training/configs/distill.yaml, with each task's DISTILL overrides);
+each task then runs its recipe from its encoder (`--model.init_encoder`), is exported in artifact format v2 with the
 fp32 encoder served (batch-independent), gets its reported (non-selection) splits, the
 fallback-token rates and the STS-B cosine of its /embed vectors in the card, and
 models/README.md is rendered from the cards. Without the `distill` stage the tasks
-start from the checkpoint the last one wrote (runs/release/distilled.txt) or --distilled.
+start from the checkpoints the last one noted (runs/release/distilled*.txt) or --distilled.
 """
 
 from __future__ import annotations
@@ -33,7 +33,15 @@ SELECTION_METRIC = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "ma
 # Splits reported in the card besides the selection splits (never used to select anything; one the recipe
 # already selects on, like MRPC once paraphrase trains on it, is in the card's metrics instead).
 REPORTED = {"entailment": ["sick/validation"], "paraphrase": ["mrpc/train[-400:]"], "ranking": ["trec_qa/validation"]}
-DISTILLED = "distilled.txt"  # in --runs: the distillation stage's best checkpoint
+# The distillation each task starts from: overrides on training/configs/distill.yaml. At equal task epochs, longer
+# distillation lifted MRPC and cost entailment and both ranking splits; a wider encoder won neither task on every
+# split (docs/experiments.md, `python -m training.experiments --skip-grid --ablation`).
+DISTILL: dict[str, list[str]] = {"entailment": [], "paraphrase": ["--trainer.max_epochs=12"], "ranking": []}
+
+
+def distilled_note(runs: Path, overrides: list[str]) -> Path:
+    """Where the distill stage notes the best checkpoint of one DISTILL variant (runs/distilled.txt for the plain recipe)."""
+    return runs / "".join(["distilled", *(f"-{re.sub(r'[^a-z0-9]+', '-', o.lower()).strip('-')}" for o in overrides), ".txt"])
 
 
 def run_stage(name: str, command: list[str], runs: Path) -> Path:
@@ -49,14 +57,15 @@ def run_stage(name: str, command: list[str], runs: Path) -> Path:
     return Path(match[1])
 
 
-def distill(runs: Path, overrides: list[str]) -> Path:
-    """The teacher's vectors (cached), then the distilled encoder; its checkpoint is noted in runs/distilled.txt."""
+def distill(runs: Path, variant: list[str], overrides: list[str]) -> Path:
+    """The teacher's vectors (cached), then one distilled encoder; its checkpoint is noted in distilled_note()."""
     teacher = subprocess.run([sys.executable, "-m", "training.teacher"], capture_output=True, text=True)
     if teacher.returncode:
         raise SystemExit(f"teacher vectors failed: {teacher.stderr[-2000:]}")
-    checkpoint = run_stage("distill", [sys.executable, "-m", "training.distill", "--config", "training/configs/distill.yaml",
-                                       f"--trainer.default_root_dir={runs}", *overrides], runs)
-    (runs / DISTILLED).write_text(str(checkpoint))
+    note = distilled_note(runs, variant)
+    checkpoint = run_stage(note.stem, [sys.executable, "-m", "training.distill", "--config", "training/configs/distill.yaml",
+                                       f"--trainer.default_root_dir={runs}", *variant, *overrides], runs)
+    note.write_text(str(checkpoint))
     return checkpoint
 
 
@@ -121,8 +130,8 @@ def render_readme(models: Path) -> str:
               "distillation stage, then every task).",
               "", "**Licences.** SICK and Twitter URL are CC BY-NC-SA 3.0 (non-commercial); MRPC, WikiQA and TrecQA are "
               "research-use only. A model trained on them inherits those terms: the entailment model (SICK) and the "
-              "paraphrase model (Twitter URL, MRPC) are for non-commercial research use, the ranking model (WikiQA) for "
-              "research use. The distilled encoder saw the training texts of every source (no labels).", ""]
+              "paraphrase model (Twitter URL, MRPC) are for non-commercial research use, the ranking model (WikiQA, TrecQA) for "
+              "research use. The distilled encoders saw the training texts of every source (no labels).", ""]
     return "\n".join(lines)
 
 
@@ -131,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stages", nargs="*", default=list(STAGES), help=f"any of {', '.join(STAGES)} (default: all, in that order)")
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--runs", type=Path, default=Path("runs/release"))
-    parser.add_argument("--distilled", type=Path, help="encoder checkpoint for the tasks (default: the distill stage's)")
+    parser.add_argument("--distilled", type=Path, help="one encoder checkpoint for every task (default: each task's DISTILL variant)")
     parser.add_argument("--distill-override", action="append", default=[], help="a LightningCLI override for the distill stage")
     parser.add_argument("--readme-only", action="store_true", help="only render models/README.md from the cards")
     args, overrides = parser.parse_known_args(argv)
@@ -139,16 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown stage(s) {sorted(unknown)}: expected {', '.join(STAGES)}")
     if not args.readme_only:
-        distilled = args.distilled
-        if "distill" in args.stages:
-            distilled = distill(args.runs, args.distill_override)
         tasks = [t for t in TASKS if t in args.stages]
-        if tasks and distilled is None:
-            noted = args.runs / DISTILLED
-            if not noted.is_file():
-                parser.error(f"{noted}: no distilled encoder yet; run the distill stage first or give --distilled")
-            distilled = Path(noted.read_text().strip())
+        if "distill" in args.stages:
+            for variant in dict.fromkeys(tuple(DISTILL[t]) for t in tasks or TASKS):
+                distill(args.runs, list(variant), args.distill_override)
         for task in tasks:
+            distilled = args.distilled
+            if distilled is None:
+                noted = distilled_note(args.runs, DISTILL[task])
+                if not noted.is_file():
+                    parser.error(f"{noted}: no distilled encoder for {task} yet; run the distill stage first or give --distilled")
+                distilled = Path(noted.read_text().strip())
             checkpoint = train(task, args.runs, [f"--model.init_encoder={distilled}", *overrides])
             out = args.models / task
             card = export(checkpoint, out, tune_threshold=task == "paraphrase")

@@ -86,3 +86,14 @@ def test_pair_batches_are_sorted_by_length_within_chunks():
     assert longest == sorted(longest) and sum(map(len, batches)) == len(pairs)
     batch = data.collate([dataset[i] for i in batches[0]])
     assert batch["a_ids"].shape == (8, int(batch["a_len"].max()))
+
+
+def test_questions_of_two_sources_stay_apart_though_their_ids_repeat(tmp_path):
+    for source in ("wiki_qa", "trec_qa"):  # both number their questions train-1, train-2, ...
+        (tmp_path / source).mkdir()
+        rows = [{"question_id": f"train-{q}", "question": f"{source} question {q}", "answer": f"answer {a}", "label": int(a == 0)}
+                for q in (1, 2) for a in range(3)]
+        (tmp_path / source / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    module = data.PairDataModule("ranking", ["wiki_qa/train", "trec_qa/train"], ["wiki_qa/train"], data_dir=str(tmp_path))
+    module.setup()
+    assert sorted(map(len, module.train_set.units)) == [3, 3, 3, 3]

@@ -40,3 +40,28 @@ def test_fixed_dims_are_refused(tmp_path):
                       str(tmp_path / "fixed.onnx"), input_names=["input_ids", "lengths"], dynamo=False)  # fmt: skip
     with pytest.raises(export.ExportError, match="fixed dims"):
         export.check_symbolic(tmp_path / "fixed.onnx")
+
+
+def test_float16_table_halves_it_and_keeps_parity_with_the_rounded_torch_table(tmp_path):
+    torch.manual_seed(0)
+    model = PairModule("entailment", vocab_size=500, embedding_dim=16, hidden_size=8, head_hidden=6).eval()
+    export.export_graphs(model, tmp_path)
+    full = (tmp_path / "encoder.onnx").stat().st_size
+    saved = export.store_table_fp16(tmp_path / "encoder.onnx")
+    assert saved == 500 * 16 * 2
+    assert (tmp_path / "encoder.onnx").stat().st_size <= full - saved + 1024
+    import onnx
+
+    tables = [i for i in onnx.load(str(tmp_path / "encoder.onnx")).graph.initializer if list(i.dims) == [500, 16]]
+    assert [t.data_type for t in tables] == [onnx.TensorProto.FLOAT16]
+    model.encoder.embedding.weight.data = model.encoder.embedding.weight.data.half().float()
+    encoder = ort.InferenceSession(str(tmp_path / "encoder.onnx"))
+    ids, lengths = torch.randint(2, 500, (5, 9)), torch.tensor([9, 1, 4, 7, 2])
+    ids = ids * (torch.arange(9) < lengths[:, None])
+    with torch.no_grad():
+        expected = model.encoder(ids, lengths).numpy()
+    got = encoder.run(["embeddings"], {"input_ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+    assert got.dtype == np.float32
+    assert np.abs(got - expected).max() <= 1e-6
+    with pytest.raises(export.ExportError, match="one token-table lookup"):
+        export.store_table_fp16(tmp_path / "encoder.onnx")
