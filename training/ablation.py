@@ -47,6 +47,7 @@ class Step:
     overrides: list[str]
     tasks: tuple[str, ...] = TASKS
     ranking: list[str] = field(default_factory=list)  # extra overrides for the ranking recipe
+    side_branch: bool = False  # the next lever builds on the column before this one
 
 
 STEPS: dict[str, Step] = {
@@ -54,7 +55,7 @@ STEPS: dict[str, Step] = {
     "+ distillation": Step([*OPEN_VOCABULARY, "--data.features=false", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY),
     "+ exact-match features": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY),
     "shared encoder (distilled, frozen)": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}",
-                                                "--model.freeze_encoder=true"], ranking=WIKIQA_ONLY),
+                                                "--model.freeze_encoder=true"], ranking=WIKIQA_ONLY, side_branch=True),
     "+ TrecQA training data": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], tasks=("ranking",)),
     "+ longer distillation": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:12 epochs}"]),
     "+ hidden 192": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.hidden_size=192",
@@ -185,7 +186,7 @@ def run(root: Path, epochs: int, cached_only: bool = False) -> dict[str, dict[st
     for name, step in STEPS.items():
         results[name] = {task: run_step(name, task, step.overrides + (step.ranking if task == "ranking" else []), epochs, root, cached_only)
                          if task in step.tasks else before.get(task) for task in TASKS}
-        if not name.startswith("shared"):  # the shared encoder is a side branch: the next lever builds on the column before it
+        if not step.side_branch:
             before = results[name]
     return results
 
