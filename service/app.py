@@ -43,7 +43,6 @@ from service.schemas import (
     ParaphrasePair,
     ParaphrasePairs,
     ParaphraseResult,
-    Probabilities,
     Question,
     RankedAnswer,
     Task,
@@ -107,12 +106,8 @@ class PairScore:
     ) -> Annotated[list[EntailmentResult], JSON]:
         """Entailment label and class probabilities per pair, in input order."""
         model = self.models["entailment"]
-        rows = model.score_pairs([p.premise for p in pairs], [p.hypothesis for p in pairs]).tolist()
-        results = []
-        for row in rows:
-            probs = dict(zip(model.labels, row))
-            results.append(EntailmentResult(label=max(probs, key=probs.get), probabilities=Probabilities(**probs)))
-        return results
+        outputs = model.score_pairs([p.premise for p in pairs], [p.hypothesis for p in pairs])
+        return [EntailmentResult(**result) for result in model.results(outputs)]
 
     @bentoml.api(**BATCHED)
     def paraphrase(
@@ -120,9 +115,8 @@ class PairScore:
     ) -> Annotated[list[ParaphraseResult], JSON]:
         """Paraphrase probability per pair and the decision at the card's threshold."""
         model = self.models["paraphrase"]
-        threshold = model.decision_threshold
-        probability = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs]).tolist()
-        return [ParaphraseResult(paraphrase=p >= threshold, probability=p) for p in probability]
+        outputs = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
+        return [ParaphraseResult(**result) for result in model.results(outputs)]
 
     @bentoml.api
     def rank(

@@ -50,19 +50,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def scores(model: PairModel, outputs: Any) -> Iterator[dict[str, Any]]:
-    """Score fields per head-output row, as the HTTP endpoints name them."""
-    for row in outputs:
-        if model.task == "entailment":
-            probs = {label: float(p) for label, p in zip(model.labels, row)}
-            yield {"label": max(probs, key=probs.get), "probabilities": probs}
-        elif model.task == "paraphrase":
-            threshold = model.decision_threshold
-            yield {"paraphrase": bool(row >= threshold), "probability": float(row)}
-        else:
-            yield {"score": float(row)}
-
-
 def texts(task: str, row: dict[str, Any]) -> Pair:
     """The row's text pair; its gold label, if any, is neither needed nor checked."""
     filled = [key for key, value in row.items() if value is not None]  # Parquet/CSV unions carry nulls
@@ -87,7 +74,7 @@ def score_rows(model: PairModel, rows: list[tuple[int, dict | Exception]]) -> tu
     if not good:
         return [], rejected
     outputs = model.score_pairs([p.text_a for _, _, p in good], [p.text_b for _, _, p in good])
-    return [(line, row, merge(row, score)) for (line, row, _), score in zip(good, scores(model, outputs))], rejected
+    return [(line, row, merge(row, score)) for (line, row, _), score in zip(good, model.results(outputs))], rejected
 
 
 def error_line(line: int, error: str, row: Any, file: str | None = None) -> str:

@@ -159,8 +159,9 @@ class CacheMetrics:
 class CachedPairModel(PairModel):
     """A PairModel whose encoder calls go through a VectorCache (shared by the tasks that serve the same encoder file)."""
 
-    def __init__(self, model_dir: str | Path, cache: VectorCache, encoder_file: str | None = None, threads: int | None = None) -> None:
-        super().__init__(model_dir, threads=threads, encoder_file=encoder_file)
+    def __init__(self, model_dir: str | Path, cache: VectorCache, encoder_file: str | None = None, threads: int | None = None,
+                 card: dict[str, Any] | None = None) -> None:
+        super().__init__(model_dir, threads=threads, encoder_file=encoder_file, card=card)
         self.cache = cache
 
     def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:

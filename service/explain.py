@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
-from service.batch import scores
 
 if TYPE_CHECKING:
     from service.runtime import PairModel
@@ -76,7 +75,7 @@ def token_weights(model: "PairModel", texts: Sequence[str]) -> list[TokenWeights
 
 def task_result(model: "PairModel", text_a: str, text_b: str) -> dict[str, Any]:
     """What the task's endpoint answers for this one pair (for the CLI; the server calls its endpoints)."""
-    return next(scores(model, model.score_pairs([text_a], [text_b])))
+    return next(model.results(model.score_pairs([text_a], [text_b])))
 
 
 def explain_pair(model: "PairModel", text_a: str, text_b: str, result: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -99,9 +99,9 @@ def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: i
             logger.warning("pairscore: %s: serving %s, not the batch-dependent (dynamic int8) %s the card names", root / task, encoder_file, card["graphs"]["encoder"])
         if cache_entries > 0 and cache_bytes > 0:
             cache = caches.setdefault(card["files"][encoder_file], VectorCache(cache_entries, cache_bytes))
-            model: PairModel = CachedPairModel(root / task, cache, encoder_file=encoder_file)
+            model: PairModel = CachedPairModel(root / task, cache, encoder_file=encoder_file, card=card)
         else:
-            model = PairModel(root / task, encoder_file=encoder_file)
+            model = PairModel(root / task, encoder_file=encoder_file, card=card)
         model.quantization = quantization
         check_model(model, task)
         if isinstance(model, CachedPairModel):

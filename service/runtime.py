@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -74,9 +74,10 @@ def _padded(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
 class PairModel:
     """One task's artifact: tokenizer, sentence encoder and pair head."""
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None, encoder_file: str | None = None):
+    def __init__(self, model_dir: str | Path, threads: int | None = None, encoder_file: str | None = None, card: dict[str, Any] | None = None):
+        """card: the folder's card as artifact.read_card already returned it (its files hashed); read here when None."""
         self.model_dir = Path(model_dir)
-        self.card: dict[str, Any] = artifact.read_card(self.model_dir)
+        self.card: dict[str, Any] = card if card is not None else artifact.read_card(self.model_dir)
         self.task: str = self.card["task"]
         self.labels: list[str] = list(self.card["labels"])
         self.threshold: float | None = self.card.get("threshold")
@@ -154,6 +155,17 @@ class PairModel:
         """Head output for text pairs; a text repeated across pairs is encoded once."""
         vectors = self.encode(list(texts_a) + list(texts_b))
         return self.head(vectors[: len(texts_a)], vectors[len(texts_a) :], self.pair_features(texts_a, texts_b))
+
+    def results(self, outputs: Any) -> Iterator[dict[str, Any]]:
+        """Answer fields per head-output row, named as the HTTP endpoints, the batch scorer and /explain name them."""
+        for row in outputs:
+            if self.task == "entailment":
+                probs = {label: float(p) for label, p in zip(self.labels, row)}
+                yield {"label": max(probs, key=probs.get), "probabilities": probs}
+            elif self.task == "paraphrase":
+                yield {"paraphrase": bool(row >= self.decision_threshold), "probability": float(row)}
+            else:
+                yield {"score": float(row)}
 
     def rank(self, question: str, answers: Sequence[str]) -> np.ndarray:
         """Scores of answers to one question: the question is encoded (and analysed for features) once, not once per answer."""
