@@ -67,6 +67,7 @@ VOCABULARY_SPLITS = {"entailment": ["snli/validation[-1000:]", "sick/validation"
 
 
 def slug(name: str) -> str:
+    """A name as a folder or file name: lower-case runs of letters and digits joined by '-'."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
@@ -112,15 +113,12 @@ def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path
     from training.data import load_pairs
     from training.evaluators import STSEvaluator
     from training.export import split_oov
+    from training.release import run_stage
 
-    folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pairscore.cli", "train", "--config", f"training/configs/{task}.yaml", f"--trainer.max_epochs={epochs}",
                f"--trainer.default_root_dir={folder}", "--trainer.enable_progress_bar=false", *overrides]
-    done = subprocess.run(command, capture_output=True, text=True)
-    match = re.search(r"best checkpoint: (\S+)", done.stdout)
-    if done.returncode or not match:
-        raise RuntimeError(f"{name} / {task}: training failed\n{done.stderr[-3000:]}")
-    export = [sys.executable, "-m", "pairscore.cli", "export", match[1], "--out", str(folder / "model")]
+    checkpoint = run_stage("train", command, folder)
+    export = [sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")]
     subprocess.run(export + (["--tune-threshold"] if task == "paraphrase" else []), check=True, capture_output=True)
     model = PairModel(folder / "model")
     card = model.card

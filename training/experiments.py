@@ -48,24 +48,18 @@ RELEASE_TASKS = ("entailment", "paraphrase", "ranking")
 HEADLINE = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "map"}
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
 def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dict[str, Any]:
     """Train, export and read the card of one variant; cached in root/<slug>/result.json."""
-    folder = root / slug(name)
+    folder = root / ablation.slug(name)
     cached = folder / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
-    folder.mkdir(parents=True, exist_ok=True)
+    from training.release import run_stage
+
     command = [sys.executable, "-m", "pairscore.cli", "train", "--config", RECIPE, f"--trainer.max_epochs={epochs}",
                f"--trainer.default_root_dir={folder}", *overrides]
-    done = subprocess.run(command, capture_output=True, text=True)
-    match = re.search(r"best checkpoint: (\S+)", done.stdout)
-    if done.returncode or not match:
-        raise RuntimeError(f"{name}: training failed\n{done.stderr[-3000:]}")
-    subprocess.run([sys.executable, "-m", "pairscore.cli", "export", match[1], "--out", str(folder / "model")], check=True, capture_output=True)
+    checkpoint = run_stage("train", command, folder)
+    subprocess.run([sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")], check=True, capture_output=True)
     card = json.loads((folder / "model" / "card.json").read_text())
     result = {
         "name": name,

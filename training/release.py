@@ -23,6 +23,7 @@ from typing import Any
 from pairscore import artifact
 from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
+from training.ablation import slug
 from training.data import load_pairs
 from training.evaluators import STS_SPLIT, STSEvaluator
 from training.export import export, split_oov
@@ -41,7 +42,7 @@ DISTILL: dict[str, list[str]] = {"entailment": [], "paraphrase": ["--trainer.max
 
 def distilled_note(runs: Path, overrides: list[str]) -> Path:
     """Where the distill stage notes the best checkpoint of one DISTILL variant (runs/distilled.txt for the plain recipe)."""
-    return runs / "".join(["distilled", *(f"-{re.sub(r'[^a-z0-9]+', '-', o.lower()).strip('-')}" for o in overrides), ".txt"])
+    return runs / "".join(["distilled", *(f"-{slug(o)}" for o in overrides), ".txt"])
 
 
 def run_stage(name: str, command: list[str], runs: Path) -> Path:

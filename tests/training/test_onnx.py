@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 
 from training import export  # noqa: E402
 from training.model import PairModule  # noqa: E402
@@ -50,8 +51,6 @@ def test_float16_table_halves_it_and_keeps_parity_with_the_rounded_torch_table(t
     saved = export.store_table_fp16(tmp_path / "encoder.onnx")
     assert saved == 500 * 16 * 2
     assert (tmp_path / "encoder.onnx").stat().st_size <= full - saved + 1024
-    import onnx
-
     tables = [i for i in onnx.load(str(tmp_path / "encoder.onnx")).graph.initializer if list(i.dims) == [500, 16]]
     assert [t.data_type for t in tables] == [onnx.TensorProto.FLOAT16]
     model.encoder.embedding.weight.data = model.encoder.embedding.weight.data.half().float()
