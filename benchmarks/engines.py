@@ -33,8 +33,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,10 +51,10 @@ from benchmarks.common import (  # noqa: E402
     load_pairs,
     machine,
     md_table,
+    publish,
     read_jsonl,
     timed_loop,
     versions,
-    publish,
 )
 
 ENGINES = ("ort-fp32", "ort-int8", "torch", "minilm")
@@ -163,13 +164,15 @@ class MiniLMEngine(Engine):
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
         unique = list(dict.fromkeys(texts))
-        vectors = self.model.encode(unique, batch_size=CHUNK, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+        vectors = self.model.encode(
+            unique, batch_size=CHUNK, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
         index = {t: i for i, t in enumerate(unique)}
         return vectors[[index[t] for t in texts]]
 
     def score(self, a, b):
         vectors = self._vectors(list(a) + list(b))
-        return np.einsum("ij,ij->i", vectors[: len(a)], vectors[len(a):])
+        return np.einsum("ij,ij->i", vectors[: len(a)], vectors[len(a) :])
 
     def embed(self, texts):
         return self._vectors(texts)
@@ -180,10 +183,14 @@ class MiniLMEngine(Engine):
 
     def wordpieces(self, texts: Sequence[str]) -> float:
         tok = self.model.tokenizer
-        return float(np.mean([len(tok(t, truncation=True, max_length=self.model.max_seq_length)["input_ids"]) for t in texts]))
+        return float(
+            np.mean([len(tok(t, truncation=True, max_length=self.model.max_seq_length)["input_ids"]) for t in texts])
+        )
 
 
-def build_engines(model_dir: Path, threads: int, minilm: Engine | None, skip_torch: bool) -> tuple[dict[str, Engine], dict[str, str]]:
+def build_engines(
+    model_dir: Path, threads: int, minilm: Engine | None, skip_torch: bool
+) -> tuple[dict[str, Engine], dict[str, str]]:
     """The four engines for one task's model folder; missing ones get a reason instead."""
     from pairscore import artifact
     from service.runtime import PairModel
@@ -229,6 +236,7 @@ def pair_throughput(engines: dict[str, Engine], pairs, batch: int, seconds: floa
     get = batches_of(pairs, batch)
     results = {}
     for name, engine in engines.items():
+
         def call(i: int, engine=engine) -> int:
             a, b = get(i)
             engine.score(a, b)
@@ -272,7 +280,7 @@ def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: 
         ref = fp32.score_pairs(a, b)
         entry: dict[str, Any] = {"split": f"{rel} last {last}" if last else rel, "pairs": len(rows)}
 
-        def decide(p: np.ndarray) -> np.ndarray:
+        def decide(p: np.ndarray, task: str = task, fp32: PairModel = fp32, a: list = a) -> np.ndarray:
             if task == "entailment":
                 return p.argmax(1)
             if task == "paraphrase":
@@ -333,7 +341,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rank": {},
     }
     if args.agreement_only:
-        task_dirs = {t: models_root / t for t in ("entailment", "paraphrase", "ranking") if (models_root / t / "card.json").is_file()}
+        task_dirs = {
+            t: models_root / t
+            for t in ("entailment", "paraphrase", "ranking")
+            if (models_root / t / "card.json").is_file()
+        }
         results["agreement"] = agreement(task_dirs, root, args.threads, {})
         results["main_task"] = "entailment"
         results["total_seconds"] = time.perf_counter() - t_start
@@ -342,7 +354,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     minilm = None if args.no_minilm else MiniLMEngine(args.threads)
     if minilm is not None:
         results["minilm"] = minilm.note
-    task_dirs = {task: models_root / task for task in ("entailment", "paraphrase", "ranking") if (models_root / task / "card.json").is_file()}
+    task_dirs = {
+        task: models_root / task
+        for task in ("entailment", "paraphrase", "ranking")
+        if (models_root / task / "card.json").is_file()
+    }
     if not task_dirs:
         raise SystemExit(f"no model folders (entailment/, paraphrase/, ranking/ with card.json) under {models_root}")
     engines_by_task: dict[str, dict[str, Engine]] = {}
@@ -352,8 +368,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["missing"][task] = missing
         card = engines["ort-fp32"].model.card
         results["models"][task] = {
-            "dir": str(model_dir), "architecture": card.get("architecture", {}), "dim": card.get("dim"),
-            "max_tokens": card.get("max_tokens"), "checkpoint": card.get("checkpoint"), "created": card.get("created"),
+            "dir": str(model_dir),
+            "architecture": card.get("architecture", {}),
+            "dim": card.get("dim"),
+            "max_tokens": card.get("max_tokens"),
+            "checkpoint": card.get("checkpoint"),
+            "created": card.get("created"),
         }
         for name, why in missing.items():
             print(f"[{task}] {name}: not measured ({why})", flush=True)
@@ -370,7 +390,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for batch in args.batches:
             cell = pair_throughput(engines_by_task[task], pairs, batch, args.seconds)
             results["pairs"][dataset][str(batch)] = cell
-            print(f"[{dataset}] batch {batch}: " + ", ".join(f"{e} {r['items_per_s']:.0f} pairs/s p50 {r['p50_ms']:.1f} ms" for e, r in cell.items()), flush=True)
+            print(
+                f"[{dataset}] batch {batch}: "
+                + ", ".join(f"{e} {r['items_per_s']:.0f} pairs/s p50 {r['p50_ms']:.1f} ms" for e, r in cell.items()),
+                flush=True,
+            )
 
     main_task = "entailment" if "entailment" in engines_by_task else next(iter(engines_by_task))
     engines = engines_by_task[main_task]
@@ -384,13 +408,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # 2. /embed-style: distinct SNLI texts in requests of 64 texts
     texts = list(dict.fromkeys(t for p in load_pairs(root, "snli", limit=4096) for t in p))
     for name, engine in engines.items():
+
         def call(i: int, engine=engine) -> int:
             n = max(1, len(texts) // CHUNK)
             engine.embed(texts[(i % n) * CHUNK : (i % n) * CHUNK + CHUNK])
             return CHUNK
 
         results["embed"][name] = timed_loop(call, args.seconds)
-    print("[embed] " + ", ".join(f"{e} {r['items_per_s']:.0f} sentences/s" for e, r in results["embed"].items()), flush=True)
+    print(
+        "[embed] " + ", ".join(f"{e} {r['items_per_s']:.0f} sentences/s" for e, r in results["embed"].items()),
+        flush=True,
+    )
 
     # 3. cost vs text length: batches of 64 pairs of L-token texts
     for tokens in args.lengths:
@@ -403,17 +431,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "minilm_wordpieces": minilm.wordpieces(pool[:64]) if minilm is not None else None,
         }
         results["length"][str(tokens)] = cell
-        print(f"[length {tokens}] " + ", ".join(f"{e} {r['items_per_s']:.0f} pairs/s" for e, r in cell.items() if not e.startswith("_")), flush=True)
+        print(
+            f"[length {tokens}] "
+            + ", ".join(f"{e} {r['items_per_s']:.0f} pairs/s" for e, r in cell.items() if not e.startswith("_")),
+            flush=True,
+        )
 
     # 4. ranking cost vs number of answers (question encoded once), with the ranking model
     rank_engines = engines_by_task.get("ranking")
     if rank_engines is None:
-        results["missing"].setdefault("ranking", {})["rank"] = "no ranking model: ranking sweep uses the entailment model's encoder"
+        results["missing"].setdefault("ranking", {})["rank"] = (
+            "no ranking model: ranking sweep uses the entailment model's encoder"
+        )
         rank_engines = engines
     questions, answers = answer_pool(root)
     for n in args.answers:
         cell = {}
         for name, engine in rank_engines.items():
+
             def call(i: int, engine=engine, n=n) -> int:
                 offset = (i * 37) % max(1, len(answers) - n)
                 engine.rank(questions[i % len(questions)], answers[offset : offset + n])
@@ -448,18 +483,33 @@ def markdown(r: dict[str, Any]) -> str:
             for engine in ENGINES:
                 if engine in cells:
                     c = cells[engine]
-                    rows.append([dataset, batch, engine, c["items_per_s"], c["p50_ms"], c["p99_ms"], ratio(c["items_per_s"], base)])
+                    rows.append(
+                        [
+                            dataset,
+                            batch,
+                            engine,
+                            c["items_per_s"],
+                            c["p50_ms"],
+                            c["p99_ms"],
+                            ratio(c["items_per_s"], base),
+                        ]
+                    )
                 else:
                     why = r["missing"].get(task, {}).get(engine, "not measured")
                     rows.append([dataset, batch, engine, "—", "—", "—", why])
     if rows:
-        parts.append(f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, ~{r['seconds_per_cell']} s per cell)\n\n"
-                 + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows))
+        parts.append(
+            f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, "
+            f"~{r['seconds_per_cell']} s per cell)\n\n"
+            + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows)
+        )
     base = r["embed"].get("minilm", {}).get("items_per_s")
     rows = [[e, c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)] for e, c in r["embed"].items()]
     if rows:
-        parts.append(f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
-                     + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows))
+        parts.append(
+            f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
+            + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows)
+        )
     rows = []
     for tokens, cells in r["length"].items():
         tk = cells.get("_tokens", {})
@@ -468,25 +518,55 @@ def markdown(r: dict[str, Any]) -> str:
             if e.startswith("_"):
                 continue
             n_tok = tk.get("minilm_wordpieces") if e == "minilm" else tk.get("ours")
-            rows.append([tokens, e, n_tok if n_tok is not None else "n/a", c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)])
+            rows.append(
+                [
+                    tokens,
+                    e,
+                    n_tok if n_tok is not None else "n/a",
+                    c["items_per_s"],
+                    c["p50_ms"],
+                    ratio(c["items_per_s"], base),
+                ]
+            )
     if rows:
-        parts.append("### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n"
-                     + md_table(["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows))
+        parts.append(
+            "### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n"
+            + md_table(["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows)
+        )
     rows = []
     for n, cells in r["rank"].items():
         base = cells.get("minilm", {}).get("p50_ms")
         for e, c in cells.items():
-            rows.append([n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}×" if base else "n/a"])
+            rows.append(
+                [n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}×" if base else "n/a"]
+            )
     if rows:
-        parts.append("### Ranking: one question, N answers (question encoded once)\n\n"
-                     + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows))
+        parts.append(
+            "### Ranking: one question, N answers (question encoded once)\n\n"
+            + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows)
+        )
     rows = []
     for task, e in r.get("agreement", {}).items():
-        rows.append([task, e["split"], e["unit"], e.get("int8_agreement") if e.get("int8_agreement") is not None else e.get("note", "n/a"),
-                     e.get("int8_max_abs_diff", "n/a"), e.get("fp32_accuracy", "—"), e.get("int8_accuracy", "—"), e.get("torch_agreement", "n/a")])
+        rows.append(
+            [
+                task,
+                e["split"],
+                e["unit"],
+                e.get("int8_agreement") if e.get("int8_agreement") is not None else e.get("note", "n/a"),
+                e.get("int8_max_abs_diff", "n/a"),
+                e.get("fp32_accuracy", "—"),
+                e.get("int8_accuracy", "—"),
+                e.get("torch_agreement", "n/a"),
+            ]
+        )
     if rows:
-        parts.append("### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n"
-                     + md_table(["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"], rows))
+        parts.append(
+            "### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n"
+            + md_table(
+                ["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"],
+                rows,
+            )
+        )
     missing = [f"- {task} {engine}: {why}" for task, m in r["missing"].items() for engine, why in m.items()]
     if missing:
         parts.append("Not measured:\n\n" + "\n".join(missing))
@@ -495,19 +575,33 @@ def markdown(r: dict[str, Any]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=str(REPO / "models"), help="folder with entailment/, paraphrase/, ranking/ (default: models/)")
+    p.add_argument(
+        "--models",
+        default=str(REPO / "models"),
+        help="folder with entailment/, paraphrase/, ranking/ (default: models/)",
+    )
     p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every engine (default: all cores)")
+    p.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="threads for every engine (default: all cores)"
+    )
     p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per cell (at least 3 calls)")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
     p.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
     p.add_argument("--answers", nargs="+", type=int, default=list(ANSWERS))
     p.add_argument("--no-torch", action="store_true", help="skip the torch eager engine")
-    p.add_argument("--agreement-only", action="store_true", help="only int8-vs-fp32 agreement on the selection splits (fast)")
-    p.add_argument("--no-sweeps", action="store_true", help="only the pairs/s table: no /embed, length, ranking sweeps or agreement")
+    p.add_argument(
+        "--agreement-only", action="store_true", help="only int8-vs-fp32 agreement on the selection splits (fast)"
+    )
+    p.add_argument(
+        "--no-sweeps",
+        action="store_true",
+        help="only the pairs/s table: no /embed, length, ranking sweeps or agreement",
+    )
     p.add_argument("--no-minilm", action="store_true", help="skip MiniLM (ratios become n/a)")
-    p.add_argument("--out", default=str(OUT_DIR / "engines.json"), help="JSON results (default: benchmarks/out/engines.json)")
+    p.add_argument(
+        "--out", default=str(OUT_DIR / "engines.json"), help="JSON results (default: benchmarks/out/engines.json)"
+    )
     return p
 
 

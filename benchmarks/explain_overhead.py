@@ -64,10 +64,21 @@ def main(argv: list[str] | None = None) -> int:
                 model.encode(texts)
                 times[name].append(time.perf_counter() - start)
     base = float(np.median(times["embeddings only"]))
-    rows = [[name, len(texts), 1000 * float(np.median(t)), 1000 * float(min(t)), float(np.median(t)) / base] for name, t in times.items()]
+    rows = [
+        [name, len(texts), 1000 * float(np.median(t)), 1000 * float(min(t)), float(np.median(t)) / base]
+        for name, t in times.items()
+    ]
     table = md_table(["encoder graph", "texts", "median ms", "best ms", "ratio to embeddings only"], rows)
-    result = {"model": str(args.model), "encoder": models["embeddings only"].encoder_file, "machine": machine(), "rows": rows,
-              "markdown": f"PairModel.encode of {len(texts)} snli/validation texts, {args.rounds} alternating rounds, 1 thread\n\n{table}"}  # fmt: skip
+    result = {
+        "model": str(args.model),
+        "encoder": models["embeddings only"].encoder_file,
+        "machine": machine(),
+        "rows": rows,
+        "markdown": (
+            f"PairModel.encode of {len(texts)} snli/validation texts, {args.rounds} alternating rounds, 1 thread\n\n"
+            f"{table}"
+        ),
+    }
     publish(result, OUT_DIR / "explain_overhead.json")
     return 0
 

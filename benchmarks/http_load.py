@@ -43,12 +43,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from benchmarks.common import OUT_DIR, REPO, answer_pool, busy_processes, data_dir, load_pairs, machine, md_table, percentile, publish, versions  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    OUT_DIR,
+    REPO,
+    answer_pool,
+    busy_processes,
+    data_dir,
+    load_pairs,
+    machine,
+    md_table,
+    percentile,
+    publish,
+    versions,
+)
 
 HOST = "127.0.0.1"
 CONCURRENCY = (1, 8, 32)
 NEW_RANK_BODIES = 160  # distinct tagged /rank bodies: more than a 10 s cell sends at ~10 req/s
-PHASES = {"cache off": {"PAIRSCORE_CACHE_ENTRIES": "0"}, "cache on": {}}  # server env per phase (cache on: the defaults)
+PHASES = {
+    "cache off": {"PAIRSCORE_CACHE_ENTRIES": "0"},
+    "cache on": {},
+}  # server env per phase (cache on: the defaults)
 
 
 def free_port() -> int:
@@ -63,22 +78,46 @@ def free_port() -> int:
 class Server:
     """`bentoml serve service.app:PairScore` (what `pairscore serve` execs) in its own process group."""
 
-    def __init__(self, models: Path, port: int, log: Path, env: dict[str, str] | None = None, service: str = "service.app:PairScore"):
+    def __init__(
+        self,
+        models: Path,
+        port: int,
+        log: Path,
+        env: dict[str, str] | None = None,
+        service: str = "service.app:PairScore",
+    ):
         self.port = port
         self.url = f"http://{HOST}:{port}"
-        cmd = [sys.executable, "-m", "bentoml", "serve", service, "--working-dir", str(REPO), "--host", HOST, "--port", str(port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            service,
+            "--working-dir",
+            str(REPO),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
         full_env = {**os.environ, "PAIRSCORE_MODEL_DIR": str(Path(models).resolve()), **(env or {})}
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log
         self._log = open(log, "w")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.command = " ".join(cmd)
 
     def wait_ready(self, timeout: float) -> float:
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
-                raise SystemExit(f"server exited with {self.proc.returncode} before it was ready; log: {self.log_path}\n{self.log_tail()}")
+                raise SystemExit(
+                    f"server exited with {self.proc.returncode} before it was ready; log: {self.log_path}\n"
+                    f"{self.log_tail()}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return time.perf_counter() - t0
@@ -172,8 +211,16 @@ class RssSampler(threading.Thread):
         while not self.stop_event.is_set():
             total, single, pss = self.sample(pss=k % self.pss_every == 0)
             k += 1
-            self.peak_total, self.peak_single, self.peak_pss = max(self.peak_total, total), max(self.peak_single, single), max(self.peak_pss, pss)
-            self.cell_total, self.cell_single, self.cell_pss = max(self.cell_total, total), max(self.cell_single, single), max(self.cell_pss, pss)
+            self.peak_total, self.peak_single, self.peak_pss = (
+                max(self.peak_total, total),
+                max(self.peak_single, single),
+                max(self.peak_pss, pss),
+            )
+            self.cell_total, self.cell_single, self.cell_pss = (
+                max(self.cell_total, total),
+                max(self.cell_single, single),
+                max(self.cell_pss, pss),
+            )
             self.stop_event.wait(self.interval)
 
 
@@ -214,7 +261,10 @@ def payloads(root: Path) -> dict[str, list[tuple[bytes, int]]]:
     """Pre-serialized request bodies (so the client spends little CPU) and the pairs in each."""
     pairs = load_pairs(root, "snli", limit=4096, seed=1)
     one = [(json.dumps({"pairs": [{"premise": a, "hypothesis": b}]}).encode(), 1) for a, b in pairs[:2048]]
-    many = [(json.dumps({"pairs": [{"premise": a, "hypothesis": b} for a, b in pairs[i : i + 32]]}).encode(), 32) for i in range(0, 4096 - 32, 32)]
+    many = [
+        (json.dumps({"pairs": [{"premise": a, "hypothesis": b} for a, b in pairs[i : i + 32]]}).encode(), 32)
+        for i in range(0, 4096 - 32, 32)
+    ]
     questions, answers = answer_pool(root)
     rng = random.Random(0)
     rank, tagged = [], []
@@ -223,10 +273,26 @@ def payloads(root: Path) -> dict[str, list[tuple[bytes, int]]]:
         rank.append((json.dumps({"question": questions[i], "answers": answers[start : start + 1000]}).encode(), 1000))
     for k in range(NEW_RANK_BODIES):
         start = rng.randrange(0, len(answers) - 1000)
-        tagged.append((json.dumps({"question": questions[k % len(questions)], "answers": [f"{a} ( {k} )" for a in answers[start : start + 1000]]}).encode(), 1000))
+        tagged.append(
+            (
+                json.dumps(
+                    {
+                        "question": questions[k % len(questions)],
+                        "answers": [f"{a} ( {k} )" for a in answers[start : start + 1000]],
+                    }
+                ).encode(),
+                1000,
+            )
+        )
     pool = json.dumps(answers[:1000])
     repeat = [(f'{{"question": {json.dumps(q)}, "answers": {pool}}}'.encode(), 1000) for q in questions[:256]]
-    return {"entailment1": one, "entailment32": many, "rank1000": rank, "rank1000_new": tagged, "rank1000_repeat": repeat}
+    return {
+        "entailment1": one,
+        "entailment32": many,
+        "rank1000": rank,
+        "rank1000_new": tagged,
+        "rank1000_repeat": repeat,
+    }
 
 
 # ----------------------------------------------------------------------------- load
@@ -278,8 +344,13 @@ async def closed_loop(client, path, bodies, concurrency: int, duration: float, w
     return rec, time.perf_counter() - t_measure
 
 
-async def open_loop(client, path, bodies, rate: float, duration: float, warmup: float, max_outstanding: int = 512) -> tuple[Recorder, float]:
-    """Requests sent at fixed times (rate per second) whatever the server does; latency counts from the scheduled time."""
+async def open_loop(
+    client, path, bodies, rate: float, duration: float, warmup: float, max_outstanding: int = 512
+) -> tuple[Recorder, float]:
+    """Requests sent at fixed times (rate per second) whatever the server does.
+
+    Latency counts from the scheduled time.
+    """
     rec = Recorder()
     t_start = time.perf_counter()
     t_measure = t_start + warmup
@@ -332,9 +403,36 @@ def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     off = {"phase": "cache off"}
     for kind, path in (("entailment1", "/entailment"), ("entailment32", "/entailment")):
         for c in args.concurrency:
-            plan.append({"name": f"{path} {kind[10:]} pair(s), concurrency {c}", "kind": kind, "path": path, "mode": "closed", "concurrency": c, **off})
-        plan.append({"name": f"{path} {kind[10:]} pair(s), {args.rate:g} req/s", "kind": kind, "path": path, "mode": "open", "rate": args.rate, **off})
-    plan.append({"name": "/rank 1000 answers, concurrency 1", "kind": "rank1000", "path": "/rank", "mode": "closed", "concurrency": 1, **off})
+            plan.append(
+                {
+                    "name": f"{path} {kind[10:]} pair(s), concurrency {c}",
+                    "kind": kind,
+                    "path": path,
+                    "mode": "closed",
+                    "concurrency": c,
+                    **off,
+                }
+            )
+        plan.append(
+            {
+                "name": f"{path} {kind[10:]} pair(s), {args.rate:g} req/s",
+                "kind": kind,
+                "path": path,
+                "mode": "open",
+                "rate": args.rate,
+                **off,
+            }
+        )
+    plan.append(
+        {
+            "name": "/rank 1000 answers, concurrency 1",
+            "kind": "rank1000",
+            "path": "/rank",
+            "mode": "closed",
+            "concurrency": 1,
+            **off,
+        }
+    )
     on = {"path": "/rank", "mode": "closed", "concurrency": 1, "phase": "cache on"}
     plan.append({"name": "/rank 1000 new answers, cache on, concurrency 1", "kind": "rank1000_new", **on})
     plan.append({"name": "/rank same 1000 answers, cache on, concurrency 1", "kind": "rank1000_repeat", **on})
@@ -343,8 +441,12 @@ def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     return plan
 
 
-PROFILED = ("/entailment 1 pair(s), concurrency 1", "/entailment 32 pair(s), concurrency 8", "/rank 1000 answers, concurrency 1",
-            "/rank same 1000 answers, cache on, concurrency 1")
+PROFILED = (
+    "/entailment 1 pair(s), concurrency 1",
+    "/entailment 32 pair(s), concurrency 8",
+    "/rank 1000 answers, concurrency 1",
+    "/rank same 1000 answers, cache on, concurrency 1",
+)
 
 
 def start_profile(server: Server, name: str, seconds: float, out: Path) -> subprocess.Popen | None:
@@ -352,8 +454,22 @@ def start_profile(server: Server, name: str, seconds: float, out: Path) -> subpr
     slug = name.replace("/", "").replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
     path = out / f"pyspy_{slug}.txt"
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    cmd = [exe, "record", "--format", "raw", "--rate", "250", "--nonblocking", "--subprocesses",
-           "--duration", str(int(seconds)), "-o", str(path), "-p", str(server.proc.pid)]
+    cmd = [
+        exe,
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "250",
+        "--nonblocking",
+        "--subprocesses",
+        "--duration",
+        str(int(seconds)),
+        "-o",
+        str(path),
+        "-p",
+        str(server.proc.pid),
+    ]
     try:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
@@ -361,10 +477,16 @@ def start_profile(server: Server, name: str, seconds: float, out: Path) -> subpr
         return None
 
 
-async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def run_cells(
+    args, server: Server, sampler: RssSampler, bodies, out: Path, plan: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     results = []
-    limits = httpx.Limits(max_connections=max(max(args.concurrency), 64) + 8, max_keepalive_connections=max(max(args.concurrency), 64) + 8)
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=httpx.Timeout(60.0), trust_env=False) as client:
+    limits = httpx.Limits(
+        max_connections=max(max(args.concurrency), 64) + 8, max_keepalive_connections=max(max(args.concurrency), 64) + 8
+    )
+    async with httpx.AsyncClient(
+        base_url=server.url, limits=limits, timeout=httpx.Timeout(60.0), trust_env=False
+    ) as client:
         # check every payload kind once: right status and number of results
         for kind, path in {(c["kind"], c["path"]) for c in plan}:
             body, items = bodies[kind][-1]
@@ -381,9 +503,13 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
                 # py-spy starts slowly; give it the cell's duration, starting after the warm-up
                 profiler = start_profile(server, cell["name"], args.duration, out)
             if cell["mode"] == "closed":
-                rec, wall = await closed_loop(client, cell["path"], bodies[cell["kind"]], cell["concurrency"], args.duration, args.warmup)
+                rec, wall = await closed_loop(
+                    client, cell["path"], bodies[cell["kind"]], cell["concurrency"], args.duration, args.warmup
+                )
             else:
-                rec, wall = await open_loop(client, cell["path"], bodies[cell["kind"]], cell["rate"], args.duration, args.warmup)
+                rec, wall = await open_loop(
+                    client, cell["path"], bodies[cell["kind"]], cell["rate"], args.duration, args.warmup
+                )
             if profiler is not None:
                 try:
                     profiler.wait(30)
@@ -393,22 +519,28 @@ async def run_cells(args, server: Server, sampler: RssSampler, bodies, out: Path
             span = wall + args.warmup
             n_req = max(1, summary["ok"] + summary["errors"])
             roles1 = cpu_by_role(procs)
-            summary.update({
-                **cell,
-                "pairs_per_request": bodies[cell["kind"]][0][1],
-                "peak_rss_mb": sampler.cell_total / 2**20,
-                "peak_rss_single_mb": sampler.cell_single / 2**20,
-                "peak_pss_mb": sampler.cell_pss / 2**20,
-                "server_cpu_s_per_s": (tree_cpu(procs) - cpu0) / span,
-                "client_cpu_s_per_s": (sum(me.cpu_times()[:2]) - me0) / span,
-                # CPU ms per request by server process (warm-up requests included in the CPU, not in n_req: an upper bound)
-                "cpu_ms_per_request": {r: 1000 * (roles1[r] - roles0.get(r, 0.0)) / n_req for r in roles1},
-            })
+            summary.update(
+                {
+                    **cell,
+                    "pairs_per_request": bodies[cell["kind"]][0][1],
+                    "peak_rss_mb": sampler.cell_total / 2**20,
+                    "peak_rss_single_mb": sampler.cell_single / 2**20,
+                    "peak_pss_mb": sampler.cell_pss / 2**20,
+                    "server_cpu_s_per_s": (tree_cpu(procs) - cpu0) / span,
+                    "client_cpu_s_per_s": (sum(me.cpu_times()[:2]) - me0) / span,
+                    # CPU ms per request by server process (warm-up requests included in the CPU,
+                    # not in n_req: an upper bound)
+                    "cpu_ms_per_request": {r: 1000 * (roles1[r] - roles0.get(r, 0.0)) / n_req for r in roles1},
+                }
+            )
             results.append(summary)
-            print(f"{cell['name']}: {summary['requests_per_s']:.1f} req/s, {summary['pairs_per_s']:.0f} pairs/s, "
-                  f"p50 {summary['p50_ms']:.1f} p95 {summary['p95_ms']:.1f} p99 {summary['p99_ms']:.1f} ms, "
-                  f"errors {summary['errors']}/{summary['requests']}, RSS {summary['peak_rss_mb']:.0f} MB, "
-                  f"server CPU {summary['server_cpu_s_per_s']:.2f} cores, client {summary['client_cpu_s_per_s']:.2f}", flush=True)
+            print(
+                f"{cell['name']}: {summary['requests_per_s']:.1f} req/s, {summary['pairs_per_s']:.0f} pairs/s, "
+                f"p50 {summary['p50_ms']:.1f} p95 {summary['p95_ms']:.1f} p99 {summary['p99_ms']:.1f} ms, "
+                f"errors {summary['errors']}/{summary['requests']}, RSS {summary['peak_rss_mb']:.0f} MB, "
+                f"server CPU {summary['server_cpu_s_per_s']:.2f} cores, client {summary['client_cpu_s_per_s']:.2f}",
+                flush=True,
+            )
     return results
 
 
@@ -417,16 +549,55 @@ def markdown(r: dict[str, Any]) -> str:
         parts = c.get("cpu_ms_per_request", {})
         return " + ".join(f"{parts[k]:.1f} {k}" for k in ("worker", "arbiter") if k in parts) or "n/a"
 
-    rows = [[f"{c['name']}" if c.get("phase") != "cache off" or "cache" in c["name"] else f"{c['name']} (cache off)", c["requests_per_s"], c["pairs_per_s"], c["p50_ms"], c["p95_ms"], c["p99_ms"], f"{c['errors']}/{c['requests']}",
-             c["peak_rss_mb"], f"{c['server_cpu_s_per_s']:.2f} / {c['client_cpu_s_per_s']:.2f}", per_req(c)] for c in r["cells"]]
-    text = (f"### HTTP load (server on 127.0.0.1, {r['duration']:g} s per cell after {r['warmup']:g} s warm-up; client and server share the machine)\n\n"
-            + md_table(["cell", "req/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "errors", "peak RSS MB", "CPU cores server / client", "server CPU ms per request"], rows))
-    text += (f"\n\nServer memory over the run ({r.get('server_processes', '?')} processes: BentoML's arbiter and its worker): peak RSS "
-             f"{r['peak_rss_mb']:.0f} MB summed over the tree, {r['peak_rss_single_mb']:.0f} MB largest single process, peak PSS "
-             f"{r.get('peak_pss_mb', float('nan')):.0f} MB summed (shared pages counted once). Per server: "
-             + "; ".join(f"{name}: ready in {p['ready_s']:.1f} s, idle RSS {p['rss_idle_mb']:.0f} MB, peak RSS {p['peak_rss_mb']:.0f} MB"
-                         for name, p in r.get("phases", {}).items())
-             + ". Served encoders: " + ", ".join(f"{t} {e}" for t, e in r.get("served_encoders", {}).items()) + ".")
+    rows = [
+        [
+            f"{c['name']}" if c.get("phase") != "cache off" or "cache" in c["name"] else f"{c['name']} (cache off)",
+            c["requests_per_s"],
+            c["pairs_per_s"],
+            c["p50_ms"],
+            c["p95_ms"],
+            c["p99_ms"],
+            f"{c['errors']}/{c['requests']}",
+            c["peak_rss_mb"],
+            f"{c['server_cpu_s_per_s']:.2f} / {c['client_cpu_s_per_s']:.2f}",
+            per_req(c),
+        ]
+        for c in r["cells"]
+    ]
+    text = (
+        f"### HTTP load (server on 127.0.0.1, {r['duration']:g} s per cell after {r['warmup']:g} s warm-up; "
+        "client and server share the machine)\n\n"
+        + md_table(
+            [
+                "cell",
+                "req/s",
+                "pairs/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "errors",
+                "peak RSS MB",
+                "CPU cores server / client",
+                "server CPU ms per request",
+            ],
+            rows,
+        )
+    )
+    text += (
+        f"\n\nServer memory over the run ({r.get('server_processes', '?')} processes: "
+        "BentoML's arbiter and its worker): peak RSS "
+        f"{r['peak_rss_mb']:.0f} MB summed over the tree, {r['peak_rss_single_mb']:.0f} MB largest single process, "
+        "peak PSS "
+        f"{r.get('peak_pss_mb', float('nan')):.0f} MB summed (shared pages counted once). Per server: "
+        + "; ".join(
+            f"{name}: ready in {p['ready_s']:.1f} s, idle RSS {p['rss_idle_mb']:.0f} MB, "
+            f"peak RSS {p['peak_rss_mb']:.0f} MB"
+            for name, p in r.get("phases", {}).items()
+        )
+        + ". Served encoders: "
+        + ", ".join(f"{t} {e}" for t, e in r.get("served_encoders", {}).items())
+        + "."
+    )
     if r.get("profile"):
         text += "\n\n" + r["profile_markdown"]
     return text
@@ -434,16 +605,24 @@ def markdown(r: dict[str, Any]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=str(REPO / "models"), help="folder with entailment/, paraphrase/, ranking/ (default: models/)")
+    p.add_argument(
+        "--models",
+        default=str(REPO / "models"),
+        help="folder with entailment/, paraphrase/, ranking/ (default: models/)",
+    )
     p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per cell (default 10)")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds at the start of each cell")
     p.add_argument("--concurrency", nargs="+", type=int, default=list(CONCURRENCY))
     p.add_argument("--rate", type=float, default=20.0, help="arrival rate (requests/s) of the open-loop cells")
-    p.add_argument("--service", default="service.app:PairScore", help="BentoML service to serve (default: the real one)")
+    p.add_argument(
+        "--service", default="service.app:PairScore", help="BentoML service to serve (default: the real one)"
+    )
     p.add_argument("--port", type=int, help="server port (default: a free one)")
     p.add_argument("--ready-timeout", type=float, default=180.0)
-    p.add_argument("--only", nargs="+", help="run only the cells whose name contains one of these strings, e.g. 'concurrency 1'")
+    p.add_argument(
+        "--only", nargs="+", help="run only the cells whose name contains one of these strings, e.g. 'concurrency 1'"
+    )
     p.add_argument("--profile", action="store_true", help="py-spy the server during " + "; ".join(PROFILED))
     p.add_argument("--out", default=str(OUT_DIR / "http_load.json"))
     return p
@@ -458,8 +637,13 @@ def main(argv: list[str] | None = None) -> int:
         stale.unlink()
     bodies = payloads(root)
     result: dict[str, Any] = {
-        "machine": machine(), "busy_before": busy_processes(exclude={os.getpid()}), "versions": versions(),
-        "duration": args.duration, "warmup": args.warmup, "rate": args.rate, "models": str(Path(args.models).resolve()),
+        "machine": machine(),
+        "busy_before": busy_processes(exclude={os.getpid()}),
+        "versions": versions(),
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "rate": args.rate,
+        "models": str(Path(args.models).resolve()),
         "service": args.service,
         "ort_threads": os.environ.get("PAIRSCORE_ORT_THREADS", "default (min(4, cores))"),
     }
@@ -471,17 +655,27 @@ def main(argv: list[str] | None = None) -> int:
         if not phase_plan:
             continue
         slug = phase.replace(" ", "_")
-        server = Server(Path(args.models), args.port or free_port(), out / f"http_server_{slug}.log", env=env, service=args.service)
+        server = Server(
+            Path(args.models), args.port or free_port(), out / f"http_server_{slug}.log", env=env, service=args.service
+        )
         result["server_command"] = server.command
         sampler = RssSampler(server)
         try:
             ready = server.wait_ready(args.ready_timeout)
             info = httpx.post(f"{server.url}/info", timeout=30).json()["models"]
-            result["served_encoders"] = {task: f"{m['encoder']} ({m['quantization']}; {m['architecture'].get('cell', '?')} {m['architecture'].get('hidden_size', '?')})"
-                                         for task, m in info.items()}
+            result["served_encoders"] = {
+                task: f"{m['encoder']} ({m['quantization']}; "
+                f"{m['architecture'].get('cell', '?')} {m['architecture'].get('hidden_size', '?')})"
+                for task, m in info.items()
+            }
             sampler.start()
             idle = sampler.sample(pss=True)
-            result["phases"][phase] = {"env": env, "ready_s": ready, "rss_idle_mb": idle[0] / 2**20, "pss_idle_mb": idle[2] / 2**20}
+            result["phases"][phase] = {
+                "env": env,
+                "ready_s": ready,
+                "rss_idle_mb": idle[0] / 2**20,
+                "pss_idle_mb": idle[2] / 2**20,
+            }
             result["cells"] += asyncio.run(run_cells(args, server, sampler, bodies, out, phase_plan))
         except KeyboardInterrupt:
             print("interrupted: stopping the server", file=sys.stderr)
@@ -489,13 +683,20 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sampler.stop_event.set()
             server.stop()
-        for key, value in (("peak_rss_mb", sampler.peak_total / 2**20), ("peak_rss_single_mb", sampler.peak_single / 2**20),
-                           ("peak_pss_mb", sampler.peak_pss / 2**20), ("server_processes", sampler.processes)):
+        for key, value in (
+            ("peak_rss_mb", sampler.peak_total / 2**20),
+            ("peak_rss_single_mb", sampler.peak_single / 2**20),
+            ("peak_pss_mb", sampler.peak_pss / 2**20),
+            ("server_processes", sampler.processes),
+        ):
             peak[key] = max(peak[key], value)
             result["phases"][phase][key] = value
     result.update(peak)
     first = next(iter(result["phases"].values()), {})
-    result["ready_s"], result["rss_idle_mb"] = first.get("ready_s", float("nan")), first.get("rss_idle_mb", float("nan"))
+    result["ready_s"], result["rss_idle_mb"] = (
+        first.get("ready_s", float("nan")),
+        first.get("rss_idle_mb", float("nan")),
+    )
     if args.profile:
         from benchmarks.pyspy_breakdown import summarize_dir
 

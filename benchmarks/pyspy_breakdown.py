@@ -24,10 +24,24 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("onnx run: encoder", ("onnxruntime_inference_collection.py",)),  # refined below: under runtime.head -> head
     ("tokenization", ("token_ids (service/runtime.py", "encode_batch", "tokenizers")),
     ("vector cache (cache.py)", ("service/cache.py",)),
-    ("padding / batch arrays", ("encode_ids (service/runtime.py", "encode (service/runtime.py", "rank (service/runtime.py", "score_pairs (service/runtime.py")),
-    ("JSON + validation", ("pydantic", "json", "orjson", "serde", "schemas.py", "limits.py", "model_validate", "model_dump")),
+    (
+        "padding / batch arrays",
+        (
+            "encode_ids (service/runtime.py",
+            "encode (service/runtime.py",
+            "rank (service/runtime.py",
+            "score_pairs (service/runtime.py",
+        ),
+    ),
+    (
+        "JSON + validation",
+        ("pydantic", "json", "orjson", "serde", "schemas.py", "limits.py", "model_validate", "model_dump"),
+    ),
     ("BentoML batching / dispatch", ("marshal", "dispatcher", "_bentoml_sdk", "_bentoml_impl", "bentoml/_internal")),
-    ("HTTP (uvicorn, starlette, asyncio)", ("uvicorn", "h11", "httptools", "starlette", "anyio", "asyncio", "middleware.py", "selectors")),
+    (
+        "HTTP (uvicorn, starlette, asyncio)",
+        ("uvicorn", "h11", "httptools", "starlette", "anyio", "asyncio", "middleware.py", "selectors"),
+    ),
 ]
 
 
@@ -48,7 +62,10 @@ def classify(stack: str) -> str:
 
 
 def split_process(stack: str) -> tuple[str, str]:
-    """py-spy --subprocesses prefixes each stack with `process PID:"cmdline"` frames (parent first): (process, code stack)."""
+    """(process, code stack) of one py-spy stack.
+
+    py-spy --subprocesses prefixes each stack with `process PID:"cmdline"` frames (parent first).
+    """
     frames = stack.split(";")
     procs = [f for f in frames if f.startswith("process ")]
     code = ";".join(f for f in frames if not f.startswith("process "))
@@ -72,7 +89,11 @@ def summarize_file(path: Path) -> dict[str, Any]:
         procs[proc] = procs.get(proc, 0) + int(n)
         total += int(n)
     share = {k: v / total for k, v in sorted(counts.items(), key=lambda kv: -kv[1])} if total else {}
-    return {"samples": total, "share": share, "process_share": {k: v / total for k, v in sorted(procs.items())} if total else {}}
+    return {
+        "samples": total,
+        "share": share,
+        "process_share": {k: v / total for k, v in sorted(procs.items())} if total else {},
+    }
 
 
 def summarize_dir(folder: Path) -> tuple[dict[str, Any], str]:
@@ -85,7 +106,9 @@ def summarize_dir(folder: Path) -> tuple[dict[str, Any], str]:
     pnames = sorted({p for f in found.values() for p in f.get("process_share", {})})
     rows += [[p] + [f"{100 * f['process_share'].get(p, 0):.0f}%" for f in found.values()] for p in pnames]
     rows.append(["samples (on CPU)"] + [str(f["samples"]) for f in found.values()])
-    return found, "### Server CPU breakdown (py-spy, share of on-CPU samples)\n\n" + md_table(["where"] + list(found), rows)
+    return found, "### Server CPU breakdown (py-spy, share of on-CPU samples)\n\n" + md_table(
+        ["where"] + list(found), rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,20 +92,42 @@ def main() -> int:
     source = work / "snli.jsonl"
     write_input(data_dir(args.data_dir), args.rows, source)
     write_input(data_dir(args.data_dir), WARMUP_ROWS, work / "warmup.jsonl")
-    result: dict[str, Any] = {"machine": machine(), "busy_at_start": busy_processes(), "rows": args.rows, "chunk": args.chunk,
-                              "cpus": args.cpus, "model": str(model_dir / PairModel(model_dir).encoder_file), "versions": versions()}
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "busy_at_start": busy_processes(),
+        "rows": args.rows,
+        "chunk": args.chunk,
+        "cpus": args.cpus,
+        "model": str(model_dir / PairModel(model_dir).encoder_file),
+        "versions": versions(),
+    }
     common = ["--model", str(model_dir), "--chunk", str(args.chunk)]
     jobs: dict[str, list[float]] = {}
     start = time.perf_counter()
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     result["ray_start_s"] = time.perf_counter() - start
     try:  # a first, uncounted job on a small file starts Ray's worker processes and their imports
-        run_job([*common, "--input", str(work / "warmup.jsonl"), "--output", str(work / "warmup"), "--ray"], WARMUP_ROWS)
-        for round_ in range(args.repeat):  # interleaved, so that a burst of load on the shared machine hits every job alike
+        run_job(
+            [*common, "--input", str(work / "warmup.jsonl"), "--output", str(work / "warmup"), "--ray"], WARMUP_ROWS
+        )
+        for round_ in range(
+            args.repeat
+        ):  # interleaved, so that a burst of load on the shared machine hits every job alike
             local = [*common, "--input", str(source), "--output", str(work / f"{round_}-local.parquet")]
             jobs.setdefault("local", []).append(run_job(local, args.rows))
             for actors in dict.fromkeys((args.cpus, 1)):
-                on_ray = [*common, "--input", str(source), "--output", str(work / f"{round_}-ray{actors}"), "--ray", "--concurrency", str(actors), "--num-cpus", "1"]
+                on_ray = [
+                    *common,
+                    "--input",
+                    str(source),
+                    "--output",
+                    str(work / f"{round_}-ray{actors}"),
+                    "--ray",
+                    "--concurrency",
+                    str(actors),
+                    "--num-cpus",
+                    "1",
+                ]
                 jobs.setdefault(f"ray, {actors} actor(s) x 1 CPU", []).append(run_job(on_ray, args.rows))
             jobs.setdefault("model", []).append(model_ceiling(model_dir, source, args.chunk, min(args.rows, 10_000)))
     finally:
@@ -122,42 +144,65 @@ def report(r: dict[str, Any]) -> str:
     best = {name: max(runs) for name, runs in r["jobs"].items()}
     local, model, reader = best["local"], best["model"], r["read_rows_per_s"]
     per_actor = next(rate for name, rate in best.items() if name.startswith("ray, 1 actor"))
-    jobs = md_table(["job", "rows/s (best)", "every round", "vs local"], [
-        [name, best[name], ", ".join(f"{x:,.0f}" for x in runs), f"{best[name] / local:.2f}×"]
-        for name, runs in r["jobs"].items() if name != "model"
-    ])  # fmt: skip
-    ceilings = md_table(["measure", "rows/s"], [
-        ["one Ray actor (1 CPU), end to end", per_actor],
-        ["PairModel alone at 1 thread (an actor's scoring ceiling)", model],
-        ["reading + parsing the JSONL file (one read task's ceiling)", reader],
-    ])  # fmt: skip
-    projected = md_table(["actors (1 CPU each)", "rows/s if linear", "10M rows take", "read tasks needed (files ≥)"], [
-        [n, n * per_actor, f"{1e7 / (n * per_actor) / 60:.1f} min", max(1, -(-round(n * per_actor) // round(reader)))] for n in PROJECTED_ACTORS
-    ])  # fmt: skip
+    jobs = md_table(
+        ["job", "rows/s (best)", "every round", "vs local"],
+        [
+            [name, best[name], ", ".join(f"{x:,.0f}" for x in runs), f"{best[name] / local:.2f}×"]
+            for name, runs in r["jobs"].items()
+            if name != "model"
+        ],
+    )
+    ceilings = md_table(
+        ["measure", "rows/s"],
+        [
+            ["one Ray actor (1 CPU), end to end", per_actor],
+            ["PairModel alone at 1 thread (an actor's scoring ceiling)", model],
+            ["reading + parsing the JSONL file (one read task's ceiling)", reader],
+        ],
+    )
+    projected = md_table(
+        ["actors (1 CPU each)", "rows/s if linear", "10M rows take", "read tasks needed (files ≥)"],
+        [
+            [
+                n,
+                n * per_actor,
+                f"{1e7 / (n * per_actor) / 60:.1f} min",
+                max(1, -(-round(n * per_actor) // round(reader))),
+            ]
+            for n in PROJECTED_ACTORS
+        ],
+    )
     overhead = (
-        f"{100 * (1 - per_actor / model):.0f}% below the model alone: the actor's start (model load), Ray's hand-offs between "
-        "read, score and write, and the Parquet write"
-        if per_actor < model else
-        "not below the model alone measured at another moment: on this loaded machine the difference is noise, and Ray's "
-        "per-row overhead is too small to see"
-    )  # fmt: skip
-    return "\n\n".join([
-        f"{r['rows']:,} SNLI validation pairs (repeated, with ids) in one JSONL file, entailment model "
-        f"(`{Path(r['model']).name}`), chunks of {r['chunk']} rows, a local Ray cluster of {r['cpus']} CPUs (started in "
-        f"{r['ray_start_s']:.1f} s, and a warm-up job, not counted below); rows/s from each job's start (model load, actors' "
-        f"start) to its last row written, best of {len(r['jobs']['local'])} interleaved rounds. Load average "
-        f"{r['machine']['loadavg']} at start, {r['loadavg_at_end']} at the end"
-        + (f"; busy at start: {'; '.join(r['busy_at_start'])}" if r["busy_at_start"] else "") + ".",
-        jobs, ceilings, projected,
-        f"- Per actor: {per_actor:,.0f} rows/s end to end, {overhead}.",
-        "- N actors: the projection is N × one actor, which holds only while every actor has its own CPU, the input is "
-        f"split into enough files (one read task parses ~{reader:,.0f} rows/s), and storage and the object store keep up.",
-        f"- One machine with {r['cpus']} CPUs shows the pipeline's overhead and scaling from 1 to {r['cpus']} actors on shared "
-        "cores, nothing more: it cannot show cross-node transfer, object-store spilling, S3/GCS read throughput, or "
-        "scheduling at many nodes; with other work on the cores (load above), a second actor mostly competes for the same "
-        "CPU time. On one machine the local scorer is the right tool (no cluster start, no hand-offs); --ray pays off "
-        "when the actors outnumber one machine's cores.",
-    ])  # fmt: skip
+        f"{100 * (1 - per_actor / model):.0f}% below the model alone: the actor's start (model load), "
+        "Ray's hand-offs between read, score and write, and the Parquet write"
+        if per_actor < model
+        else "not below the model alone measured at another moment: on this loaded machine the difference is noise, "
+        "and Ray's per-row overhead is too small to see"
+    )
+    return "\n\n".join(
+        [
+            f"{r['rows']:,} SNLI validation pairs (repeated, with ids) in one JSONL file, entailment model "
+            f"(`{Path(r['model']).name}`), chunks of {r['chunk']} rows, a local Ray cluster of {r['cpus']} CPUs "
+            f"(started in {r['ray_start_s']:.1f} s, and a warm-up job, not counted below); "
+            "rows/s from each job's start (model load, actors' "
+            f"start) to its last row written, best of {len(r['jobs']['local'])} interleaved rounds. Load average "
+            f"{r['machine']['loadavg']} at start, {r['loadavg_at_end']} at the end"
+            + (f"; busy at start: {'; '.join(r['busy_at_start'])}" if r["busy_at_start"] else "")
+            + ".",
+            jobs,
+            ceilings,
+            projected,
+            f"- Per actor: {per_actor:,.0f} rows/s end to end, {overhead}.",
+            "- N actors: the projection is N × one actor, which holds only while every actor has its own CPU, "
+            f"the input is split into enough files (one read task parses ~{reader:,.0f} rows/s), "
+            "and storage and the object store keep up.",
+            f"- One machine with {r['cpus']} CPUs shows the pipeline's overhead and scaling from 1 to {r['cpus']} "
+            "actors on shared cores, nothing more: it cannot show cross-node transfer, object-store spilling, "
+            "S3/GCS read throughput, or scheduling at many nodes; with other work on the cores (load above), "
+            "a second actor mostly competes for the same CPU time. On one machine the local scorer is the right tool "
+            "(no cluster start, no hand-offs); --ray pays off when the actors outnumber one machine's cores.",
+        ]
+    )
 
 
 if __name__ == "__main__":

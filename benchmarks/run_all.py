@@ -41,7 +41,12 @@ def run_step(name: str, cmd: list[str], timeout: float, env: dict[str, str] | No
         rc = proc.returncode
     except subprocess.TimeoutExpired:
         rc = "timeout"
-    return {"name": name, "rc": rc, "seconds": time.perf_counter() - t0, "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}
+    return {
+        "name": name,
+        "rc": rc,
+        "seconds": time.perf_counter() - t0,
+        "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
+    }
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -69,34 +74,80 @@ def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict
     minilm_best = max((c["minilm"]["items_per_s"] for c in snli.values() if "minilm" in c), default=None)
     c1 = cell(http, "/entailment 1 pair(s), concurrency 1")
     if c1:
-        rows.append(["/entailment, 1 pair per request, 1 client: p50", "≤ 4 ms", f"{c1['p50_ms']:.1f} ms", met(c1["p50_ms"] <= 4)])
+        rows.append(
+            [
+                "/entailment, 1 pair per request, 1 client: p50",
+                "≤ 4 ms",
+                f"{c1['p50_ms']:.1f} ms",
+                met(c1["p50_ms"] <= 4),
+            ]
+        )
         rows.append(["… p99", "≤ 10 ms", f"{c1['p99_ms']:.1f} ms", met(c1["p99_ms"] <= 10)])
     c8 = cell(http, "/entailment 32 pair(s), concurrency 8")
     if c8:
         ratio = c8["pairs_per_s"] / minilm_best if minilm_best else None
-        rows.append(["/entailment, 32 pairs × 8 clients: pairs/s vs MiniLM (in process, its best SNLI batch)", "≥ 10×",
-                     f"{ratio:.1f}× ({c8['pairs_per_s']:,.0f} vs {minilm_best:,.0f} pairs/s)" if ratio else f"{c8['pairs_per_s']:,.0f} pairs/s (no MiniLM number)",
-                     met(None if ratio is None else ratio >= 10)])
+        rows.append(
+            [
+                "/entailment, 32 pairs × 8 clients: pairs/s vs MiniLM (in process, its best SNLI batch)",
+                "≥ 10×",
+                f"{ratio:.1f}× ({c8['pairs_per_s']:,.0f} vs {minilm_best:,.0f} pairs/s)"
+                if ratio
+                else f"{c8['pairs_per_s']:,.0f} pairs/s (no MiniLM number)",
+                met(None if ratio is None else ratio >= 10),
+            ]
+        )
         rows.append(["… p99", "≤ 100 ms", f"{c8['p99_ms']:.1f} ms", met(c8["p99_ms"] <= 100)])
         rows.append(["… errors", "0", f"{c8['errors']} of {c8['requests']}", met(c8["errors"] == 0)])
-    for name, label in (("/rank 1000 answers, concurrency 1", "/rank, 1,000 new answers (cache off): p99"),
-                        ("/rank 1000 new answers, cache on, concurrency 1", "/rank, 1,000 new answers (cache on: misses + insertions): p99")):
+    for name, label in (
+        ("/rank 1000 answers, concurrency 1", "/rank, 1,000 new answers (cache off): p99"),
+        (
+            "/rank 1000 new answers, cache on, concurrency 1",
+            "/rank, 1,000 new answers (cache on: misses + insertions): p99",
+        ),
+    ):
         rk = cell(http, name)
         if rk:
-            rows.append([label, "≤ 300 ms", f"{rk['p99_ms']:.0f} ms (p50 {rk['p50_ms']:.0f} ms, {rk['errors']} errors)", met(rk["p99_ms"] <= 300)])
+            rows.append(
+                [
+                    label,
+                    "≤ 300 ms",
+                    f"{rk['p99_ms']:.0f} ms (p50 {rk['p50_ms']:.0f} ms, {rk['errors']} errors)",
+                    met(rk["p99_ms"] <= 300),
+                ]
+            )
     rr = cell(http, "/rank same 1000 answers, cache on, concurrency 1")
     if rr:
-        rows.append(["/rank, the same 1,000 answers again (cache on): p50", "≤ 30 ms", f"{rr['p50_ms']:.1f} ms (p99 {rr['p99_ms']:.0f} ms)", met(rr["p50_ms"] <= 30)])
+        rows.append(
+            [
+                "/rank, the same 1,000 answers again (cache on): p50",
+                "≤ 30 ms",
+                f"{rr['p50_ms']:.1f} ms (p99 {rr['p99_ms']:.0f} ms)",
+                met(rr["p50_ms"] <= 30),
+            ]
+        )
     if http and "peak_rss_mb" in http:
-        rows.append(["peak RSS of the serving process tree under load", "≤ 400 MB",
-                     f"{http['peak_rss_mb']:.0f} MB summed over {http.get('server_processes', '?')} processes (PSS {http.get('peak_pss_mb', float('nan')):.0f} MB; largest process {http['peak_rss_single_mb']:.0f} MB)",
-                     met(http["peak_rss_mb"] <= 400)])
+        rows.append(
+            [
+                "peak RSS of the serving process tree under load",
+                "≤ 400 MB",
+                f"{http['peak_rss_mb']:.0f} MB summed over {http.get('server_processes', '?')} processes "
+                f"(PSS {http.get('peak_pss_mb', float('nan')):.0f} MB; "
+                f"largest process {http['peak_rss_single_mb']:.0f} MB)",
+                met(http["peak_rss_mb"] <= 400),
+            ]
+        )
     served = [r for r in (batch or {}).get("results", []) if r["served"]]
     if served:
         worst = max(max(r["together_max_diff"], r["merged_max_diff"]) for r in served)
         flips = sum(r["together_flips"] + r["merged_flips"] for r in served)
-        rows.append(["served encoders: batch == single (in process, 200 real pairs per task)", "≤ 1e-6",
-                     f"max |Δ| {worst:.2g}, {flips} flips ({', '.join(r['task'] + ' ' + r['encoder'] for r in served)})", met(worst <= 1e-6)])
+        rows.append(
+            [
+                "served encoders: batch == single (in process, 200 real pairs per task)",
+                "≤ 1e-6",
+                f"max |Δ| {worst:.2g}, {flips} flips ({', '.join(r['task'] + ' ' + r['encoder'] for r in served)})",
+                met(worst <= 1e-6),
+            ]
+        )
     return rows
 
 
@@ -107,16 +158,26 @@ def bounds(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[str]
     c1 = cell(http, "/entailment 1 pair(s), concurrency 1")
     b1 = snli.get("1", {}).get("ort-fp32")
     if c1 and b1:
-        lines.append(f"- 1 pair at concurrency 1: the model itself (in-process ort fp32, batch 1, tokenization included) takes p50 "
-                     f"{b1['p50_ms']:.2f} ms; over HTTP p50 is {c1['p50_ms']:.1f} ms, so ~{c1['p50_ms'] - b1['p50_ms']:.1f} ms is serving overhead "
-                     f"(server CPU per request: {1000 * c1['server_cpu_s_per_s'] / max(c1['requests_per_s'], 1e-9):.1f} ms).")
+        lines.append(
+            f"- 1 pair at concurrency 1: the model itself (in-process ort fp32, batch 1, tokenization included) "
+            f"takes p50 {b1['p50_ms']:.2f} ms; over HTTP p50 is {c1['p50_ms']:.1f} ms, "
+            f"so ~{c1['p50_ms'] - b1['p50_ms']:.1f} ms is serving overhead "
+            f"(server CPU per request: {1000 * c1['server_cpu_s_per_s'] / max(c1['requests_per_s'], 1e-9):.1f} ms)."
+        )
     c8 = cell(http, "/entailment 32 pair(s), concurrency 8")
     if c8:
         need = 8 * 32 / 0.1
         fp32 = snli.get("64", {}).get("ort-fp32")
-        have = f"; in process the served encoder (ort fp32) at batch 64 does {fp32['items_per_s']:,.0f} pairs/s" if fp32 else ""
-        lines.append(f"- 32 pairs at concurrency 8, p99 ≤ 100 ms: by Little's law 8 × 32 pairs in flight need ≥ {need:,.0f} pairs/s "
-                     f"of service rate{have}; measured over HTTP {c8['pairs_per_s']:,.0f} pairs/s, p50 {c8['p50_ms']:.0f} ms.")
+        have = (
+            f"; in process the served encoder (ort fp32) at batch 64 does {fp32['items_per_s']:,.0f} pairs/s"
+            if fp32
+            else ""
+        )
+        lines.append(
+            f"- 32 pairs at concurrency 8, p99 ≤ 100 ms: by Little's law 8 × 32 pairs in flight "
+            f"need ≥ {need:,.0f} pairs/s "
+            f"of service rate{have}; measured over HTTP {c8['pairs_per_s']:,.0f} pairs/s, p50 {c8['p50_ms']:.0f} ms."
+        )
     rk = cell(http, "/rank 1000 answers, concurrency 1")
     r1000 = (eng or {}).get("rank", {}).get("1000", {})
     if rk and r1000:
@@ -159,7 +220,9 @@ def plots(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[str]:
     if http and http.get("cells"):
         fig, ax = plt.subplots(figsize=(6, 4))
         for pairs in ("1", "32"):
-            cs = [c for c in http["cells"] if c["mode"] == "closed" and c["name"].startswith(f"/entailment {pairs} pair")]
+            cs = [
+                c for c in http["cells"] if c["mode"] == "closed" and c["name"].startswith(f"/entailment {pairs} pair")
+            ]
             xs = [c["concurrency"] for c in cs]
             for q, style in (("p50_ms", "-o"), ("p99_ms", "--x")):
                 ax.plot(xs, [c[q] for c in cs], style, label=f"{pairs} pair(s)/request {q[:3]}")
@@ -191,49 +254,98 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
     v = first.get("versions") or versions()
     parts = [
         "# pairscore benchmarks",
-        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Raw numbers: `benchmarks/out/*.json`; "
+        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        "Raw numbers: `benchmarks/out/*.json`; "
         "plots: `engines.png`, `http_latency.png`.",
-        "## Machine\n\n" + md_table(["", ""], [
-            ["CPU", m["cpu"]], ["cores", m["cores"]], ["memory", f"{m['memory_gb']} GB"], ["OS", m["os"]],
-            *[[f"load average at start of {n}", f"{x['machine']['loadavg']} ({x['machine']['time_utc']})"] for n, x in (("engines", eng), ("http_load", http), ("train_speed", train)) if x],
-            ["versions", ", ".join(f"{k} {val}" for k, val in v.items())],
-        ]),
+        "## Machine\n\n"
+        + md_table(
+            ["", ""],
+            [
+                ["CPU", m["cpu"]],
+                ["cores", m["cores"]],
+                ["memory", f"{m['memory_gb']} GB"],
+                ["OS", m["os"]],
+                *[
+                    [f"load average at start of {n}", f"{x['machine']['loadavg']} ({x['machine']['time_utc']})"]
+                    for n, x in (("engines", eng), ("http_load", http), ("train_speed", train))
+                    if x
+                ],
+                ["versions", ", ".join(f"{k} {val}" for k, val in v.items())],
+            ],
+        ),
     ]
-    busy = {n: x.get("busy_before") for n, x in (("engines", eng), ("http_load", http), ("train_speed", train)) if x and x.get("busy_before")}
+    busy = {
+        n: x.get("busy_before")
+        for n, x in (("engines", eng), ("http_load", http), ("train_speed", train))
+        if x and x.get("busy_before")
+    }
     if busy:
-        parts.append("**Other processes were using the CPU when these numbers were taken; treat them as lower bounds:**\n\n"
-                     + "\n".join(f"- before {n}: " + "; ".join(b) for n, b in busy.items()))
+        parts.append(
+            "**Other processes were using the CPU when these numbers were taken; treat them as lower bounds:**\n\n"
+            + "\n".join(f"- before {n}: " + "; ".join(b) for n, b in busy.items())
+        )
     batch = load("batch_independence")
-    parts.append("## Targets (issue 9)\n\n" + md_table(["target", "wanted", "measured", "met?"], targets(eng, http, batch)))
+    parts.append(
+        "## Targets (issue 9)\n\n" + md_table(["target", "wanted", "measured", "met?"], targets(eng, http, batch))
+    )
     if bounds(eng, http):
-        parts.append("What bounds them (from the in-process numbers of the same run):\n\n" + "\n".join(bounds(eng, http)))
+        parts.append(
+            "What bounds them (from the in-process numbers of the same run):\n\n" + "\n".join(bounds(eng, http))
+        )
     if batch:
-        parts.append("## Batch independence\n\nWhy the service serves the fp32 encoders: the int8 ones are dynamically quantized (activation "
-                     "scale taken from the whole batch tensor), so a pair's answer moves with its neighbours.\n\n" + batch["markdown"])
+        parts.append(
+            "## Batch independence\n\nWhy the service serves the fp32 encoders: "
+            "the int8 ones are dynamically quantized (activation "
+            "scale taken from the whole batch tensor), so a pair's answer moves with its neighbours.\n\n"
+            + batch["markdown"]
+        )
     if eng:
-        parts.append("## Engines (in process)\n\nEach number starts from raw text (tokenization included), same thread count for all "
-                     f"engines ({eng['threads']}). MiniLM = sentence-transformers all-MiniLM-L6-v2 bi-encoder (both texts embedded, each "
-                     "distinct text once, cosine); ours = service.runtime.PairModel (each distinct text once, length-sorted chunks of 64). "
-                     "Pairs are shuffled so consecutive pairs rarely share a text.\n\n" + eng["markdown"])
+        parts.append(
+            "## Engines (in process)\n\nEach number starts from raw text (tokenization included), "
+            f"same thread count for all engines ({eng['threads']}). "
+            "MiniLM = sentence-transformers all-MiniLM-L6-v2 bi-encoder (both texts embedded, each "
+            "distinct text once, cosine); ours = service.runtime.PairModel "
+            "(each distinct text once, length-sorted chunks of 64). "
+            "Pairs are shuffled so consecutive pairs rarely share a text.\n\n" + eng["markdown"]
+        )
     agr = load("agreement")
     if agr:
-        parts.append(f"### Agreement, measured separately on {agr.get('models_root')} ({agr['machine']['time_utc']})\n\n" + agr["markdown"])
+        parts.append(
+            f"### Agreement, measured separately on {agr.get('models_root')} ({agr['machine']['time_utc']})\n\n"
+            + agr["markdown"]
+        )
     eng1 = load("engines_1thread")
     if eng1:
-        parts.append("### The same SNLI table at 1 thread per engine\n\nOn a machine busy with other work, engines that use 2 threads "
-                     "lose most when one of their threads is descheduled (torch's OpenMP barriers after every small op: torch eager and "
-                     "MiniLM); at 1 thread every engine only loses its share of the CPU, so these ratios are the fairer ones under load.\n\n"
-                     + eng1["markdown"])
+        parts.append(
+            "### The same SNLI table at 1 thread per engine\n\n"
+            "On a machine busy with other work, engines that use 2 threads "
+            "lose most when one of their threads is descheduled "
+            "(torch's OpenMP barriers after every small op: torch eager and MiniLM); "
+            "at 1 thread every engine only loses its share of the CPU, "
+            "so these ratios are the fairer ones under load.\n\n" + eng1["markdown"]
+        )
     if http:
-        parts.append("## HTTP\n\n" + http["markdown"] + f"\n\nServer: `{http['server_command']}` (onnxruntime threads: {http['ort_threads']}).")
+        parts.append(
+            "## HTTP\n\n"
+            + http["markdown"]
+            + f"\n\nServer: `{http['server_command']}` (onnxruntime threads: {http['ort_threads']})."
+        )
     if train:
         parts.append("## Training\n\n" + train["markdown"])
     ray = load("ray_scoring")
     if ray:
-        parts.append("## Batch scoring: local vs Ray Data\n\n`python benchmarks/ray_scoring.py`, "
-                     f"{ray['machine']['time_utc']}.\n\n" + ray["markdown"])
+        parts.append(
+            "## Batch scoring: local vs Ray Data\n\n`python benchmarks/ray_scoring.py`, "
+            f"{ray['machine']['time_utc']}.\n\n" + ray["markdown"]
+        )
     if steps:
-        parts.append("## Run\n\n" + md_table(["step", "exit", "seconds", "command"], [[s["name"], s["rc"], s["seconds"], f"`{s['command']}`"] for s in steps]))
+        parts.append(
+            "## Run\n\n"
+            + md_table(
+                ["step", "exit", "seconds", "command"],
+                [[s["name"], s["rc"], s["seconds"], f"`{s['command']}`"] for s in steps],
+            )
+        )
     made = plots(eng, http)
     parts.append("\n".join(f"![{p}]({p})" for p in made))
     path = BENCH / "results.md"
@@ -243,21 +355,31 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=str(REPO / "models"), help="folder with entailment/, paraphrase/, ranking/ (default: models/)")
+    p.add_argument(
+        "--models",
+        default=str(REPO / "models"),
+        help="folder with entailment/, paraphrase/, ranking/ (default: models/)",
+    )
     p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seconds", type=float, default=2.0, help="engines.py: timed seconds per cell")
     p.add_argument("--duration", type=float, default=10.0, help="http_load.py: measured seconds per cell")
     p.add_argument("--train-steps", type=int, default=60, help="train_speed.py: steps per recipe")
-    p.add_argument("--quick", action="store_true", help="short cells (engines 0.5 s, HTTP 3 s, 20 training steps): a smoke run")
+    p.add_argument(
+        "--quick", action="store_true", help="short cells (engines 0.5 s, HTTP 3 s, 20 training steps): a smoke run"
+    )
     p.add_argument("--skip", nargs="*", default=[], choices=STEPS)
-    p.add_argument("--report-only", action="store_true", help="only rebuild results.md and the plots from benchmarks/out/")
+    p.add_argument(
+        "--report-only", action="store_true", help="only rebuild results.md and the plots from benchmarks/out/"
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    command = "python benchmarks/run_all.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    command = "python benchmarks/run_all.py" + (
+        " " + " ".join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else ""
+    )
     steps = []
     if not args.report_only:
         if args.quick:
@@ -265,20 +387,101 @@ def main(argv: list[str] | None = None) -> int:
         py = sys.executable
         common = ["--data-dir", args.data_dir] if args.data_dir else []
         if "engines" not in args.skip:
-            steps.append(run_step("engines", [py, str(BENCH / "engines.py"), "--models", args.models, "--threads", str(args.threads),
-                                              "--seconds", str(args.seconds), "--out", str(OUT_DIR / "engines.json"), *common], 900))
+            steps.append(
+                run_step(
+                    "engines",
+                    [
+                        py,
+                        str(BENCH / "engines.py"),
+                        "--models",
+                        args.models,
+                        "--threads",
+                        str(args.threads),
+                        "--seconds",
+                        str(args.seconds),
+                        "--out",
+                        str(OUT_DIR / "engines.json"),
+                        *common,
+                    ],
+                    900,
+                )
+            )
         if "engines" not in args.skip and args.threads != 1:
-            steps.append(run_step("engines-1thread", [py, str(BENCH / "engines.py"), "--models", args.models, "--threads", "1", "--datasets", "snli",
-                                                      "--no-sweeps", "--seconds", str(args.seconds), "--out", str(OUT_DIR / "engines_1thread.json"), *common], 600))
+            steps.append(
+                run_step(
+                    "engines-1thread",
+                    [
+                        py,
+                        str(BENCH / "engines.py"),
+                        "--models",
+                        args.models,
+                        "--threads",
+                        "1",
+                        "--datasets",
+                        "snli",
+                        "--no-sweeps",
+                        "--seconds",
+                        str(args.seconds),
+                        "--out",
+                        str(OUT_DIR / "engines_1thread.json"),
+                        *common,
+                    ],
+                    600,
+                )
+            )
         if "batch" not in args.skip:
-            steps.append(run_step("batch", [py, str(BENCH / "batch_independence.py"), "--models", args.models,
-                                            "--out", str(OUT_DIR / "batch_independence.json"), *common], 300))
+            steps.append(
+                run_step(
+                    "batch",
+                    [
+                        py,
+                        str(BENCH / "batch_independence.py"),
+                        "--models",
+                        args.models,
+                        "--out",
+                        str(OUT_DIR / "batch_independence.json"),
+                        *common,
+                    ],
+                    300,
+                )
+            )
         if "http" not in args.skip:
-            steps.append(run_step("http", [py, str(BENCH / "http_load.py"), "--models", args.models, "--duration", str(args.duration),
-                                           "--profile", "--out", str(OUT_DIR / "http_load.json"), *common], 900))
+            steps.append(
+                run_step(
+                    "http",
+                    [
+                        py,
+                        str(BENCH / "http_load.py"),
+                        "--models",
+                        args.models,
+                        "--duration",
+                        str(args.duration),
+                        "--profile",
+                        "--out",
+                        str(OUT_DIR / "http_load.json"),
+                        *common,
+                    ],
+                    900,
+                )
+            )
         if "train" not in args.skip:
-            steps.append(run_step("train", [py, str(BENCH / "train_speed.py"), "--steps", str(args.train_steps), "--threads", str(args.threads),
-                                            "--out", str(OUT_DIR / "train_speed.json"), *common], 1200))
+            steps.append(
+                run_step(
+                    "train",
+                    [
+                        py,
+                        str(BENCH / "train_speed.py"),
+                        "--steps",
+                        str(args.train_steps),
+                        "--threads",
+                        str(args.threads),
+                        "--out",
+                        str(OUT_DIR / "train_speed.json"),
+                        *common,
+                    ],
+                    1200,
+                )
+            )
         if "ray" not in args.skip:
             steps.append(run_step("ray", [py, str(BENCH / "ray_scoring.py"), "--models", args.models, *common], 600))
     path = report(steps, command)

@@ -41,10 +41,18 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
     recipe = yaml.safe_load(config.read_text())
     trainer = dict(recipe.get("trainer") or {})
     trainer.pop("callbacks", None)
-    trainer.update({
-        "max_steps": steps, "max_epochs": -1, "limit_val_batches": 0, "num_sanity_val_steps": 0,
-        "enable_checkpointing": False, "logger": False, "enable_progress_bar": False, "enable_model_summary": False,
-    })
+    trainer.update(
+        {
+            "max_steps": steps,
+            "max_epochs": -1,
+            "limit_val_batches": 0,
+            "num_sanity_val_steps": 0,
+            "enable_checkpointing": False,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        }
+    )
     recipe["trainer"] = trainer
     if data_dir:
         recipe.setdefault("data", {})["data_dir"] = data_dir
@@ -65,8 +73,15 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
         cfg = Path(tmp) / config.name
         cfg.write_text(yaml.safe_dump(recipe))
         t0 = time.perf_counter()
-        cli = PairCLI(PairModule, PairDataModule, args=["--config", str(cfg)], run=False, seed_everything_default=42,
-                      save_config_kwargs={"overwrite": True}, parser_kwargs={"prog": "train_speed"})
+        cli = PairCLI(
+            PairModule,
+            PairDataModule,
+            args=["--config", str(cfg)],
+            run=False,
+            seed_everything_default=42,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"prog": "train_speed"},
+        )
         cli.datamodule.setup("fit")
         timer = StepTimer()
         cli.trainer.callbacks.append(timer)
@@ -81,7 +96,10 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
     return {
         "config": str(config.relative_to(REPO) if config.is_relative_to(REPO) else config),
         "task": h.task,
-        "model": f"{h.cell} {h.layers}x{h.hidden_size}{' bi' if h.bidirectional else ''}, {h.embeddings} {h.embedding_dim}d, {h.pooling} pooling",
+        "model": (
+            f"{h.cell} {h.layers}x{h.hidden_size}{' bi' if h.bidirectional else ''}, "
+            f"{h.embeddings} {h.embedding_dim}d, {h.pooling} pooling"
+        ),
         "parameters": params,
         "batch_size": cli.datamodule.hparams.batch_size,
         "train_rows": len(cli.datamodule.train_set),
@@ -98,11 +116,41 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
 
 
 def markdown(r: dict[str, Any]) -> str:
-    rows = [[x["config"], x["model"], f"{x['parameters'] / 1e6:.2f} M", x["batch_size"], x["timed_steps"], x["examples_per_s"],
-             x["tokens_per_s"], x["ms_per_step"], x["setup_s"], x["epoch_estimate_s"]] if "error" not in x else [x["config"], x["error"], "", "", "", "", "", "", "", ""]
-            for x in r["recipes"]]
-    return (f"### Training speed ({r['threads']} threads, {r['steps']} steps, first {r['warmup']} not timed)\n\n"
-            + md_table(["recipe", "model", "params", "batch", "timed steps", "examples/s", "tokens/s", "ms/step", "set-up s", "s/epoch (est.)"], rows))
+    rows = [
+        [
+            x["config"],
+            x["model"],
+            f"{x['parameters'] / 1e6:.2f} M",
+            x["batch_size"],
+            x["timed_steps"],
+            x["examples_per_s"],
+            x["tokens_per_s"],
+            x["ms_per_step"],
+            x["setup_s"],
+            x["epoch_estimate_s"],
+        ]
+        if "error" not in x
+        else [x["config"], x["error"], "", "", "", "", "", "", "", ""]
+        for x in r["recipes"]
+    ]
+    return (
+        f"### Training speed ({r['threads']} threads, {r['steps']} steps, first {r['warmup']} not timed)\n\n"
+        + md_table(
+            [
+                "recipe",
+                "model",
+                "params",
+                "batch",
+                "timed steps",
+                "examples/s",
+                "tokens/s",
+                "ms/step",
+                "set-up s",
+                "s/epoch (est.)",
+            ],
+            rows,
+        )
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -121,19 +169,47 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.one:
-        print("RESULT " + json.dumps(one(args.one.resolve(), args.steps, args.warmup, args.threads, args.data_dir)), flush=True)
+        print(
+            "RESULT " + json.dumps(one(args.one.resolve(), args.steps, args.warmup, args.threads, args.data_dir)),
+            flush=True,
+        )
         return 0
-    result: dict[str, Any] = {"machine": machine(), "busy_before": busy_processes(exclude={os.getpid()}), "versions": versions(),
-                              "steps": args.steps, "warmup": args.warmup, "threads": args.threads, "recipes": []}
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "busy_before": busy_processes(exclude={os.getpid()}),
+        "versions": versions(),
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "threads": args.threads,
+        "recipes": [],
+    }
     for config in args.configs:
-        cmd = [sys.executable, __file__, "--one", str(config), "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(config),
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--threads",
+            str(args.threads),
+        ]
         if args.data_dir:
             cmd += ["--data-dir", args.data_dir]
         env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
         try:
             proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-            entry = json.loads(line[7:]) if line else {"config": str(config), "error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:] }"}
+            entry = (
+                json.loads(line[7:])
+                if line
+                else {
+                    "config": str(config),
+                    "error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}",
+                }
+            )
         except subprocess.TimeoutExpired:
             entry = {"config": str(config), "error": f"timed out after {args.timeout:.0f} s"}
         result["recipes"].append(entry)

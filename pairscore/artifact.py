@@ -81,7 +81,9 @@ def read_card(model_dir: Path) -> dict[str, Any]:
             raise ArtifactError(f"{path}: missing (listed in {CARD_FILE})")
         actual = sha256_file(path)
         if actual != expected:
-            raise ArtifactError(f"{path}: sha256 {actual} does not match {CARD_FILE} ({expected}): file is corrupt or was changed")
+            raise ArtifactError(
+                f"{path}: sha256 {actual} does not match {CARD_FILE} ({expected}): file is corrupt or was changed"
+            )
     for role in ("encoder", "head", "tokenizer"):
         name = card["graphs"].get(role)
         if name is None or name not in card["files"]:

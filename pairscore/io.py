@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator, TextIO
+from typing import BinaryIO, TextIO
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
@@ -56,7 +57,10 @@ def _jsonl_rows(handle: TextIO) -> Iterator[tuple[int, dict | Exception]]:
             except json.JSONDecodeError as exc:
                 yield number, ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})")
                 continue
-            yield number, row if isinstance(row, dict) else ValueError(f"expected a JSON object, got {type(row).__name__}")
+            yield (
+                number,
+                row if isinstance(row, dict) else ValueError(f"expected a JSON object, got {type(row).__name__}"),
+            )
 
 
 def _csv_rows(handle: TextIO) -> Iterator[tuple[int, dict | Exception]]:
@@ -64,7 +68,13 @@ def _csv_rows(handle: TextIO) -> Iterator[tuple[int, dict | Exception]]:
         reader = csv.DictReader(handle)
         for row in reader:
             if None in row:  # more fields than the header names
-                yield reader.line_num, ValueError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has {len(reader.fieldnames or [])}")
+                yield (
+                    reader.line_num,
+                    ValueError(
+                        f"{len(reader.fieldnames or []) + len(row[None])} fields, "
+                        f"header has {len(reader.fieldnames or [])}"
+                    ),
+                )
             else:
                 yield reader.line_num, row
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterable
 from importlib import metadata
-from typing import Iterable
 
 
 def cpu_model() -> str:

@@ -7,7 +7,7 @@ precision/recall/F1, positive-class F1, MAP/MRR over clean questions).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -26,8 +26,16 @@ def classification(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequenc
     for k, name in enumerate(labels):
         tp = confusion[k, k]
         precision, recall = _ratio(tp, confusion[:, k].sum()), _ratio(tp, confusion[k, :].sum())
-        per_class[name] = {"precision": precision, "recall": recall, "f1": _ratio(2 * precision * recall, precision + recall)}
-    return {"accuracy": _ratio(np.trace(confusion), len(y_true)), "per_class": per_class, "confusion": confusion.tolist()}
+        per_class[name] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": _ratio(2 * precision * recall, precision + recall),
+        }
+    return {
+        "accuracy": _ratio(np.trace(confusion), len(y_true)),
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
 
 
 def binary(y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
@@ -98,7 +106,9 @@ def expected_calibration_error(y_true: Sequence[int], probabilities: np.ndarray,
     if not len(confidence):
         return 0.0
     bins = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1), confidence, side="right") - 1
-    gap = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins + 1) - np.bincount(bins, weights=confidence, minlength=n_bins + 1)
+    gap = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins + 1) - np.bincount(
+        bins, weights=confidence, minlength=n_bins + 1
+    )
     return float(np.abs(gap).sum() / len(confidence))
 
 

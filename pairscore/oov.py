@@ -7,7 +7,7 @@ Needs `tokenizers` only, so it runs on the serving install.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from tokenizers import Tokenizer
 
@@ -31,4 +31,7 @@ def oov_rates(tokenizer: Tokenizer, texts: Iterable[str]) -> dict[str, float]:
     ids = [e.ids for e in tokenizer.encode_batch(list(dict.fromkeys(texts)))]
     hits = [sum(1 for i in seq if i == unknown) for seq in ids]
     tokens = sum(len(seq) for seq in ids)
-    return {"token_rate": sum(hits) / tokens if tokens else 0.0, "text_rate": sum(h > 0 for h in hits) / len(ids) if ids else 0.0}
+    return {
+        "token_rate": sum(hits) / tokens if tokens else 0.0,
+        "text_rate": sum(h > 0 for h in hits) / len(ids) if ids else 0.0,
+    }

@@ -7,8 +7,9 @@ with the HTTP endpoints' field names works everywhere. No torch here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 # (text_a column, text_b column, label column) per schema, tried in order; the columns decide.
 SCHEMAS: dict[str, list[tuple[str, str, str]]] = {

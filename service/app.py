@@ -53,7 +53,9 @@ from service.schemas import (
 )
 
 logger = logging.getLogger("pairscore")
-SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding service/ and pairscore/ (repo root or Bento src)
+SOURCE_ROOT = (
+    Path(__file__).resolve().parent.parent
+)  # the folder holding service/ and pairscore/ (repo root or Bento src)
 # The routes RequestGuard watches (body size, in-flight count, timeout); a new endpoint adds its route here.
 PUBLIC_ROUTES = frozenset({"/entailment", "/paraphrase", "/rank", "/embed", "/info", "/explain"})
 UI_DIR = Path(__file__).resolve().parent / "ui"  # the /ui demo page: static files, no build step
@@ -77,10 +79,15 @@ class PairScore:
         so that BentoML's supervisor does not keep the loaded models' memory for good.
         """
         code = "import sys; from service.loading import check_all; sys.exit(check_all())"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")])),
+        }
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit((done.stdout + done.stderr).strip() or f"pairscore: the model check exited with {done.returncode}")
+            raise SystemExit(
+                (done.stdout + done.stderr).strip() or f"pairscore: the model check exited with {done.returncode}"
+            )
 
     def __init__(self) -> None:
         self.models: dict[str, PairModel] = load_models(
@@ -95,7 +102,7 @@ class PairScore:
         for task, model in self.models.items():
             if isinstance(model, CachedPairModel):
                 sharing.setdefault(id(model.cache), []).append(task)
-        for task, model in self.models.items():
+        for model in self.models.values():
             if isinstance(model, CachedPairModel) and model.cache.metrics is None:
                 model.cache.metrics = CacheMetrics("+".join(sharing[id(model.cache)]))
                 model.cache.metrics.record(0, 0, len(model.cache), model.cache.bytes)
@@ -141,7 +148,7 @@ class PairScore:
 
     @bentoml.api
     async def info(self) -> Annotated[Info, JSON]:
-        """Served models (cards: labels, threshold, encoder and quantization, architecture, metrics, versions) and the active limits."""
+        """Model cards (labels, threshold, encoder, quantization, architecture, metrics, versions) and active limits."""
         models = {task: model_info(model) for task, model in self.models.items()}
         limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
         return Info(models=models, limits=limits)

@@ -14,8 +14,9 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from tqdm import tqdm
 
@@ -38,15 +39,25 @@ def _positive(value: str) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pairscore score", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/entailment")
-    parser.add_argument("--input", required=True, help="rows to score: .jsonl, .csv or .parquet (--ray: also a folder, a glob or a URI)")
+    parser.add_argument(
+        "--input", required=True, help="rows to score: .jsonl, .csv or .parquet (--ray: also a folder, a glob or a URI)"
+    )
     parser.add_argument("--output", required=True, help="scored rows: .jsonl, .csv or .parquet (--ray: a folder)")
-    parser.add_argument("--errors", type=Path, help="rejected rows as JSONL (default: OUTPUT.errors.jsonl; --ray: OUTPUT/errors/)")
-    parser.add_argument("--chunk", type=_positive, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})")
+    parser.add_argument(
+        "--errors", type=Path, help="rejected rows as JSONL (default: OUTPUT.errors.jsonl; --ray: OUTPUT/errors/)"
+    )
+    parser.add_argument(
+        "--chunk", type=_positive, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     ray = parser.add_argument_group("Ray Data", "pip install -c constraints.txt -e '.[ray]'; docs/service.md")
-    ray.add_argument("--ray", action="store_true", help="score on Ray Data: a local Ray cluster, or the one RAY_ADDRESS names")
+    ray.add_argument(
+        "--ray", action="store_true", help="score on Ray Data: a local Ray cluster, or the one RAY_ADDRESS names"
+    )
     ray.add_argument("--concurrency", type=_positive, help="scoring actors (default: the cluster's CPUs / --num-cpus)")
-    ray.add_argument("--num-cpus", type=_positive, default=1, help="CPUs, and onnxruntime threads, per actor (default 1)")
+    ray.add_argument(
+        "--num-cpus", type=_positive, default=1, help="CPUs, and onnxruntime threads, per actor (default 1)"
+    )
     return parser.parse_args(argv)
 
 
@@ -60,7 +71,9 @@ def texts(task: str, row: dict[str, Any]) -> Pair:
     return to_pair(task, {col_a: row.get(col_a), col_b: row.get(col_b)}, (col_a, col_b, col_label))
 
 
-def score_rows(model: PairModel, rows: list[tuple[int, dict | Exception]]) -> tuple[list[tuple[int, dict, dict]], list[tuple[int, str, Any]]]:
+def score_rows(
+    model: PairModel, rows: list[tuple[int, dict | Exception]]
+) -> tuple[list[tuple[int, dict, dict]], list[tuple[int, str, Any]]]:
     """Score numbered rows: (line, row, output row) per scored row, (line, reason, row or None) per rejected one."""
     good, rejected = [], []
     for line, row in rows:
@@ -90,7 +103,11 @@ def summary(scored: int, rejected: int, output: Any, errors: Any, seconds: float
 
 def unknown_fields(rows: list[dict[str, Any]], columns: list[str], target: Any) -> dict[int, str]:
     """{index: reason} for rows with fields outside the columns the first rows fixed."""
-    return {i: f"fields {sorted(set(row) - set(columns))} are not columns of {target}" for i, row in enumerate(rows) if not set(row) <= set(columns)}
+    return {
+        i: f"fields {sorted(set(row) - set(columns))} are not columns of {target}"
+        for i, row in enumerate(rows)
+        if not set(row) <= set(columns)
+    }
 
 
 def first_schema(rows: list[dict[str, Any]]) -> Any:
@@ -155,7 +172,9 @@ class RowWriter:
         if self.format == "csv":
             for i, row in enumerate(rows):
                 if i not in refused:
-                    self._writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+                    self._writer.writerow(
+                        {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()}
+                    )
             return refused
         table = fit_schema(rows, self._writer.schema, refused)
         if table.num_rows:
@@ -197,7 +216,9 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def score_file(model: PairModel, input_path: Path, output: RowWriter, errors: Any, chunk: int, progress: Any) -> tuple[int, int]:
+def score_file(
+    model: PairModel, input_path: Path, output: RowWriter, errors: Any, chunk: int, progress: Any
+) -> tuple[int, int]:
     """Score every row; returns (scored, rejected)."""
     scored = rejected = 0
 
@@ -233,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     output = RowWriter(args.output)
-    with open(errors_path, "w", encoding="utf-8") as errors, tqdm(unit=" rows", disable=args.no_progress, desc=args.input.name) as progress:
+    with (
+        open(errors_path, "w", encoding="utf-8") as errors,
+        tqdm(unit=" rows", disable=args.no_progress, desc=args.input.name) as progress,
+    ):
         try:
             scored, rejected = score_file(model, args.input, output, errors, args.chunk, progress)
         finally:

@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,7 +54,11 @@ def input_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
         base = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")[0] or "/"
         wanted = path.split("/")  # a `*` stays within one folder, as in a shell
         listed = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-        files = sorted(i.path for i in listed if i.is_file and len(i.path.split("/")) == len(wanted) and all(map(fnmatch, i.path.split("/"), wanted)))
+        files = sorted(
+            i.path
+            for i in listed
+            if i.is_file and len(i.path.split("/")) == len(wanted) and all(map(fnmatch, i.path.split("/"), wanted))
+        )
     else:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:  # a folder: its data files, other files (_SUCCESS, .crc) left alone
@@ -73,7 +78,9 @@ def output_folder(spec: str) -> tuple[pafs.FileSystem, str]:
     fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
     info = fs.get_file_info(path)
     if info.is_file or (info.type == pafs.FileType.Directory and fs.get_file_info(pafs.FileSelector(path))):
-        raise InputError(f"{spec}: exists and is not an empty folder; --ray writes a folder of parts (remove it or pick another)")
+        raise InputError(
+            f"{spec}: exists and is not an empty folder; --ray writes a folder of parts (remove it or pick another)"
+        )
     fs.create_dir(f"{path}/errors", recursive=True)
     return fs, path
 
@@ -89,19 +96,27 @@ def read_numbered(batch: dict[str, Any], fs: pafs.FileSystem, chunk: int) -> Ite
         with _open(fs, path) as stream:
             for rows in chunks(iter_rows(path, stream), chunk):
                 failed = [isinstance(row, Exception) for _, row in rows]
-                yield pa.table({
-                    "file": pa.array([path] * len(rows), pa.string()),
-                    "line": pa.array([line for line, _ in rows], pa.int64()),
-                    "row": pa.array([None if bad else pickle.dumps(row) for (_, row), bad in zip(rows, failed)], pa.binary()),
-                    "error": pa.array([str(row) if bad else None for (_, row), bad in zip(rows, failed)], pa.string()),
-                })  # fmt: skip
+                yield pa.table(
+                    {
+                        "file": pa.array([path] * len(rows), pa.string()),
+                        "line": pa.array([line for line, _ in rows], pa.int64()),
+                        "row": pa.array(
+                            [None if bad else pickle.dumps(row) for (_, row), bad in zip(rows, failed)], pa.binary()
+                        ),
+                        "error": pa.array(
+                            [str(row) if bad else None for (_, row), bad in zip(rows, failed)], pa.string()
+                        ),
+                    }
+                )
 
 
 class Scorer:
     """One actor of the pool: the model loaded once from its files (shipped with the actor, so
     cluster nodes need no copy), onnxruntime threads = the actor's CPUs."""
 
-    def __init__(self, model_files: dict[str, bytes], threads: int, schema: pa.Schema | None, target: str, name_files: bool):
+    def __init__(
+        self, model_files: dict[str, bytes], threads: int, schema: pa.Schema | None, target: str, name_files: bool
+    ):
         with tempfile.TemporaryDirectory(prefix="pairscore-model-") as folder:  # everything is read at load
             for name, data in model_files.items():
                 (Path(folder) / name).write_bytes(data)
@@ -112,18 +127,25 @@ class Scorer:
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Rows in; out: `scored` (the output row, as a struct of the output schema) or `rejected` (its error line)."""
         files, lines = batch["file"].to_pylist(), batch["line"].to_pylist()
-        rows = [ValueError(error) if error is not None else pickle.loads(row) for row, error in zip(batch["row"].to_pylist(), batch["error"].to_pylist())]
+        rows = [
+            ValueError(error) if error is not None else pickle.loads(row)
+            for row, error in zip(batch["row"].to_pylist(), batch["error"].to_pylist())
+        ]
         good, bad = score_rows(self.model, list(enumerate(rows)))  # numbered by position in the batch
         outputs = [out for _, _, out in good]
         refused = unknown_fields(outputs, self.schema.names, self.target)
         table = fit_schema(outputs, self.schema, refused)
         bad += [(good[i][0], reason, good[i][1]) for i, reason in refused.items()]
         errors = [error_line(lines[i], reason, row, files[i] if self.name_files else None) for i, reason, row in bad]
-        scored = table.to_struct_array().combine_chunks() if table.num_columns else pa.nulls(table.num_rows, pa.struct([]))
-        return pa.table({
-            "scored": pa.concat_arrays([scored, pa.nulls(len(errors), scored.type)]),
-            "rejected": pa.array([None] * table.num_rows + errors, pa.string()),
-        })  # fmt: skip
+        scored = (
+            table.to_struct_array().combine_chunks() if table.num_columns else pa.nulls(table.num_rows, pa.struct([]))
+        )
+        return pa.table(
+            {
+                "scored": pa.concat_arrays([scored, pa.nulls(len(errors), scored.type)]),
+                "rejected": pa.array([None] * table.num_rows + errors, pa.string()),
+            }
+        )
 
 
 def parts_sink(fs: pafs.FileSystem, folder: str, schema: pa.Schema | None) -> Any:
@@ -180,7 +202,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         import ray.data
     except ModuleNotFoundError:
-        print("pairscore score --ray: needs the 'ray' extra: pip install -c constraints.txt -e '.[ray]'", file=sys.stderr)
+        print(
+            "pairscore score --ray: needs the 'ray' extra: pip install -c constraints.txt -e '.[ray]'", file=sys.stderr
+        )
         return 2
     try:
         if args.errors:
@@ -204,19 +228,29 @@ def main(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         (
             ray.data.from_items([{"path": path} for path in files], override_num_blocks=len(files))
-            .map_batches(read_numbered, batch_size=1, fn_kwargs={"fs": in_fs, "chunk": args.chunk}, num_cpus=READ_CPUS,
-                         compute=ray.data.TaskPoolStrategy(size=min(actors, len(files))))
+            .map_batches(
+                read_numbered,
+                batch_size=1,
+                fn_kwargs={"fs": in_fs, "chunk": args.chunk},
+                num_cpus=READ_CPUS,
+                compute=ray.data.TaskPoolStrategy(size=min(actors, len(files))),
+            )
             .map_batches(
                 Scorer,
                 batch_size=args.chunk,
                 batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=args.num_cpus,
-                fn_constructor_kwargs={"model_files": model_files, "threads": args.num_cpus, "schema": schema,
-                                       "target": args.output, "name_files": len(files) > 1},
+                fn_constructor_kwargs={
+                    "model_files": model_files,
+                    "threads": args.num_cpus,
+                    "schema": schema,
+                    "target": args.output,
+                    "name_files": len(files) > 1,
+                },
             )
             .write_datasink(sink)
-        )  # fmt: skip
+        )
         seconds = time.perf_counter() - started
     finally:
         if started_here:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,9 @@ class VectorCache:
         self.bytes = 0
         self.metrics: Any = None  # a CacheMetrics, once the server has registered them
         self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()  # token ids (int32 bytes) -> vector
-        self._keys: OrderedDict[str, bytes] = OrderedDict()  # text -> token ids: a repeated text is not even re-tokenized
+        self._keys: OrderedDict[str, bytes] = (
+            OrderedDict()
+        )  # text -> token ids: a repeated text is not even re-tokenized
         self._lock = threading.Lock()
 
     @property
@@ -141,11 +144,24 @@ class CacheMetrics:
 
         families = CacheMetrics._families
         if not families:
-            families["hits"] = prometheus_client.Counter("pairscore_cache_hits", "texts whose vector came from the cache", ["encoder"])
-            families["misses"] = prometheus_client.Counter("pairscore_cache_misses", "texts the encoder had to run for", ["encoder"])
-            families["entries"] = prometheus_client.Gauge("pairscore_cache_entries", "vectors in the cache", ["encoder"], multiprocess_mode="livesum")
-            families["bytes"] = prometheus_client.Gauge("pairscore_cache_bytes", "bytes of vectors and keys in the cache", ["encoder"], multiprocess_mode="livesum")
-        self.hits, self.misses, self.entries, self.bytes = (families[k].labels(encoder=encoder) for k in ("hits", "misses", "entries", "bytes"))
+            families["hits"] = prometheus_client.Counter(
+                "pairscore_cache_hits", "texts whose vector came from the cache", ["encoder"]
+            )
+            families["misses"] = prometheus_client.Counter(
+                "pairscore_cache_misses", "texts the encoder had to run for", ["encoder"]
+            )
+            families["entries"] = prometheus_client.Gauge(
+                "pairscore_cache_entries", "vectors in the cache", ["encoder"], multiprocess_mode="livesum"
+            )
+            families["bytes"] = prometheus_client.Gauge(
+                "pairscore_cache_bytes",
+                "bytes of vectors and keys in the cache",
+                ["encoder"],
+                multiprocess_mode="livesum",
+            )
+        self.hits, self.misses, self.entries, self.bytes = (
+            families[k].labels(encoder=encoder) for k in ("hits", "misses", "entries", "bytes")
+        )
 
     def record(self, hits: int, misses: int, entries: int, size: int) -> None:
         if hits:
@@ -157,10 +173,19 @@ class CacheMetrics:
 
 
 class CachedPairModel(PairModel):
-    """A PairModel whose encoder calls go through a VectorCache (shared by the tasks that serve the same encoder file)."""
+    """A PairModel whose encoder calls go through a VectorCache.
 
-    def __init__(self, model_dir: str | Path, cache: VectorCache, encoder_file: str | None = None, threads: int | None = None,
-                 card: dict[str, Any] | None = None) -> None:
+    The cache is shared by the tasks that serve the same encoder file.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        cache: VectorCache,
+        encoder_file: str | None = None,
+        threads: int | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(model_dir, threads=threads, encoder_file=encoder_file, card=card)
         self.cache = cache
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,10 @@ def parse_rows(text: str) -> slice:
 
 
 def read_pairs(path: str | Path, task: str, rows_slice: slice = slice(None)) -> list[Pair]:
-    """Labelled pairs of a JSONL/CSV/Parquet file in any shared schema; rows without a gold label (SNLI's -1) are skipped."""
+    """Labelled pairs of a JSONL/CSV/Parquet file in any shared schema.
+
+    Rows without a gold label (SNLI's -1) are skipped.
+    """
     pairs, columns = [], None
     try:
         rows = list(io.iter_rows(path))[rows_slice]
@@ -75,7 +79,10 @@ def evaluate(model: PairModel, pairs: Sequence[Pair], threshold: float | None = 
 
 
 def calibration_errors(model: PairModel, pairs: Sequence[Pair]) -> dict[str, float]:
-    """ECE of the served (calibrated) probabilities and of the same head without its temperature (card `calibration`)."""
+    """ECE of the served (calibrated) probabilities and of the same head without its temperature.
+
+    The temperature is the card's `calibration`.
+    """
     temperature = float((model.card.get("calibration") or {}).get("temperature", 1.0))
     labels = [p.label for p in pairs]
     served = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
@@ -89,14 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path, help="a model folder (models/entailment, ...)")
     parser.add_argument("--data", type=Path, required=True, help="labelled JSONL, CSV or Parquet file")
-    parser.add_argument("--rows", type=parse_rows, default=slice(None), help="evaluate only these rows, e.g. -1000: (the last 1000)")
+    parser.add_argument(
+        "--rows", type=parse_rows, default=slice(None), help="evaluate only these rows, e.g. -1000: (the last 1000)"
+    )
     parser.add_argument("--encoder", help="encoder graph to run instead of the card's (e.g. encoder.int8.onnx)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads")
     args = parser.parse_args(argv)
     try:
         model = PairModel(args.model_dir, threads=args.threads, encoder_file=args.encoder)
         pairs = read_pairs(args.data, model.task, args.rows)
-        result = {**evaluate(model, pairs), "oov": oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])}
+        result = {
+            **evaluate(model, pairs),
+            "oov": oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)]),
+        }
     except (artifact.ArtifactError, DataFileError) as exc:
         print(f"pairscore evaluate: {exc}", file=sys.stderr)
         return 1

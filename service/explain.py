@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-
 
 if TYPE_CHECKING:
     from service.runtime import PairModel
@@ -40,7 +40,7 @@ class TokenWeights:
     weights: list[float]
 
 
-def method_of(model: "PairModel") -> Method:
+def method_of(model: PairModel) -> Method:
     return "winners" if model.has_winners else "occlusion"
 
 
@@ -49,7 +49,7 @@ def winner_shares(winners: np.ndarray, length: int) -> np.ndarray:
     return np.bincount(winners, minlength=length)[:length] / winners.size
 
 
-def occlusion_shares(model: "PairModel", ids: Sequence[int]) -> np.ndarray:
+def occlusion_shares(model: PairModel, ids: Sequence[int]) -> np.ndarray:
     """Each token's L1 move of the vector when it is left out, normalized; all equal if nothing moves."""
     variants = [list(ids)] + [list(ids[:i]) + list(ids[i + 1 :]) for i in range(len(ids))]
     vectors = model.encode_ids(variants)
@@ -58,7 +58,7 @@ def occlusion_shares(model: "PairModel", ids: Sequence[int]) -> np.ndarray:
     return moves / total if total > 0 else np.full(len(ids), 1.0 / len(ids))
 
 
-def token_weights(model: "PairModel", texts: Sequence[str]) -> list[TokenWeights]:
+def token_weights(model: PairModel, texts: Sequence[str]) -> list[TokenWeights]:
     """Per text, its tokens (as the served tokenizer splits and truncates it) and their weights."""
     encodings = model.tokenizer.encode_batch(list(texts))
     ids = [enc.ids for enc in encodings]
@@ -73,12 +73,12 @@ def token_weights(model: "PairModel", texts: Sequence[str]) -> list[TokenWeights
     ]
 
 
-def task_result(model: "PairModel", text_a: str, text_b: str) -> dict[str, Any]:
+def task_result(model: PairModel, text_a: str, text_b: str) -> dict[str, Any]:
     """What the task's endpoint answers for this one pair (for the CLI; the server calls its endpoints)."""
     return next(model.results(model.score_pairs([text_a], [text_b])))
 
 
-def explain_pair(model: "PairModel", text_a: str, text_b: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+def explain_pair(model: PairModel, text_a: str, text_b: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
     """The /explain answer: task, result (computed here unless given), method, and both texts' tokens and weights."""
     a, b = token_weights(model, [text_a, text_b])
     return {
@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     from service.explain_page import render_page
     from service.runtime import PairModel
 
-    parser = argparse.ArgumentParser(prog="pairscore explain", description="Score one pair and show which tokens each sentence vector comes from.")
+    parser = argparse.ArgumentParser(
+        prog="pairscore explain", description="Score one pair and show which tokens each sentence vector comes from."
+    )
     parser.add_argument("--model", type=Path, required=True, help="a model folder, e.g. models/entailment")
     parser.add_argument("--a", required=True, help="first text (premise, text_a, or the question for ranking)")
     parser.add_argument("--b", required=True, help="second text (hypothesis, text_b, or the answer for ranking)")

@@ -42,10 +42,15 @@ def weights_table(side: dict[str, Any]) -> str:
 
 
 def render_page(answer: dict[str, Any], text_a: str, text_b: str) -> str:
-    names = {"entailment": ("premise", "hypothesis"), "paraphrase": ("text a", "text b"), "ranking": ("question", "answer")}
+    names = {
+        "entailment": ("premise", "hypothesis"),
+        "paraphrase": ("text a", "text b"),
+        "ranking": ("question", "answer"),
+    }
     name_a, name_b = names[answer["task"]]
     columns = "".join(
-        f'<section><h2>{name}</h2><div class="text">{shaded(text, answer[side])}</div>{weights_table(answer[side])}</section>'
+        f'<section><h2>{name}</h2><div class="text">{shaded(text, answer[side])}</div>'
+        f"{weights_table(answer[side])}</section>"
         for name, text, side in ((name_a, text_a, "text_a"), (name_b, text_b, "text_b"))
     )
     how = {
@@ -53,10 +58,10 @@ def render_page(answer: dict[str, Any], text_a: str, text_b: str) -> str:
         "occlusion": "how far the sentence vector moves when the token is left out (occlusion), normalized",
     }[answer["method"]]
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>pairscore explain: {escape(answer['task'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>pairscore explain: {escape(answer["task"])}</title>
 <style>{STYLE}</style></head><body>
-<h1>{escape(answer['task'])}</h1>
-<pre id="result">{escape(json.dumps(answer['result'], indent=2))}</pre>
+<h1>{escape(answer["task"])}</h1>
+<pre id="result">{escape(json.dumps(answer["result"], indent=2))}</pre>
 <p class="muted">Token weight: {how}. Darker = heavier.</p>
 <div class="texts">{columns}</div>
 </body></html>

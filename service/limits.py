@@ -9,8 +9,8 @@ never fails the requests batched with it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Mapping, Sequence
 
 from service.errors import LimitExceeded
 
@@ -47,7 +47,7 @@ class Limits:
     access_log: int = 0  # 1: BentoML's per-request access log (costs ~10% of a 1-pair request's CPU)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Limits":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Limits:
         values: dict[str, float | int] = {}
         for field in fields(cls):
             raw = env.get(ENV[field.name])
@@ -58,8 +58,15 @@ class Limits:
                 value = kind(raw)
             except ValueError:
                 raise ValueError(f"{ENV[field.name]}={raw!r}: not a number") from None
-            if value < 0 or (value == 0 and field.name not in MAY_BE_ZERO) or (field.name == "max_batch_pairs" and value < 2):
-                raise ValueError(f"{ENV[field.name]}={raw!r}: must be positive (0 allowed for {sorted(ENV[n] for n in MAY_BE_ZERO)}; max_batch_pairs at least 2)")
+            if (
+                value < 0
+                or (value == 0 and field.name not in MAY_BE_ZERO)
+                or (field.name == "max_batch_pairs" and value < 2)
+            ):
+                raise ValueError(
+                    f"{ENV[field.name]}={raw!r}: must be positive "
+                    f"(0 allowed for {sorted(ENV[n] for n in MAY_BE_ZERO)}; max_batch_pairs at least 2)"
+                )
             values[field.name] = value
         return cls(**values)  # type: ignore[arg-type]
 

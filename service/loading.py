@@ -41,7 +41,8 @@ def served_encoder(card: dict[str, Any], model_dir: Path) -> tuple[str, str]:
     fp32 = graphs.get("encoder_fp32")
     if not fp32 or fp32 not in card["files"]:
         raise artifact.ArtifactError(
-            f"{model_dir / artifact.CARD_FILE}: the served encoder {graphs['encoder']} is {quantization!r}-quantized, so answers "
+            f"{model_dir / artifact.CARD_FILE}: the served encoder {graphs['encoder']} is {quantization!r}-quantized, "
+            "so answers "
             f"would depend on the batch, and graphs.encoder_fp32 names no file to serve instead"
         )
     return fp32, "none"
@@ -79,7 +80,9 @@ def read_cards(root: Path | None = None) -> dict[str, dict]:
     for task in artifact.TASKS:
         card = artifact.read_card(root / task)
         if card["task"] != task:
-            raise artifact.ArtifactError(f"{root / task / artifact.CARD_FILE}: task {card['task']!r}, but the folder is served as {task!r}")
+            raise artifact.ArtifactError(
+                f"{root / task / artifact.CARD_FILE}: task {card['task']!r}, but the folder is served as {task!r}"
+            )
         cards[task] = card
     return cards
 
@@ -96,7 +99,12 @@ def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: i
     for task, card in read_cards(root).items():
         encoder_file, quantization = served_encoder(card, root / task)
         if encoder_file != card["graphs"]["encoder"]:
-            logger.warning("pairscore: %s: serving %s, not the batch-dependent (dynamic int8) %s the card names", root / task, encoder_file, card["graphs"]["encoder"])
+            logger.warning(
+                "pairscore: %s: serving %s, not the batch-dependent (dynamic int8) %s the card names",
+                root / task,
+                encoder_file,
+                card["graphs"]["encoder"],
+            )
         if cache_entries > 0 and cache_bytes > 0:
             cache = caches.setdefault(card["files"][encoder_file], VectorCache(cache_entries, cache_bytes))
             model: PairModel = CachedPairModel(root / task, cache, encoder_file=encoder_file, card=card)

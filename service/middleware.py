@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from service.errors import RETRY_AFTER_S, envelope, error_bytes
 from service.limits import ENV, Limits
@@ -56,15 +57,23 @@ class RequestGuard:
             await _respond(send.raw, 415, f"send the body as application/json, not {media_type.decode('latin-1')}")
             return
         if self.in_flight[group] >= self.limits.max_in_flight:
-            await _respond(send.raw, 503, f"more than {self.limits.max_in_flight} requests in flight ({ENV['max_in_flight']}); retry later")
+            await _respond(
+                send.raw,
+                503,
+                f"more than {self.limits.max_in_flight} requests in flight ({ENV['max_in_flight']}); retry later",
+            )
             return
         self.in_flight[group] += 1
         try:
             body = await _read_body(scope, receive, self.limits.max_body_bytes)
             if isinstance(body, _OverLimit):
-                complete = body.complete or await _drain(scope, receive, body.read, DRAIN_FACTOR * self.limits.max_body_bytes, self.limits.timeout_s)
+                complete = body.complete or await _drain(
+                    scope, receive, body.read, DRAIN_FACTOR * self.limits.max_body_bytes, self.limits.timeout_s
+                )
                 await _respond(
-                    send.raw, 413, f"request body over the limit of {self.limits.max_body_bytes} bytes ({ENV['max_body_bytes']})",
+                    send.raw,
+                    413,
+                    f"request body over the limit of {self.limits.max_body_bytes} bytes ({ENV['max_body_bytes']})",
                     close=not complete,
                 )
                 return
@@ -72,7 +81,7 @@ class RequestGuard:
         finally:
             self.in_flight[group] -= 1
 
-    async def _call_with_timeout(self, scope: Scope, receive: Receive, send: "_EnvelopeSender") -> None:
+    async def _call_with_timeout(self, scope: Scope, receive: Receive, send: _EnvelopeSender) -> None:
         task = asyncio.ensure_future(self.app(scope, receive, send))
         done, _ = await asyncio.wait({task}, timeout=self.limits.timeout_s)
         if task in done:
@@ -84,7 +93,9 @@ class RequestGuard:
             await send.flush()
             return
         task.cancel()
-        await _respond(send.raw, 503, f"not answered within {self.limits.timeout_s:g} s ({ENV['timeout_s']}); retry later")
+        await _respond(
+            send.raw, 503, f"not answered within {self.limits.timeout_s:g} s ({ENV['timeout_s']}); retry later"
+        )
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
@@ -126,7 +137,9 @@ async def _drain(scope: Scope, receive: Receive, read: int, bound: int, timeout:
     before sending), nor for a declared length over the bound: those get the 413 at once.
     """
     declared = _header(scope, b"content-length")
-    if (read == 0 and _header(scope, b"expect").lower() == b"100-continue") or (declared.isdigit() and int(declared) > bound):
+    if (read == 0 and _header(scope, b"expect").lower() == b"100-continue") or (
+        declared.isdigit() and int(declared) > bound
+    ):
         return False
 
     async def drain() -> bool:

@@ -7,8 +7,9 @@ all three give the same numbers. Never imports torch.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -44,7 +45,8 @@ def _session(path: Path, threads: int, inputs: Sequence[str], output: str) -> or
     got_out = [o.name for o in session.get_outputs()]
     if got_in != list(inputs) or output not in got_out:
         raise artifact.ArtifactError(
-            f"{path}: graph has inputs {got_in} and outputs {got_out}, expected inputs {list(inputs)} and output {output!r}"
+            f"{path}: graph has inputs {got_in} and outputs {got_out}, "
+            f"expected inputs {list(inputs)} and output {output!r}"
         )
     return session
 
@@ -74,7 +76,13 @@ def _padded(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
 class PairModel:
     """One task's artifact: tokenizer, sentence encoder and pair head."""
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None, encoder_file: str | None = None, card: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        threads: int | None = None,
+        encoder_file: str | None = None,
+        card: dict[str, Any] | None = None,
+    ):
         """card: the folder's card as artifact.read_card already returned it (its files hashed); read here when None."""
         self.model_dir = Path(model_dir)
         self.card: dict[str, Any] = card if card is not None else artifact.read_card(self.model_dir)
@@ -82,7 +90,9 @@ class PairModel:
         self.labels: list[str] = list(self.card["labels"])
         self.threshold: float | None = self.card.get("threshold")
         self.quantization: str = self.card.get("quantization", "none")  # what is served: service.loading sets it
-        self.decision_threshold: float = 0.5 if self.threshold is None else float(self.threshold)  # paraphrase: at or above = yes
+        self.decision_threshold: float = (
+            0.5 if self.threshold is None else float(self.threshold)
+        )  # paraphrase: at or above = yes
         graphs = self.card["graphs"]
         tok_path = self.model_dir / graphs["tokenizer"]
         try:
@@ -94,7 +104,9 @@ class PairModel:
         self.tokenizer.enable_truncation(self.max_tokens)
         threads = threads or default_threads()
         self.encoder_file = encoder_file or graphs["encoder"]
-        self._encoder = _session(self.model_dir / self.encoder_file, threads, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
+        self._encoder = _session(
+            self.model_dir / self.encoder_file, threads, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT
+        )
         self.output_name = artifact.HEAD_OUTPUTS[self.task]
         self.features: PairFeatures | None = _pair_features(self.model_dir, self.card.get("features"))
         head_inputs = artifact.HEAD_INPUTS + ((artifact.HEAD_FEATURES,) if self.features else ())
@@ -142,7 +154,10 @@ class PairModel:
         """Head output for pairs of vectors (+ their pair features when the card has `features`):
         probabilities [n, labels] or probability/score [n]."""
         if (features is None) != (self.features is None):
-            raise ValueError(f"{self.model_dir}: the head takes pair features {self.card.get('features')}, got {'none' if features is None else 'some'}")
+            raise ValueError(
+                f"{self.model_dir}: the head takes pair features {self.card.get('features')}, "
+                f"got {'none' if features is None else 'some'}"
+            )
         if len(u) == 0:
             shape = (0, len(self.labels)) if self.task == "entailment" else (0,)
             return np.zeros(shape, dtype=np.float32)
@@ -168,7 +183,10 @@ class PairModel:
                 yield {"score": float(row)}
 
     def rank(self, question: str, answers: Sequence[str]) -> np.ndarray:
-        """Scores of answers to one question: the question is encoded (and analysed for features) once, not once per answer."""
+        """Scores of answers to one question.
+
+        The question is encoded (and analysed for features) once, not once per answer.
+        """
         vectors = self.encode([question, *answers])
         u = np.repeat(vectors[:1], len(answers), axis=0)
         return self.head(u, vectors[1:], self.pair_features([question] * len(answers), answers))

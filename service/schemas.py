@@ -9,7 +9,8 @@ The limits still appear in the schema as maxItems / maxLength.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal
 
 from bentoml.validators import ContentType
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -79,9 +80,13 @@ class Info(BaseModel):
 
 
 class ExplainedText(BaseModel):
-    tokens: list[str] = Field(description="the text's tokens as the task model's tokenizer splits it, after truncation at max_tokens")
+    tokens: list[str] = Field(
+        description="the text's tokens as the task model's tokenizer splits it, after truncation at max_tokens"
+    )
     offsets: list[tuple[int, int]] = Field(description="each token's [start, end) character span in the text")
-    weights: list[float] = Field(description="each token's share of the sentence vector: >= 0, summing to 1 (empty text: none)")
+    weights: list[float] = Field(
+        description="each token's share of the sentence vector: >= 0, summing to 1 (empty text: none)"
+    )
 
 
 class Explanation(BaseModel):

@@ -14,16 +14,33 @@ SERVICE = "service.app:PairScore"
 def command(args: argparse.Namespace) -> list[str]:
     """The `bentoml serve` command line for these arguments."""
     return [
-        sys.executable, "-m", "bentoml", "serve", SERVICE,
-        "--working-dir", str(REPO), "--host", args.host, "--port", str(args.port),
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        SERVICE,
+        "--working-dir",
+        str(REPO),
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore serve", description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("BENTOML_HOST", "0.0.0.0"), help="address to bind (default 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("BENTOML_PORT", 3000)), help="port (default 3000)")
-    parser.add_argument("--models", type=Path, help="folder with entailment/, paraphrase/, ranking/ (default: PAIRSCORE_MODEL_DIR or models/)")
+    parser.add_argument(
+        "--host", default=os.environ.get("BENTOML_HOST", "0.0.0.0"), help="address to bind (default 0.0.0.0)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("BENTOML_PORT", 3000)), help="port (default 3000)"
+    )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        help="folder with entailment/, paraphrase/, ranking/ (default: PAIRSCORE_MODEL_DIR or models/)",
+    )
     args = parser.parse_args(argv)
     if args.models is not None:
         os.environ["PAIRSCORE_MODEL_DIR"] = str(args.models.resolve())

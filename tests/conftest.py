@@ -14,10 +14,17 @@ TASKS = ("entailment", "paraphrase", "ranking")
 # Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source), calibration
 # slices included: a release recipe's (e.g. twitter_url/train[-3000:-2000]) would be empty here.
 TINY_SPLITS = {
-    "entailment": ['--data.train=[snli_cad/train, sick/train, "snli/validation[:-30]"]', '--data.val=["snli/validation[-20:]"]',
-                   '--data.calibration=["snli/validation[-30:-20]"]'],
-    "paraphrase": ['--data.train=["twitter_url/train[:-30]"]', '--data.val=["twitter_url/train[-20:]"]', "--data.min_freq=1",
-                   '--data.calibration=["twitter_url/train[-30:-20]"]'],
+    "entailment": [
+        '--data.train=[snli_cad/train, sick/train, "snli/validation[:-30]"]',
+        '--data.val=["snli/validation[-20:]"]',
+        '--data.calibration=["snli/validation[-30:-20]"]',
+    ],
+    "paraphrase": [
+        '--data.train=["twitter_url/train[:-30]"]',
+        '--data.val=["twitter_url/train[-20:]"]',
+        "--data.min_freq=1",
+        '--data.calibration=["twitter_url/train[-30:-20]"]',
+    ],
     "ranking": [],
 }
 TINY_SIZES = [
@@ -34,11 +41,14 @@ TINY_SIZES = [
 def tiny_train_args(task: str, root: Path, *extra: str) -> list[str]:
     """`pairscore train` arguments: the release recipe, fixture data and splits, tiny sizes, output under root."""
     return [
-        "--config", str(CONFIGS / f"{task}.yaml"),
+        "--config",
+        str(CONFIGS / f"{task}.yaml"),
         f"--data.data_dir={FIXTURE_DATA}",
         f"--trainer.default_root_dir={root}",
-        *TINY_SPLITS[task], *TINY_SIZES, *extra,
-    ]  # fmt: skip
+        *TINY_SPLITS[task],
+        *TINY_SIZES,
+        *extra,
+    ]
 
 
 def best_checkpoint(root: Path, task: str) -> Path:
@@ -53,7 +63,10 @@ def train_and_export(runs: Path, models: Path, train_extra=lambda task: [], expo
 
     for task in TASKS:
         assert cli.main([*tiny_train_args(task, runs), *train_extra(task)]) == 0
-        assert export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8", *export_extra(task)]) == 0
+        assert (
+            export.main([str(best_checkpoint(runs, task)), "--out", str(models / task), "--int8", *export_extra(task)])
+            == 0
+        )
     return models
 
 
@@ -73,18 +86,31 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # The v2 head/data switches on fixture data: exact-match pair features for every task, a calibration slice held
 # out of training for entailment and paraphrase, and paraphrase trained and selected on Twitter URL and MRPC.
 V2_SPLITS = {
-    "entailment": ['--data.train=[snli_cad/train, "sick/train[:-10]", "snli/validation[:-20]"]', '--data.val=["snli/validation[-20:]"]',
-                   '--data.calibration=["sick/train[-10:]"]'],
-    "paraphrase": ['--data.train=["twitter_url/train[:-30]", "mrpc/train[:-8]"]', '--data.val=["twitter_url/train[-20:]", "mrpc/train[-8:]"]',
-                   '--data.calibration=["twitter_url/train[-30:-20]"]', "--data.min_freq=1"],
+    "entailment": [
+        '--data.train=[snli_cad/train, "sick/train[:-10]", "snli/validation[:-20]"]',
+        '--data.val=["snli/validation[-20:]"]',
+        '--data.calibration=["sick/train[-10:]"]',
+    ],
+    "paraphrase": [
+        '--data.train=["twitter_url/train[:-30]", "mrpc/train[:-8]"]',
+        '--data.val=["twitter_url/train[-20:]", "mrpc/train[-8:]"]',
+        '--data.calibration=["twitter_url/train[-30:-20]"]',
+        "--data.min_freq=1",
+    ],
     "ranking": [],
 }
 
 
 @pytest.fixture(scope="session")
 def tiny_v2_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Like tiny_models, with data.features=true and calibration slices (V2_SPLITS); the paraphrase threshold is tuned."""
+    """Like tiny_models, with data.features=true and calibration slices (V2_SPLITS).
+
+    The paraphrase threshold is tuned.
+    """
     pytest.importorskip("torch", reason="tiny_v2_models trains models: needs the 'train' extra")
-    return train_and_export(tmp_path_factory.mktemp("runs_v2"), tmp_path_factory.mktemp("models_v2"),
-                            train_extra=lambda task: [*V2_SPLITS[task], "--data.features=true"],
-                            export_extra=lambda task: ["--tune-threshold"] if task == "paraphrase" else [])
+    return train_and_export(
+        tmp_path_factory.mktemp("runs_v2"),
+        tmp_path_factory.mktemp("models_v2"),
+        train_extra=lambda task: [*V2_SPLITS[task], "--data.features=true"],
+        export_extra=lambda task: ["--tune-threshold"] if task == "paraphrase" else [],
+    )

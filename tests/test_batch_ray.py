@@ -57,7 +57,9 @@ def assert_same_answers(got: list[dict], expected: list[dict], key: str) -> None
         assert {k: v for k, v in a.items() if k not in SCORES} == {k: v for k, v in b.items() if k not in SCORES}
         for field in SCORES & set(b):
             if isinstance(b[field], dict):
-                assert a[field].keys() == b[field].keys() and all(abs(a[field][k] - b[field][k]) <= 1e-6 for k in b[field])
+                assert a[field].keys() == b[field].keys() and all(
+                    abs(a[field][k] - b[field][k]) <= 1e-6 for k in b[field]
+                )
             elif isinstance(b[field], float):
                 assert abs(a[field] - b[field]) <= 1e-6
             else:
@@ -71,15 +73,26 @@ def test_jsonl_file_matches_the_local_scorer_row_for_row(tmp_path, capsys):
     source = tmp_path / "pairs.jsonl"
     source.write_text("\n".join(lines) + "\n")
     model = str(MODELS / "entailment")
-    assert score("--model", model, "--input", str(source), "--output", str(tmp_path / "local.parquet"), "--chunk", "16") == 0
+    assert (
+        score("--model", model, "--input", str(source), "--output", str(tmp_path / "local.parquet"), "--chunk", "16")
+        == 0
+    )
     capsys.readouterr()
-    assert score("--model", model, "--input", str(source), "--output", str(tmp_path / "out"), "--chunk", "16", "--ray") == 0
+    assert (
+        score("--model", model, "--input", str(source), "--output", str(tmp_path / "out"), "--chunk", "16", "--ray")
+        == 0
+    )
     table, errors = ray_output(tmp_path / "out")
     local = pq.read_table(tmp_path / "local.parquet")
     assert table.schema == local.schema  # same columns, same types
     assert_same_answers(table.to_pylist(), local.to_pylist(), "n")
     local_errors = read_errors([tmp_path / "local.parquet.errors.jsonl"])
-    assert sorted(errors, key=lambda e: e["line"]) == local_errors and [e["line"] for e in local_errors] == [4, 11, 18, 32]
+    assert sorted(errors, key=lambda e: e["line"]) == local_errors and [e["line"] for e in local_errors] == [
+        4,
+        11,
+        18,
+        32,
+    ]
     assert table.num_rows + len(errors) == sum(1 for line in lines if line.strip())  # nothing lost
     assert f"{table.num_rows} rows scored -> {tmp_path / 'out'}, 4 rejected" in capsys.readouterr().err
 
@@ -92,14 +105,39 @@ def test_folder_uri_of_jsonl_and_parquet_names_the_file_of_each_error(tmp_path):
     pq.write_table(pa.Table.from_pylist(rows[8:]), folder / "more" / "b.parquet")
     (folder / "_SUCCESS").write_text("")  # not a data file: left alone
     out = tmp_path / "out"
-    assert score("--model", str(MODELS / "paraphrase"), "--input", folder.as_uri(), "--output", out.as_uri(), "--ray", "--chunk", "4") == 0
+    assert (
+        score(
+            "--model",
+            str(MODELS / "paraphrase"),
+            "--input",
+            folder.as_uri(),
+            "--output",
+            out.as_uri(),
+            "--ray",
+            "--chunk",
+            "4",
+        )
+        == 0
+    )
     table, errors = ray_output(out)
-    assert errors == [{"file": str(folder / "a.jsonl"), "line": 9, "error": errors[0]["error"], "row": {"sentence1": "only one"}}]
+    assert errors == [
+        {"file": str(folder / "a.jsonl"), "line": 9, "error": errors[0]["error"], "row": {"sentence1": "only one"}}
+    ]
     assert "sentence2" in errors[0]["error"]
     assert table.num_rows == len(rows)
     local = []
     for name in ("a.jsonl", "more/b.parquet"):
-        assert score("--model", str(MODELS / "paraphrase"), "--input", str(folder / name), "--output", str(tmp_path / "local.jsonl")) == 0
+        assert (
+            score(
+                "--model",
+                str(MODELS / "paraphrase"),
+                "--input",
+                str(folder / name),
+                "--output",
+                str(tmp_path / "local.jsonl"),
+            )
+            == 0
+        )
         local += fixture_rows(tmp_path / "local.jsonl")
     assert_same_answers(table.to_pylist(), local, "idx")
 
@@ -111,13 +149,34 @@ def test_glob_of_csv_files_ranking(tmp_path):
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(dict(r, label=str(i)) for i, r in enumerate(rows[start : start + 15], start))
-    assert score("--model", str(MODELS / "ranking"), "--input", str(tmp_path / "q*.csv"), "--output", str(tmp_path / "out"), "--ray") == 0
+    assert (
+        score(
+            "--model",
+            str(MODELS / "ranking"),
+            "--input",
+            str(tmp_path / "q*.csv"),
+            "--output",
+            str(tmp_path / "out"),
+            "--ray",
+        )
+        == 0
+    )
     table, errors = ray_output(tmp_path / "out")
     assert errors == [] and table.num_rows == 30
     assert table.schema.field("question_id").type == pa.string() and table.schema.field("score").type == pa.float64()
     local = []
     for part in ("q1.csv", "q2.csv"):
-        assert score("--model", str(MODELS / "ranking"), "--input", str(tmp_path / part), "--output", str(tmp_path / "local.jsonl")) == 0
+        assert (
+            score(
+                "--model",
+                str(MODELS / "ranking"),
+                "--input",
+                str(tmp_path / part),
+                "--output",
+                str(tmp_path / "local.jsonl"),
+            )
+            == 0
+        )
         local += fixture_rows(tmp_path / "local.jsonl")
     assert_same_answers(table.to_pylist(), local, "label")
 
@@ -131,7 +190,10 @@ def test_unusable_model_input_or_output_exits_2_naming_it(tmp_path, capsys):
     cases = [
         (["--model", str(tmp_path), "--input", str(source), "--output", str(tmp_path / "o")], "card.json"),
         (["--model", model, "--input", str(tmp_path / "none*.jsonl"), "--output", str(tmp_path / "o")], "none*.jsonl"),
-        (["--model", model, "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")], "missing.jsonl"),
+        (
+            ["--model", model, "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")],
+            "missing.jsonl",
+        ),
         (["--model", model, "--input", str(source), "--output", str(tmp_path / "full")], "not an empty folder"),
         (["--model", model, "--input", str(source), "--output", str(tmp_path / "o"), "--errors", "e.jsonl"], "errors/"),
     ]
@@ -142,7 +204,6 @@ def test_unusable_model_input_or_output_exits_2_naming_it(tmp_path, capsys):
 
 def test_serving_side_never_imports_ray(tmp_path):
     import tomllib
-
     import yaml
 
     base = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
@@ -163,7 +224,8 @@ def test_serving_side_never_imports_ray(tmp_path):
 def test_without_the_ray_extra_the_flag_names_it(tmp_path):
     code = (
         "import sys; sys.modules['ray'] = None; from pairscore.cli import main; "  # as if ray were not installed
-        f"sys.exit(main(['score', '--model', {str(MODELS / 'entailment')!r}, '--input', 'x.jsonl', '--output', 'out', '--ray']))"
+        f"sys.exit(main(['score', '--model', {str(MODELS / 'entailment')!r}, "
+        "'--input', 'x.jsonl', '--output', 'out', '--ray']))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 2 and "'ray' extra" in done.stderr and "pip install" in done.stderr

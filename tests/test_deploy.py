@@ -49,18 +49,25 @@ def traefik_labels() -> dict[str, str]:
 def probe_paths() -> dict[str, str]:
     """Every health or metrics path the deploy files send requests to."""
     compose_check = " ".join(COMPOSE["services"]["pairscore"]["healthcheck"]["test"])
-    paths = {f"k8s {probe}": container()[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    paths = {
+        f"k8s {probe}": container()[probe]["httpGet"]["path"]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe")
+    }
     paths["compose healthcheck"] = re.search(r"http://127\.0\.0\.1:\d+(/\w+)", compose_check)[1]
     paths["traefik healthcheck"] = traefik_labels()["traefik.http.services.pairscore.loadbalancer.healthcheck.path"]
     paths["prometheus"] = PROMETHEUS["scrape_configs"][0]["metrics_path"]
-    paths["k8s prometheus annotation"] = K8S["Deployment"]["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
+    paths["k8s prometheus annotation"] = K8S["Deployment"]["spec"]["template"]["metadata"]["annotations"][
+        "prometheus.io/path"
+    ]
     return paths
 
 
 def test_the_yaml_parses_into_the_expected_objects():
     assert {"pairscore", "traefik", "prometheus"} <= set(COMPOSE["services"])
     assert set(K8S) == {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Kustomization"}
-    assert sorted(K8S["Kustomization"]["resources"]) == sorted(p.name for p in K8S_FILES if p.name != "kustomization.yaml")
+    assert sorted(K8S["Kustomization"]["resources"]) == sorted(
+        p.name for p in K8S_FILES if p.name != "kustomization.yaml"
+    )
 
 
 def test_probes_and_scrapes_hit_routes_the_server_answers(tmp_path):
@@ -100,16 +107,24 @@ def test_the_load_balancer_and_prometheus_find_every_replica_of_the_service():
     labels = traefik_labels()
     assert labels["traefik.enable"] == "true" and labels["traefik.http.routers.pairscore.service"] == "pairscore"
     traefik = COMPOSE["services"]["traefik"]
-    assert "--providers.docker=true" in traefik["command"] and "--providers.docker.exposedbydefault=false" in traefik["command"]
+    assert (
+        "--providers.docker=true" in traefik["command"]
+        and "--providers.docker.exposedbydefault=false" in traefik["command"]
+    )
     assert traefik["depends_on"]["pairscore"]["condition"] == "service_healthy"
     entry = re.search(r"--entrypoints\.(\w+)\.address=:(\d+)", " ".join(traefik["command"]))
-    assert labels["traefik.http.routers.pairscore.entrypoints"] == entry[1] and traefik["ports"][0].endswith(f":{entry[2]}")
+    assert labels["traefik.http.routers.pairscore.entrypoints"] == entry[1] and traefik["ports"][0].endswith(
+        f":{entry[2]}"
+    )
     assert "replicas" in COMPOSE["services"]["pairscore"]["deploy"]
     discovery = PROMETHEUS["scrape_configs"][0]["dns_sd_configs"][0]
     assert discovery["names"] == ["pairscore"] and discovery["type"] == "A"  # one target per replica's address
     selector = K8S["Deployment"]["spec"]["selector"]["matchLabels"]
     assert K8S["Deployment"]["spec"]["template"]["metadata"]["labels"] == selector
-    assert K8S["Service"]["spec"]["selector"] == selector and K8S["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
+    assert (
+        K8S["Service"]["spec"]["selector"] == selector
+        and K8S["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
+    )
     target = K8S["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", K8S["Deployment"]["metadata"]["name"])
     assert K8S["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["resource"]["name"] == "cpu"
@@ -125,5 +140,9 @@ def test_env_and_resources_are_the_services_own():
     assert compose_env == k8s_env  # one set of limits, whichever way it is deployed
     resources = container()["resources"]
     cpu_limit = int(resources["limits"]["cpu"])
-    assert int(k8s_env["PAIRSCORE_ORT_THREADS"]) == cpu_limit == int(COMPOSE["services"]["pairscore"]["deploy"]["resources"]["limits"]["cpus"])
+    assert (
+        int(k8s_env["PAIRSCORE_ORT_THREADS"])
+        == cpu_limit
+        == int(COMPOSE["services"]["pairscore"]["deploy"]["resources"]["limits"]["cpus"])
+    )
     assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(resources["limits"])

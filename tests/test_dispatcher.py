@@ -13,14 +13,18 @@ WITHOUT_TORCH = "import sys; sys.modules['torch'] = None; from pairscore.cli imp
 
 @pytest.mark.parametrize("command", ["train", "export"])
 def test_training_commands_name_the_missing_extra(command: str) -> None:
-    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, command, "--help"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, command, "--help"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert f"pairscore {command}: needs the 'train' extra" in done.stderr
     assert "pip install -c constraints.txt -e '.[train]'" in done.stderr
 
 
 def test_serving_commands_run_without_torch() -> None:
-    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, "evaluate", "--help"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, "evaluate", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "--data" in done.stdout
 

@@ -1,13 +1,16 @@
-"""service.explain and `pairscore explain` on real exported models (tiny fixtures; the shipped ones when they have winners)."""
+"""service.explain and `pairscore explain` on real exported models.
+
+Uses the tiny fixtures, and the shipped models when they have winners.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-from html import unescape
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +99,22 @@ def mean_pooled(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     shutil.copy(tiny_models / "entailment" / artifact.TOKENIZER_FILE, folder)
     torch.manual_seed(0)
     arch = source.card["architecture"]
-    module = PairModule("entailment", vocab_size=source.tokenizer.get_vocab_size(), embedding_dim=arch["embedding_dim"],
-                        hidden_size=arch["hidden_size"], pooling="mean", head_hidden=8, embeddings="learned").eval()  # fmt: skip
+    module = PairModule(
+        "entailment",
+        vocab_size=source.tokenizer.get_vocab_size(),
+        embedding_dim=arch["embedding_dim"],
+        hidden_size=arch["hidden_size"],
+        pooling="mean",
+        head_hidden=8,
+        embeddings="learned",
+    ).eval()
     export.export_graphs(module, folder)
-    card = {**source.card, "graphs": {"encoder": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}, "explain": None,
-            "features": None}  # this head takes no pair features, whatever the recipe's data.features
+    card = {
+        **source.card,
+        "graphs": {"encoder": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE},
+        "explain": None,
+        "features": None,
+    }  # this head takes no pair features, whatever the recipe's data.features
     artifact.write_card(folder, card)
     return folder
 
@@ -124,7 +138,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         "import sys; from pairscore.cli import main; rc = main(sys.argv[1:]); "
         "assert not {'torch', 'datasets', 'pytorch_lightning'} & set(sys.modules), 'torch imported'; sys.exit(rc)"
     )
-    return subprocess.run([sys.executable, "-c", code, "explain", *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code, "explain", *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
 
 
 def test_cli_prints_the_table_and_writes_a_self_contained_page(tiny_models, tmp_path):
@@ -155,7 +171,11 @@ def test_cli_json_and_a_bad_model_folder(tiny_models, tmp_path):
     assert bad.returncode == 1 and "card.json" in bad.stderr
 
 
-@pytest.mark.parametrize("task", shipped_with_winners() or [pytest.param("entailment", marks=pytest.mark.skip("the shipped models have no winners output (format v1)"))])
+@pytest.mark.parametrize(
+    "task",
+    shipped_with_winners()
+    or [pytest.param("entailment", marks=pytest.mark.skip("the shipped models have no winners output (format v1)"))],
+)
 def test_shipped_models_explain_by_winners(task):
     model = PairModel(SHIPPED / task)
     a, b = PAIRS[task]

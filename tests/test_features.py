@@ -70,7 +70,9 @@ def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models,
     from service.runtime import PairModel
     from training.data import PairDataModule
 
-    module = PairDataModule("ranking", ["wiki_qa/train"], ["trec_qa/validation"], data_dir=str(FIXTURE_DATA), features=True)
+    module = PairDataModule(
+        "ranking", ["wiki_qa/train"], ["trec_qa/validation"], data_dir=str(FIXTURE_DATA), features=True
+    )
     module.setup("fit")
     exported = tmp_path / "features.json"
     module.pair_features.save(exported)
@@ -80,7 +82,10 @@ def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models,
     model = PairModel(tiny_v2_models / "ranking")
     assert model.features is not None and model.features.names == list(NAMES)
     question, answers = pairs[0][0], [answer for q, answer in pairs if q == pairs[0][0]]
-    assert np.array_equal(model.pair_features([question] * len(answers), answers), model.features.pairs([question] * len(answers), answers))
+    assert np.array_equal(
+        model.pair_features([question] * len(answers), answers),
+        model.features.pairs([question] * len(answers), answers),
+    )
 
 
 @pytest.mark.parametrize("task", ["entailment", "paraphrase", "ranking"])
@@ -93,7 +98,10 @@ def test_shipped_features_are_the_training_statistics(task):
     root = Path(__file__).resolve().parents[1] / "models" / task
     model = PairModel(root)
     if not model.card.get("features"):
-        pytest.skip(f"models/{task} takes no pair features (card.features is null: format v1, or a recipe with data.features off)")
+        pytest.skip(
+            f"models/{task} takes no pair features "
+            "(card.features is null: format v1, or a recipe with data.features off)"
+        )
     pytest.importorskip("datasets", reason="loads the training splits: needs the 'train' extra")
     from training.data import load_pairs, parse_spec, resolve_data_dir
 
@@ -103,7 +111,9 @@ def test_shipped_features_are_the_training_statistics(task):
     missing = [s for s in specs if not (data_dir / parse_spec(s)[0] / f"{parse_spec(s)[1]}.jsonl").is_file()]
     if missing:
         pytest.skip(f"{missing} not in {data_dir}: set PAIRSCORE_DATA_DIR to the shared data")
-    texts = list(dict.fromkeys(t for spec in specs for p in load_pairs(spec, task, data_dir) for t in (p.text_a, p.text_b)))
+    texts = list(
+        dict.fromkeys(t for spec in specs for p in load_pairs(spec, task, data_dir) for t in (p.text_a, p.text_b))
+    )
     refit = PairFeatures.fit(texts, data["features"])
     assert json.loads(refit.to_json()) == json.loads((root / artifact.FEATURES_FILE).read_text())
     width = {i.name: i.shape for i in model._head.get_inputs()}[artifact.HEAD_FEATURES][-1]

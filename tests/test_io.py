@@ -27,7 +27,10 @@ def test_parquet_rows(tmp_path):
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"question": ["q", "q"], "answer": ["x", "y"], "label": [0, 1]}), tmp_path / "rows.parquet")
-    assert list(io.iter_rows(tmp_path / "rows.parquet")) == [(1, {"question": "q", "answer": "x", "label": 0}), (2, {"question": "q", "answer": "y", "label": 1})]
+    assert list(io.iter_rows(tmp_path / "rows.parquet")) == [
+        (1, {"question": "q", "answer": "x", "label": 0}),
+        (2, {"question": "q", "answer": "y", "label": 1}),
+    ]
 
 
 def test_unknown_suffix_is_named(tmp_path):

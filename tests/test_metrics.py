@@ -40,7 +40,9 @@ def test_agrees_with_torchmetrics():
     yb, pb = y > 1, p > 0
     ours = metrics.binary(yb, pb)
     assert ours["f1"] == pytest.approx(float(tmc.BinaryF1Score()(torch.tensor(pb).int(), torch.tensor(yb).int())))
-    assert ours["precision"] == pytest.approx(float(tmc.BinaryPrecision()(torch.tensor(pb).int(), torch.tensor(yb).int())))
+    assert ours["precision"] == pytest.approx(
+        float(tmc.BinaryPrecision()(torch.tensor(pb).int(), torch.tensor(yb).int()))
+    )
     groups, labels, scores = rng.integers(0, 30, 300), rng.integers(0, 2, 300), rng.random(300)
     ours = metrics.ranking(groups, labels, scores)
     clean = [g for g in set(groups) if 0 < labels[groups == g].sum() < (groups == g).sum()]

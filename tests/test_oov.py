@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 TASKS = ("entailment", "paraphrase", "ranking")
 MAX_TOKEN_RATE = 0.01
-UNKNOWN = "\U00013000"  # an Egyptian hieroglyph: a word no training text has, and a character no WordPiece vocabulary here has
+# an Egyptian hieroglyph: a word no training text has, and a character no WordPiece vocabulary here has
+UNKNOWN = "\U00013000"
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -34,8 +35,12 @@ def test_shipped_tokenizers_keep_fallback_tokens_under_1_percent(task):
             pytest.skip(f"{data_dir / source / split}.jsonl not here: set PAIRSCORE_DATA_DIR to the shared data")
         pairs = load_pairs(spec, task, data_dir)
         rates = oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])
-        assert rates == pytest.approx(model.card["oov"]["splits"][spec], abs=1e-9), f"{task} {spec}: card differs from the tokenizer"
-        assert rates["token_rate"] <= MAX_TOKEN_RATE, f"{task} {spec}: {rates['token_rate']:.2%} of tokens are {model.card['oov']['token']}"
+        assert rates == pytest.approx(model.card["oov"]["splits"][spec], abs=1e-9), (
+            f"{task} {spec}: card differs from the tokenizer"
+        )
+        assert rates["token_rate"] <= MAX_TOKEN_RATE, (
+            f"{task} {spec}: {rates['token_rate']:.2%} of tokens are {model.card['oov']['token']}"
+        )
 
 
 def test_cards_report_oov_on_every_split(tiny_v2_models):
@@ -56,8 +61,14 @@ def test_rates_count_fallback_tokens_of_distinct_texts(tiny_v2_models):
 
 def test_evaluate_prints_the_oov_rates(tiny_v2_models, tmp_path):
     data = tmp_path / "qa.jsonl"
-    data.write_text(json.dumps({"question": f"who {UNKNOWN} ?", "answer": f"the {UNKNOWN}", "question_id": 1, "label": 1}) + "\n")
-    done = subprocess.run([sys.executable, "-m", "pairscore.cli", "evaluate", str(tiny_v2_models / "ranking"), "--data", str(data)],
-                          capture_output=True, text=True, timeout=120)
+    data.write_text(
+        json.dumps({"question": f"who {UNKNOWN} ?", "answer": f"the {UNKNOWN}", "question_id": 1, "label": 1}) + "\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pairscore.cli", "evaluate", str(tiny_v2_models / "ranking"), "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["oov"]["text_rate"] == 1.0

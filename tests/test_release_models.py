@@ -59,7 +59,10 @@ def test_right_answer_ranks_first() -> None:
     model = PairModel(MODELS / "ranking")
     scores = model.rank(
         "how are glacier caves formed ?",
-        ["a glacier cave is a cave formed within the ice of a glacier by melting water", "the stock market closed higher on friday"],
+        [
+            "a glacier cave is a cave formed within the ice of a glacier by melting water",
+            "the stock market closed higher on friday",
+        ],
     )
     assert scores[0] > scores[1]
 
@@ -85,7 +88,10 @@ def _selection_rows(card: dict) -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_quality_regression(task: str) -> None:
-    """`pairscore evaluate` on every carded split stays within 0.01 of the card, and the fallback-token rate is the card's."""
+    """`pairscore evaluate` on every carded split stays within 0.01 of the card.
+
+    The fallback-token rate is the card's.
+    """
     data_dir = resolve_data_dir()
     card = json.loads((MODELS / task / "card.json").read_text())
     metric = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "map"}[task]
@@ -96,12 +102,26 @@ def test_quality_regression(task: str) -> None:
             pytest.skip(f"{data} not here: set PAIRSCORE_DATA_DIR to the shared data")
         rows = selection[len(split) :].strip("[]") or ":"
         done = subprocess.run(
-            [sys.executable, "-m", "pairscore.cli", "evaluate", str(MODELS / task), "--data", str(data), f"--rows={rows}"],
-            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            [
+                sys.executable,
+                "-m",
+                "pairscore.cli",
+                "evaluate",
+                str(MODELS / task),
+                "--data",
+                str(data),
+                f"--rows={rows}",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert done.returncode == 0, done.stderr
         measured = json.loads(done.stdout.strip().splitlines()[-1])
-        assert measured[metric] >= carded[metric] - QUALITY_DROP, f"{task} {spec}: {metric} {measured[metric]:.4f} < card {carded[metric]:.4f} - {QUALITY_DROP}"
+        assert measured[metric] >= carded[metric] - QUALITY_DROP, (
+            f"{task} {spec}: {metric} {measured[metric]:.4f} < card {carded[metric]:.4f} - {QUALITY_DROP}"
+        )
         if "oov" in measured:
             assert measured["oov"]["token_rate"] == pytest.approx(card["oov"]["splits"][spec]["token_rate"], abs=1e-9)
             assert measured["oov"]["token_rate"] <= 0.01, f"{task} {spec}: fallback-token rate over 1%"

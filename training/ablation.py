@@ -21,13 +21,24 @@ from typing import Any
 V1_REVISION = "3069653"  # the last commit with the v1 models in models/
 TASKS = ("entailment", "paraphrase", "ranking")
 ROWS = [  # (task, split, metric): the six rows of issue 8, MRPC accuracy beside its F1
-    ("entailment", "snli/validation[-1000:]", "accuracy"), ("entailment", "sick/validation", "accuracy"),
-    ("paraphrase", "twitter_url/train[-2000:]", "f1"), ("paraphrase", "mrpc/train[-400:]", "f1"),
+    ("entailment", "snli/validation[-1000:]", "accuracy"),
+    ("entailment", "sick/validation", "accuracy"),
+    ("paraphrase", "twitter_url/train[-2000:]", "f1"),
+    ("paraphrase", "mrpc/train[-400:]", "f1"),
     ("paraphrase", "mrpc/train[-400:]", "accuracy"),
-    ("ranking", "wiki_qa/validation", "map"), ("ranking", "trec_qa/validation", "map"),
+    ("ranking", "wiki_qa/validation", "map"),
+    ("ranking", "trec_qa/validation", "map"),
 ]
-OPEN_VOCABULARY = ["--data.tokenizer=minilm", "--model.embeddings=minilm_frozen", "--model.embedding_dim=128", "--model.hidden_size=128"]
-WIKIQA_ONLY = ['--data.train=["wiki_qa/train"]', '--data.val=["wiki_qa/validation"]']  # ranking before the TrecQA-data step
+OPEN_VOCABULARY = [
+    "--data.tokenizer=minilm",
+    "--model.embeddings=minilm_frozen",
+    "--model.embedding_dim=128",
+    "--model.hidden_size=128",
+]
+WIKIQA_ONLY = [
+    '--data.train=["wiki_qa/train"]',
+    '--data.val=["wiki_qa/validation"]',
+]  # ranking before the TrecQA-data step
 # name -> overrides on training/configs/distill.yaml: the distilled encoders the steps start from ("{distilled:NAME}").
 DISTILLED = {
     "2 epochs": ["--trainer.max_epochs=2", "--model.hidden_size=128"],
@@ -52,18 +63,43 @@ class Step:
 
 STEPS: dict[str, Step] = {
     "+ open vocabulary": Step([*OPEN_VOCABULARY, "--data.features=false"], ranking=WIKIQA_ONLY),
-    "+ distillation": Step([*OPEN_VOCABULARY, "--data.features=false", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY),
-    "+ exact-match features": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY),
-    "shared encoder (distilled, frozen)": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}",
-                                                "--model.freeze_encoder=true"], ranking=WIKIQA_ONLY, side_branch=True),
-    "+ TrecQA training data": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], tasks=("ranking",)),
-    "+ longer distillation": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:12 epochs}"]),
-    "+ hidden 192": Step([*OPEN_VOCABULARY, "--data.features=true", "--model.hidden_size=192",
-                          "--model.init_encoder={distilled:8 epochs, hidden 192}"]),
+    "+ distillation": Step(
+        [*OPEN_VOCABULARY, "--data.features=false", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY
+    ),
+    "+ exact-match features": Step(
+        [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY
+    ),
+    "shared encoder (distilled, frozen)": Step(
+        [
+            *OPEN_VOCABULARY,
+            "--data.features=true",
+            "--model.init_encoder={distilled:2 epochs}",
+            "--model.freeze_encoder=true",
+        ],
+        ranking=WIKIQA_ONLY,
+        side_branch=True,
+    ),
+    "+ TrecQA training data": Step(
+        [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], tasks=("ranking",)
+    ),
+    "+ longer distillation": Step(
+        [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:12 epochs}"]
+    ),
+    "+ hidden 192": Step(
+        [
+            *OPEN_VOCABULARY,
+            "--data.features=true",
+            "--model.hidden_size=192",
+            "--model.init_encoder={distilled:8 epochs, hidden 192}",
+        ]
+    ),
 }
 REPORTED = {"entailment": ["sick/validation"], "paraphrase": ["mrpc/train[-400:]"], "ranking": ["trec_qa/validation"]}
-VOCABULARY_SPLITS = {"entailment": ["snli/validation[-1000:]", "sick/validation"], "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
-                     "ranking": ["wiki_qa/validation", "trec_qa/validation"]}
+VOCABULARY_SPLITS = {
+    "entailment": ["snli/validation[-1000:]", "sick/validation"],
+    "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
+    "ranking": ["wiki_qa/validation", "trec_qa/validation"],
+}
 
 
 def slug(name: str) -> str:
@@ -75,7 +111,11 @@ def v1_results() -> dict[str, dict[str, dict[str, float]]]:
     """task -> split -> metrics of the shipped v1 models (served encoder), from their cards in git."""
     results = {}
     for task in TASKS:
-        card = json.loads(subprocess.run(["git", "show", f"{V1_REVISION}:models/{task}/card.json"], capture_output=True, text=True, check=True).stdout)
+        card = json.loads(
+            subprocess.run(
+                ["git", "show", f"{V1_REVISION}:models/{task}/card.json"], capture_output=True, text=True, check=True
+            ).stdout
+        )
         served = "metrics_int8" if card["int8"]["served"] else "metrics"
         results[task] = {**card[served], **card["reported"]}
     return results
@@ -89,13 +129,27 @@ def distilled_encoder(name: str, root: Path) -> str:
         return noted.read_text().strip()
     from training.release import run_stage
 
-    checkpoint = run_stage(slug(name), [sys.executable, "-m", "training.distill", "--config", "training/configs/distill.yaml",
-                                        f"--trainer.default_root_dir={folder}", "--trainer.enable_progress_bar=false", *DISTILLED[name]], folder)
+    checkpoint = run_stage(
+        slug(name),
+        [
+            sys.executable,
+            "-m",
+            "training.distill",
+            "--config",
+            "training/configs/distill.yaml",
+            f"--trainer.default_root_dir={folder}",
+            "--trainer.enable_progress_bar=false",
+            *DISTILLED[name],
+        ],
+        folder,
+    )
     noted.write_text(str(checkpoint))
     return str(checkpoint)
 
 
-def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path, cached_only: bool = False) -> dict[str, Any] | None:
+def run_step(
+    name: str, task: str, overrides: list[str], epochs: int, root: Path, cached_only: bool = False
+) -> dict[str, Any] | None:
     """Train, export and measure one step for one task; cached in root/<step>/<task>/result.json. None if it is not
     cached and cached_only."""
     folder = root / slug(name) / task
@@ -115,8 +169,18 @@ def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path
     from training.export import split_oov
     from training.release import run_stage
 
-    command = [sys.executable, "-m", "pairscore.cli", "train", "--config", f"training/configs/{task}.yaml", f"--trainer.max_epochs={epochs}",
-               f"--trainer.default_root_dir={folder}", "--trainer.enable_progress_bar=false", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "pairscore.cli",
+        "train",
+        "--config",
+        f"training/configs/{task}.yaml",
+        f"--trainer.max_epochs={epochs}",
+        f"--trainer.default_root_dir={folder}",
+        "--trainer.enable_progress_bar=false",
+        *overrides,
+    ]
     checkpoint = run_stage("train", command, folder)
     export = [sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")]
     subprocess.run(export + (["--tune-threshold"] if task == "paraphrase" else []), check=True, capture_output=True)
@@ -129,9 +193,17 @@ def run_step(name: str, task: str, overrides: list[str], epochs: int, root: Path
             pairs = load_pairs(spec, task)
             splits[spec] = evaluate(model, pairs, card["threshold"])
             oov[spec] = split_oov(model, pairs)
-    result = {"step": name, "task": task, "overrides": " ".join(overrides), "epochs": epochs, "metrics": splits, "oov": oov,
-              "embed_sts": STSEvaluator()(model.encode), "parameters": card["architecture"]["parameters"],
-              "train_seconds": card["training"]["seconds"]}
+    result = {
+        "step": name,
+        "task": task,
+        "overrides": " ".join(overrides),
+        "epochs": epochs,
+        "metrics": splits,
+        "oov": oov,
+        "embed_sts": STSEvaluator()(model.encode),
+        "parameters": card["architecture"]["parameters"],
+        "train_seconds": card["training"]["seconds"],
+    }
     cached.write_text(json.dumps(result, indent=2))
     return result
 
@@ -144,18 +216,27 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
     from pairscore.artifact import PAD_TOKEN, UNK_TOKEN
+    from pairscore.oov import oov_rates
     from training.data import load_pairs
     from training.embeddings import load_glove
     from training.teacher import training_texts
-    from pairscore.oov import oov_rates
     from training.tokenizer import build_tokenizer
 
-    texts = {spec: list(dict.fromkeys(t for p in load_pairs(spec, task) for t in (p.text_a, p.text_b)))
-             for task, specs in VOCABULARY_SPLITS.items() for spec in specs}
-    v1 = {"entailment": ["snli_cad/train", "sick/train", "snli/validation[:-1000]"], "paraphrase": ["twitter_url/train[:-2000]"], "ranking": ["wiki_qa/train"]}
+    texts = {
+        spec: list(dict.fromkeys(t for p in load_pairs(spec, task) for t in (p.text_a, p.text_b)))
+        for task, specs in VOCABULARY_SPLITS.items()
+        for spec in specs
+    }
+    v1 = {
+        "entailment": ["snli_cad/train", "sick/train", "snli/validation[:-1000]"],
+        "paraphrase": ["twitter_url/train[:-2000]"],
+        "ranking": ["wiki_qa/train"],
+    }
     v1_min_freq = {"entailment": 1, "paraphrase": 2, "ranking": 1}
     index, _ = load_glove()
-    glove = Tokenizer(models.WordLevel({PAD_TOKEN: 0, UNK_TOKEN: 1, **{w: i + 2 for w, i in index.items()}}, unk_token=UNK_TOKEN))
+    glove = Tokenizer(
+        models.WordLevel({PAD_TOKEN: 0, UNK_TOKEN: 1, **{w: i + 2 for w, i in index.items()}}, unk_token=UNK_TOKEN)
+    )
     glove.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     glove.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     minilm = build_tokenizer([], kind="minilm")
@@ -165,13 +246,31 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
         "all-MiniLM-L6-v2 WordPiece (30,522 pieces)": dict.fromkeys(texts, minilm),
         "WordPiece trained on all training texts (30,000)": dict.fromkeys(texts, wordpiece),
     }
-    per_task = {task: build_tokenizer(list(dict.fromkeys(t for s in specs for p in load_pairs(s, task) for t in (p.text_a, p.text_b))),
-                                      min_freq=v1_min_freq[task], max_size=30000 if task == "paraphrase" else None)
-                for task, specs in v1.items()}
-    options = {"v1: each task's training words": {spec: per_task[task] for task, specs in VOCABULARY_SPLITS.items() for spec in specs}, **options}
-    result = {name: {spec: {**oov_rates(tokenizers[spec], texts[spec]),
-                            "tokens_per_text": sum(len(e.ids) for e in tokenizers[spec].encode_batch(texts[spec])) / len(texts[spec])}
-                     for spec in texts} for name, tokenizers in options.items()}
+    per_task = {
+        task: build_tokenizer(
+            list(dict.fromkeys(t for s in specs for p in load_pairs(s, task) for t in (p.text_a, p.text_b))),
+            min_freq=v1_min_freq[task],
+            max_size=30000 if task == "paraphrase" else None,
+        )
+        for task, specs in v1.items()
+    }
+    options = {
+        "v1: each task's training words": {
+            spec: per_task[task] for task, specs in VOCABULARY_SPLITS.items() for spec in specs
+        },
+        **options,
+    }
+    result = {
+        name: {
+            spec: {
+                **oov_rates(tokenizers[spec], texts[spec]),
+                "tokens_per_text": sum(len(e.ids) for e in tokenizers[spec].encode_batch(texts[spec]))
+                / len(texts[spec]),
+            }
+            for spec in texts
+        }
+        for name, tokenizers in options.items()
+    }
     root.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(result, indent=2))
     return result
@@ -182,8 +281,14 @@ def run(root: Path, epochs: int, cached_only: bool = False) -> dict[str, dict[st
     results: dict[str, dict[str, dict[str, Any] | None]] = {}
     before: dict[str, dict[str, Any] | None] = {}
     for name, step in STEPS.items():
-        results[name] = {task: run_step(name, task, step.overrides + (step.ranking if task == "ranking" else []), epochs, root, cached_only)
-                         if task in step.tasks else before.get(task) for task in TASKS}
+        results[name] = {
+            task: run_step(
+                name, task, step.overrides + (step.ranking if task == "ranking" else []), epochs, root, cached_only
+            )
+            if task in step.tasks
+            else before.get(task)
+            for task in TASKS
+        }
         if not step.side_branch:
             before = results[name]
     return results
@@ -222,7 +327,9 @@ def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str,
         for key, (hidden, dim) in zip(keys, shapes):
             folder = Path(tmp) / key
             folder.mkdir()
-            model = PairModule("ranking", vocab_size=tokenizer.get_vocab_size(), embedding_dim=dim, hidden_size=hidden).eval()
+            model = PairModule(
+                "ranking", vocab_size=tokenizer.get_vocab_size(), embedding_dim=dim, hidden_size=hidden
+            ).eval()
             export_graphs(model, folder)
             store_table_fp16(folder / "encoder.onnx")
             sessions[key] = _session(folder / "encoder.onnx", 1, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
@@ -231,7 +338,7 @@ def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str,
         for key, session in sessions.items():
             start = time.perf_counter()
             for i in range(0, len(ids), 64):
-                session.run([artifact.ENCODER_OUTPUT], _padded(ids[i:i + 64]))
+                session.run([artifact.ENCODER_OUTPUT], _padded(ids[i : i + 64]))
             best[key] = min(best[key], time.perf_counter() - start)
     speeds = {key: len(ids) / t for key, t in best.items()}
     cached.write_text(json.dumps(speeds, indent=2))
@@ -258,20 +365,26 @@ def distillation_lines(root: Path) -> list[str]:
 
     speeds = encode_speeds(sorted({shape for _, shape, _, _ in rows} | {(128, 128)}), root)
     vocab = build_tokenizer([], kind="minilm").get_vocab_size()
-    lines = ["### The distilled encoders alone, and the encoder's size", "",
-             "`python -m training.distill --config training/configs/distill.yaml` with each variant's overrides (`DISTILLED` in "
-             "training/ablation.py), 1 layer. Cosine to the teacher on 2,000 held-out training texts; STS-B "
-             "(`stsb/validation`) cosine Spearman of the pooled vector (what /embed serves) and through the projection to the "
-             "teacher's space, at the best checkpoint. Token table: MiniLM's WordPiece rows × input dimension, float16. Encode "
-             "speed: encoder.onnx on 1 thread, batches of 64 WikiQA answers, relative to hidden 128 × input 128 in the same "
-             "run (`encode_speeds`, cached in runs/experiments/ablation/distill/speed.json).", "",
-             "| distilled encoder | hidden | input dim | token table (MB) | cosine after 2 epochs | best cosine (epoch) | STS-B cosine | "
-             "STS-B projected | encode speed vs 128 × 128 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "### The distilled encoders alone, and the encoder's size",
+        "",
+        "`python -m training.distill --config training/configs/distill.yaml` with each variant's overrides (`DISTILLED` in "
+        "training/ablation.py), 1 layer. Cosine to the teacher on 2,000 held-out training texts; STS-B "
+        "(`stsb/validation`) cosine Spearman of the pooled vector (what /embed serves) and through the projection to the "
+        "teacher's space, at the best checkpoint. Token table: MiniLM's WordPiece rows × input dimension, float16. Encode "
+        "speed: encoder.onnx on 1 thread, batches of 64 WikiQA answers, relative to hidden 128 × input 128 in the same "
+        "run (`encode_speeds`, cached in runs/experiments/ablation/distill/speed.json).",
+        "",
+        "| distilled encoder | hidden | input dim | token table (MB) | cosine after 2 epochs | best cosine (epoch) | STS-B cosine | "
+        "STS-B projected | encode speed vs 128 × 128 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, (hidden, dim), after_two, best in rows:
-        lines.append(f"| {name} | {hidden} | {dim} | {vocab * dim * 2 / 1e6:.1f} | {after_two:.4f} | "
-                     f"{float(best['val_cosine']):.4f} ({int(best['epoch']) + 1}) | {float(best['val_sts_spearman']):.4f} | "
-                     f"{float(best['val_sts_spearman_projected']):.4f} | {speeds[f'{hidden}x{dim}'] / speeds['128x128']:.2f}× |")
+        lines.append(
+            f"| {name} | {hidden} | {dim} | {vocab * dim * 2 / 1e6:.1f} | {after_two:.4f} | "
+            f"{float(best['val_cosine']):.4f} ({int(best['epoch']) + 1}) | {float(best['val_sts_spearman']):.4f} | "
+            f"{float(best['val_sts_spearman_projected']):.4f} | {speeds[f'{hidden}x{dim}'] / speeds['128x128']:.2f}× |"
+        )
     return lines + [""]
 
 
@@ -279,25 +392,43 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
-def render(results: dict[str, dict[str, dict[str, Any] | None]], release: dict[str, dict[str, Any]], baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
-           vocabulary: dict[str, Any], epochs: int, command: str, root: Path) -> list[str]:
+def render(
+    results: dict[str, dict[str, dict[str, Any] | None]],
+    release: dict[str, dict[str, Any]],
+    baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
+    vocabulary: dict[str, Any],
+    epochs: int,
+    command: str,
+    root: Path,
+) -> list[str]:
     """Markdown lines: the ablation table (steps as columns) and the vocabulary table."""
     columns: dict[str, dict[str, Any]] = {"v1 (shipped)": {"metrics": v1_results(), "epochs": "release"}}
     for name, tasks in results.items():
-        columns[name] = {"metrics": {t: (r or {}).get("metrics", {}) for t, r in tasks.items()},
-                         "sts": {t: (r or {}).get("embed_sts") for t, r in tasks.items()}, "epochs": epochs}
+        columns[name] = {
+            "metrics": {t: (r or {}).get("metrics", {}) for t, r in tasks.items()},
+            "sts": {t: (r or {}).get("embed_sts") for t, r in tasks.items()},
+            "epochs": epochs,
+        }
     if release:
-        columns["v2 release (models/)"] = {"metrics": {t: {**c["metrics"], **c.get("reported", {})} for t, c in release.items()},
-                                           "sts": {t: (c.get("embed_sts") or {}).get("spearman") for t, c in release.items()}, "epochs": "release"}
+        columns["v2 release (models/)"] = {
+            "metrics": {t: {**c["metrics"], **c.get("reported", {})} for t, c in release.items()},
+            "sts": {t: (c.get("embed_sts") or {}).get("spearman") for t, c in release.items()},
+            "epochs": "release",
+        }
     names = list(columns) + list(baselines)
-    lines = ["## Models v2: one lever at a time", "",
-             f"Produced by `{command}`. Each column adds one lever to the one before (\"shared encoder\" freezes the distilled "
-             f"encoder, so one encoder serves every task). The lever columns are trained for {epochs} epoch(s) per task "
-             "(short runs: read them as the direction of each lever); v1 and the v2 release are the shipped models with their "
-             "release recipes. Every v2 column trains paraphrase on Twitter URL + MRPC (minus the selection lines) and "
-             "selects it on both. Figures: `pairscore evaluate` on the exported graphs (onnxruntime). Baselines: "
-             "docs/results/*.json.", "",
-             "| task | split | metric | " + " | ".join(names) + " |", "|---" * (3 + len(names)) + "|"]
+    lines = [
+        "## Models v2: one lever at a time",
+        "",
+        f'Produced by `{command}`. Each column adds one lever to the one before ("shared encoder" freezes the distilled '
+        f"encoder, so one encoder serves every task). The lever columns are trained for {epochs} epoch(s) per task "
+        "(short runs: read them as the direction of each lever); v1 and the v2 release are the shipped models with their "
+        "release recipes. Every v2 column trains paraphrase on Twitter URL + MRPC (minus the selection lines) and "
+        "selects it on both. Figures: `pairscore evaluate` on the exported graphs (onnxruntime). Baselines: "
+        "docs/results/*.json.",
+        "",
+        "| task | split | metric | " + " | ".join(names) + " |",
+        "|---" * (3 + len(names)) + "|",
+    ]
     for task, spec, metric in ROWS:
         cells = [_fmt(col["metrics"].get(task, {}).get(spec, {}).get(metric)) for col in columns.values()]
         cells += [_fmt(b.get((task, spec), {}).get(metric)) for b in baselines.values()]
@@ -305,23 +436,37 @@ def render(results: dict[str, dict[str, dict[str, Any] | None]], release: dict[s
     for task in TASKS:
         cells = [_fmt((col.get("sts") or {}).get(task)) for col in columns.values()] + ["" for _ in baselines]
         lines.append(f"| {task} encoder | `stsb/validation` | cosine Spearman | " + " | ".join(cells) + " |")
-    lines += ["", "A dash: not measured (v1's STS-B cosine is not in its cards). Until the TrecQA-data column, ranking "
-              "trains and selects on WikiQA only; from it on, on WikiQA + TrecQA (training/configs/ranking.yaml); a column "
-              "whose lever does not touch a task repeats the column before for it. The distilled encoder each column "
-              "starts from is named in its overrides (`STEPS` and `DISTILLED` in training/ablation.py): 2 epochs of "
-              "distillation up to the shared-encoder and TrecQA columns, then longer, then a wider encoder. The v2 "
-              "release differs from the lever columns in its recipes (training/configs/*.yaml): more epochs, pair features "
-              "for paraphrase and ranking only, and per task the distilled encoder that won there (`DISTILL` in "
-              "training/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).", ""]
+    lines += [
+        "",
+        "A dash: not measured (v1's STS-B cosine is not in its cards). Until the TrecQA-data column, ranking "
+        "trains and selects on WikiQA only; from it on, on WikiQA + TrecQA (training/configs/ranking.yaml); a column "
+        "whose lever does not touch a task repeats the column before for it. The distilled encoder each column "
+        "starts from is named in its overrides (`STEPS` and `DISTILLED` in training/ablation.py): 2 epochs of "
+        "distillation up to the shared-encoder and TrecQA columns, then longer, then a wider encoder. The v2 "
+        "release differs from the lever columns in its recipes (training/configs/*.yaml): more epochs, pair features "
+        "for paraphrase and ranking only, and per task the distilled encoder that won there (`DISTILL` in "
+        "training/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).",
+        "",
+    ]
     lines += distillation_lines(root)
-    lines += ["",
-              "### Fallback-token rate per vocabulary option", "",
-              "Share of tokens that become the fallback token (`[UNK]`), share of texts with at least one, and tokens per "
-              "text, on each split's distinct texts. Target: at most 1% of tokens on every selection split.", "",
-              "| vocabulary | " + " | ".join(f"`{s}`" for s in next(iter(vocabulary.values()))) + " |",
-              "|---" * (1 + len(next(iter(vocabulary.values())))) + "|"]
+    lines += [
+        "",
+        "### Fallback-token rate per vocabulary option",
+        "",
+        "Share of tokens that become the fallback token (`[UNK]`), share of texts with at least one, and tokens per "
+        "text, on each split's distinct texts. Target: at most 1% of tokens on every selection split.",
+        "",
+        "| vocabulary | " + " | ".join(f"`{s}`" for s in next(iter(vocabulary.values()))) + " |",
+        "|---" * (1 + len(next(iter(vocabulary.values())))) + "|",
+    ]
     for name, splits in vocabulary.items():
-        lines.append(f"| {name} | " + " | ".join(f"{100 * v['token_rate']:.2f}% ({100 * v['text_rate']:.1f}% of texts, {v['tokens_per_text']:.1f} tok)"
-                                                   for v in splits.values()) + " |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(
+                f"{100 * v['token_rate']:.2f}% ({100 * v['text_rate']:.1f}% of texts, {v['tokens_per_text']:.1f} tok)"
+                for v in splits.values()
+            )
+            + " |"
+        )
     lines.append("")
     return lines

@@ -8,7 +8,7 @@ T > 0 keeps every argmax and every ranking: accuracy is unchanged, only confiden
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -26,7 +26,9 @@ TEMPERATURE_RANGE = (0.05, 20.0)
 BATCH = 256
 
 
-def pair_logits(model: torch.nn.Module, token_ids, pairs: Sequence[Pair], features: PairFeatures | None) -> torch.Tensor:
+def pair_logits(
+    model: torch.nn.Module, token_ids, pairs: Sequence[Pair], features: PairFeatures | None
+) -> torch.Tensor:
     """The head's logits ([n, 3] or [n]) for pairs, in batches; token_ids maps texts to ids (the served tokenizer)."""
 
     def padded(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,7 +60,11 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> fl
     def nll() -> torch.Tensor:
         optimizer.zero_grad()
         scaled = logits / log_t.exp()
-        loss = F.cross_entropy(scaled, labels) if task == "entailment" else F.binary_cross_entropy_with_logits(scaled, labels.double())
+        loss = (
+            F.cross_entropy(scaled, labels)
+            if task == "entailment"
+            else F.binary_cross_entropy_with_logits(scaled, labels.double())
+        )
         loss.backward()
         return loss
 
@@ -72,7 +78,9 @@ def calibration_error(logits: torch.Tensor, labels: torch.Tensor, task: str, tem
     the top class's confidence for entailment, the positive-class probability for paraphrase."""
     scaled = logits.detach().float() / temperature
     if task == "entailment":
-        return float(multiclass_calibration_error(scaled.softmax(-1), labels, num_classes=scaled.shape[-1], n_bins=ECE_BINS))
+        return float(
+            multiclass_calibration_error(scaled.softmax(-1), labels, num_classes=scaled.shape[-1], n_bins=ECE_BINS)
+        )
     return float(binary_calibration_error(scaled.sigmoid(), labels, n_bins=ECE_BINS))
 
 

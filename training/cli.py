@@ -1,6 +1,6 @@
 """`pairscore train`: LightningCLI over PairModule and PairDataModule, one YAML recipe per release model.
 
-    pairscore train --config training/configs/entailment.yaml [--trainer.max_epochs=3 ...] [--ckpt_path CKPT]
+pairscore train --config training/configs/entailment.yaml [--trainer.max_epochs=3 ...] [--ckpt_path CKPT]
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ class PairCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer_config = self.config_init["trainer"]
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or "runs", self.config_init["data"].hparams.task)
+            kwargs["logger"] = default_loggers(
+                trainer_config.get("default_root_dir") or "runs", self.config_init["data"].hparams.task
+            )
         return super().instantiate_trainer(**kwargs)
 
 
@@ -50,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             args=argv,
             run=False,
             seed_everything_default=42,
-            trainer_defaults={"use_distributed_sampler": False},  # under DDP, BucketBatchSampler shares the batches itself
+            trainer_defaults={
+                "use_distributed_sampler": False
+            },  # under DDP, BucketBatchSampler shares the batches itself
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": "pairscore train"},
         )
@@ -66,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = cli.trainer.checkpoint_callback
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config["ckpt_path"])
     if checkpoints is not None and checkpoints.best_model_path:
-        print(f"best checkpoint: {checkpoints.best_model_path} ({checkpoints.monitor}={float(checkpoints.best_model_score):.4f})")
+        print(
+            f"best checkpoint: {checkpoints.best_model_path} ({checkpoints.monitor}={float(checkpoints.best_model_score):.4f})"
+        )
     return 0
 
 

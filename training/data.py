@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
@@ -62,7 +63,9 @@ def parse_spec(spec: str) -> tuple[str, str, str]:
     """'snli/validation[:-1000]' -> ('snli', 'validation', 'validation[:-1000]'); a 'hub:' prefix loads that spec from the hub."""
     match = SPEC.match(spec.strip())
     if not match:
-        raise DataError(f"split spec {spec!r}: expected [hub:]SOURCE/SPLIT[SLICE], e.g. 'snli/validation[:-1000]' or 'hub:snli/train'")
+        raise DataError(
+            f"split spec {spec!r}: expected [hub:]SOURCE/SPLIT[SLICE], e.g. 'snli/validation[:-1000]' or 'hub:snli/train'"
+        )
     if match["source"] not in SOURCES:
         raise DataError(f"split spec {spec!r}: unknown source {match['source']!r}, expected one of {sorted(SOURCES)}")
     return match["source"], match["split"], match["split"] + (match["slice"] or "")
@@ -112,7 +115,10 @@ class EncodedPairs(Dataset):
         self.b = [ids[p.text_b] for p in pairs]
         self.labels = [p.label for p in pairs]
         group_index: dict[str | None, int] = {}
-        self.groups = [group_index.setdefault(p.group if p.group is not None else str(i), len(group_index)) for i, p in enumerate(pairs)]
+        self.groups = [
+            group_index.setdefault(p.group if p.group is not None else str(i), len(group_index))
+            for i, p in enumerate(pairs)
+        ]
         self.units: list[list[int]] = [[] for _ in group_index]  # pairs that must share a batch
         for i, group in enumerate(self.groups):
             self.units[group].append(i)
@@ -136,7 +142,14 @@ def collate(items: list[tuple[list[int], list[int], int, int, Any]]) -> dict[str
     a, b, labels, groups, features = zip(*items)
     a_ids, a_len = _pad(list(a))
     b_ids, b_len = _pad(list(b))
-    batch = {"a_ids": a_ids, "a_len": a_len, "b_ids": b_ids, "b_len": b_len, "label": torch.tensor(labels), "group": torch.tensor(groups)}
+    batch = {
+        "a_ids": a_ids,
+        "a_len": a_len,
+        "b_ids": b_ids,
+        "b_len": b_len,
+        "label": torch.tensor(labels),
+        "group": torch.tensor(groups),
+    }
     if features[0] is not None:
         batch["features"] = torch.from_numpy(np.stack(features))
     return batch
@@ -156,16 +169,24 @@ class BucketBatchSampler(Sampler[list[int]]):
     """
 
     def __init__(
-        self, dataset: EncodedPairs, batch_size: int, chunk_batches: int = 50, shuffle: bool = True, seed: int | None = None,
-        num_replicas: int = 1, rank: int = 0,
-    ):  # fmt: skip
+        self,
+        dataset: EncodedPairs,
+        batch_size: int,
+        chunk_batches: int = 50,
+        shuffle: bool = True,
+        seed: int | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ):
         self.units = dataset.units
         self.lengths = [max(max(len(dataset.a[i]), len(dataset.b[i])) for i in unit) for unit in self.units]
         self.batch_size, self.chunk = batch_size, batch_size * chunk_batches
         self.shuffle = shuffle
         self.random = random.Random(torch.initial_seed() if seed is None else seed)
         if len(self.units) < num_replicas:
-            raise DataError(f"{len(self.units)} batch units (pairs or questions) cannot be shared by {num_replicas} processes")
+            raise DataError(
+                f"{len(self.units)} batch units (pairs or questions) cannot be shared by {num_replicas} processes"
+            )
         self.num_replicas, self.rank = num_replicas, rank
         self._next: list[list[int]] | None = None
 
@@ -193,7 +214,9 @@ class BucketBatchSampler(Sampler[list[int]]):
             batches[largest:largest] = [unit_batch[: len(unit_batch) // 2], unit_batch[len(unit_batch) // 2 :]]
         if self.shuffle:
             self.random.shuffle(batches)
-        return [[pair for unit in batch for pair in self.units[unit]] for batch in batches[self.rank :: self.num_replicas]]
+        return [
+            [pair for unit in batch for pair in self.units[unit]] for batch in batches[self.rank :: self.num_replicas]
+        ]
 
     def __len__(self) -> int:
         if self._next is None:
@@ -210,7 +233,7 @@ class PairDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-            task: Literal["entailment", "paraphrase", "ranking"],
+        task: Literal["entailment", "paraphrase", "ranking"],
         train: list[str],
         val: list[str],
         data_dir: str | None = None,
@@ -267,10 +290,22 @@ class PairDataModule(pl.LightningDataModule):
             loaded[role] = []
             for spec in h[role] or []:
                 # question ids repeat across sources (wiki_qa and trec_qa both have "train-1"): a group is per split
-                pairs = [p if p.group is None else replace(p, group=f"{spec}|{p.group}") for p in load_pairs(spec, h.task, h.data_dir, h.hub)]
+                pairs = [
+                    p if p.group is None else replace(p, group=f"{spec}|{p.group}")
+                    for p in load_pairs(spec, h.task, h.data_dir, h.hub)
+                ]
                 source = parse_spec(spec)[0]
                 info = SOURCES[source]
-                self.sources.append({"source": source, "split": spec, "role": role, "rows": len(pairs), "licence": info.licence, "hub_id": info.hub_id})
+                self.sources.append(
+                    {
+                        "source": source,
+                        "split": spec,
+                        "role": role,
+                        "rows": len(pairs),
+                        "licence": info.licence,
+                        "hub_id": info.hub_id,
+                    }
+                )
                 loaded[role] += pairs
         train_texts = list(dict.fromkeys(t for p in loaded["train"] for t in (p.text_a, p.text_b)))
         self.tokenizer = build_tokenizer(train_texts, h.min_freq, h.max_vocab, h.max_tokens, h.tokenizer)
@@ -283,9 +318,17 @@ class PairDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: EncodedPairs, shuffle: bool) -> DataLoader:
         replicas, rank, seed = 1, 0, None
-        if self.trainer is not None and self.trainer.world_size > 1:  # DDP: ranks share one plan, so one seed (rank 0's)
-            replicas, rank, seed = self.trainer.world_size, self.trainer.global_rank, self.trainer.strategy.broadcast(torch.initial_seed())
-        sampler = BucketBatchSampler(dataset, self.hparams.batch_size, self.hparams.chunk_batches, shuffle, seed, replicas, rank)
+        if (
+            self.trainer is not None and self.trainer.world_size > 1
+        ):  # DDP: ranks share one plan, so one seed (rank 0's)
+            replicas, rank, seed = (
+                self.trainer.world_size,
+                self.trainer.global_rank,
+                self.trainer.strategy.broadcast(torch.initial_seed()),
+            )
+        sampler = BucketBatchSampler(
+            dataset, self.hparams.batch_size, self.hparams.chunk_batches, shuffle, seed, replicas, rank
+        )
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.hparams.num_workers)
 
     def train_dataloader(self) -> DataLoader:

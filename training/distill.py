@@ -18,8 +18,9 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
@@ -223,11 +224,15 @@ class DistillModule(pl.LightningModule):
             vocab = vocabulary(tokenizer)
             self._build(vocab, self.hparams.embeddings, special_ids(tokenizer))
             self.hparams.vocab_size = len(vocab)
-            rank_zero_info(f"{self.hparams.embeddings} vectors cover {100 * self.embedding_coverage:.1f}% of {len(vocab)} tokens")
+            rank_zero_info(
+                f"{self.hparams.embeddings} vectors cover {100 * self.embedding_coverage:.1f}% of {len(vocab)} tokens"
+            )
 
     def _loss(self, predicted: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cosine = F.cosine_similarity(predicted, target, dim=-1).mean()
-        loss = {"cosine": 1 - cosine, "mse": F.mse_loss(predicted, target) * self.hparams.teacher_dim}.get(self.hparams.loss)
+        loss = {"cosine": 1 - cosine, "mse": F.mse_loss(predicted, target) * self.hparams.teacher_dim}.get(
+            self.hparams.loss
+        )
         if loss is None:
             loss = 1 - cosine + F.mse_loss(predicted, target) * self.hparams.teacher_dim
         return loss, cosine
@@ -286,8 +291,12 @@ class DistillModule(pl.LightningModule):
             "tokenizer": datamodule.tokenizer.to_str(),
             "max_tokens": datamodule.hparams.max_tokens,
             "teacher": datamodule.teacher_info,
-            "training": {"seconds": self.training_totals["seconds"] + running, "texts": self.training_totals["texts"],
-                         "hardware": machine.describe(), "threads": torch.get_num_threads()},
+            "training": {
+                "seconds": self.training_totals["seconds"] + running,
+                "texts": self.training_totals["texts"],
+                "hardware": machine.describe(),
+                "threads": torch.get_num_threads(),
+            },
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -316,11 +325,20 @@ def main(argv: list[str] | None = None) -> int:
     class DistillCLI(LightningCLI):
         def instantiate_trainer(self, **kwargs) -> pl.Trainer:
             if self.config_init["trainer"].get("logger") in (None, True):
-                kwargs["logger"] = default_loggers(self.config_init["trainer"].get("default_root_dir") or "runs", "distill")
+                kwargs["logger"] = default_loggers(
+                    self.config_init["trainer"].get("default_root_dir") or "runs", "distill"
+                )
             return super().instantiate_trainer(**kwargs)
 
-    cli = DistillCLI(DistillModule, TeacherDataModule, args=argv, run=False, seed_everything_default=42,
-                     save_config_kwargs={"overwrite": True}, parser_kwargs={"prog": "python -m training.distill"})
+    cli = DistillCLI(
+        DistillModule,
+        TeacherDataModule,
+        args=argv,
+        run=False,
+        seed_everything_default=42,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": "python -m training.distill"},
+    )
     try:
         cli.datamodule.setup("fit")
     except (DataError, FileNotFoundError) as exc:
@@ -329,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = cli.trainer.checkpoint_callback
     cli.trainer.fit(cli.model, cli.datamodule)
     if checkpoints is not None and checkpoints.best_model_path:
-        print(f"best checkpoint: {checkpoints.best_model_path} ({checkpoints.monitor}={float(checkpoints.best_model_score):.4f})")
+        print(
+            f"best checkpoint: {checkpoints.best_model_path} ({checkpoints.monitor}={float(checkpoints.best_model_score):.4f})"
+        )
     return 0
 
 

@@ -45,7 +45,9 @@ def load_minilm_tokens(dim: int) -> tuple[dict[str, int], np.ndarray]:
     centred = table - table.mean(axis=0)
     _, _, axes = np.linalg.svd(centred, full_matrices=False)
     reduced = centred @ axes[:dim].T
-    reduced /= reduced.std()  # MiniLM's table has std ~0.08: too small a signal for the recurrent layer's initial weights
+    reduced /= (
+        reduced.std()
+    )  # MiniLM's table has std ~0.08: too small a signal for the recurrent layer's initial weights
     vocab = json.loads((root / "tokenizer.json").read_text())["model"]["vocab"]
     return vocab, reduced.astype(np.float32)
 

@@ -7,8 +7,8 @@ correlation between the plain cosine of two texts' vectors and the gold similari
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

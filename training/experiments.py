@@ -56,10 +56,23 @@ def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dic
         return json.loads(cached.read_text())
     from training.release import run_stage
 
-    command = [sys.executable, "-m", "pairscore.cli", "train", "--config", RECIPE, f"--trainer.max_epochs={epochs}",
-               f"--trainer.default_root_dir={folder}", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "pairscore.cli",
+        "train",
+        "--config",
+        RECIPE,
+        f"--trainer.max_epochs={epochs}",
+        f"--trainer.default_root_dir={folder}",
+        *overrides,
+    ]
     checkpoint = run_stage("train", command, folder)
-    subprocess.run([sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")],
+        check=True,
+        capture_output=True,
+    )
     card = json.loads((folder / "model" / "card.json").read_text())
     result = {
         "name": name,
@@ -76,9 +89,12 @@ def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dic
 
 # The baselines' split names -> the split specs the release cards use.
 BASELINE_SPLITS = {
-    "snli_val_last1000": "snli/validation[-1000:]", "sick_val": "sick/validation",
-    "twitter_last2000": "twitter_url/train[-2000:]", "mrpc_last400": "mrpc/train[-400:]",
-    "wiki_qa_val": "wiki_qa/validation", "trec_qa_val": "trec_qa/validation",
+    "snli_val_last1000": "snli/validation[-1000:]",
+    "sick_val": "sick/validation",
+    "twitter_last2000": "twitter_url/train[-2000:]",
+    "mrpc_last400": "mrpc/train[-400:]",
+    "wiki_qa_val": "wiki_qa/validation",
+    "trec_qa_val": "trec_qa/validation",
 }
 Table = dict[tuple[str, str], dict[str, float]]  # (task, split spec) -> model -> headline metric
 
@@ -96,7 +112,8 @@ def release_rows(models: Path, table: Table) -> None:
                 table.setdefault((task, spec), {})["pairscore fp32"] = values[metric]
             continue
         table.setdefault((task, card["int8"]["split"]), {}).update(
-            {"pairscore fp32": card["int8"]["fp32"], "pairscore int8": card["int8"]["int8"]})
+            {"pairscore fp32": card["int8"]["fp32"], "pairscore int8": card["int8"]["int8"]}
+        )
         served = "pairscore int8" if card["int8"]["served"] else "pairscore fp32"
         for spec, values in card["reported"].items():
             table.setdefault((task, spec), {})[served] = values[metric]
@@ -199,36 +216,66 @@ def kept_grid(doc: Path) -> list[str]:
     section = text[start : end if end > 0 else len(text)].rstrip("\n").split("\n")
     if not any(line.startswith("Measured by") for line in section):
         produced = re.search(r"Produced by `([^`]+)`", text)
-        section[1:1] = ["", f"Measured by `{produced[1] if produced else 'python -m training.experiments'}` (kept as it was by `--skip-grid`)."]
+        section[1:1] = [
+            "",
+            f"Measured by `{produced[1] if produced else 'python -m training.experiments'}` (kept as it was by `--skip-grid`).",
+        ]
     return section + [""]
 
 
-def render(grid: list[dict[str, Any]], table: Table, baselines: list[str], plots: list[Path], command: str, ablation: list[str] | None = None,
-           kept: list[str] | None = None) -> str:
-    lines = ["# Experiments", "", f"Produced by `{command}` on {machine.describe()}; the baselines' figures by "
-             "`python -m training.baselines.minilm` and `python -m training.baselines.lexical` (docs/results/*.json).", ""]
+def render(
+    grid: list[dict[str, Any]],
+    table: Table,
+    baselines: list[str],
+    plots: list[Path],
+    command: str,
+    ablation: list[str] | None = None,
+    kept: list[str] | None = None,
+) -> str:
+    lines = [
+        "# Experiments",
+        "",
+        f"Produced by `{command}` on {machine.describe()}; the baselines' figures by "
+        "`python -m training.baselines.minilm` and `python -m training.baselines.lexical` (docs/results/*.json).",
+        "",
+    ]
     if grid:
-        lines += [f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each, fp32)", "",
-                  "Each row is the release recipe with one override, trained for the same epochs. Train time and "
-                  "examples/s are the training loop's own clock (saved in the checkpoint) with the torch threads the run "
-                  "had; the variants ran one after another beside other jobs, so read speed ratios loosely "
-                  "(benchmarks/train_speed.py measures the recipes alone). Parameters include frozen embeddings.", "",
-                  "| variant | overrides | accuracy | parameters | train time (s) | examples/s |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['name']} | `{r['overrides']}` | {fmt(r['accuracy'])} | {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |" for r in grid]
+        lines += [
+            f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each, fp32)",
+            "",
+            "Each row is the release recipe with one override, trained for the same epochs. Train time and "
+            "examples/s are the training loop's own clock (saved in the checkpoint) with the torch threads the run "
+            "had; the variants ran one after another beside other jobs, so read speed ratios loosely "
+            "(benchmarks/train_speed.py measures the recipes alone). Parameters include frozen embeddings.",
+            "",
+            "| variant | overrides | accuracy | parameters | train time (s) | examples/s |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['name']} | `{r['overrides']}` | {fmt(r['accuracy'])} | {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |"
+            for r in grid
+        ]
         lines.append("")
     else:
         lines += kept or []
     lines += ablation or []
     columns = ["pairscore fp32", "pairscore int8", *baselines]
-    lines += ["## Release models and baselines: same data, same splits, same metrics", "",
-              "The headline metric per task (entailment accuracy, paraphrase F1, ranking MAP over clean questions). "
-              "Entailment selects on its first row, paraphrase and ranking on both of theirs (the cards' `metrics`; "
-              "`reported` splits select nothing); pairscore's figures use the served encoder. "
-              "all-MiniLM-L6-v2 was pre-trained on data that includes the SNLI and MultiNLI train splits and QA sets "
-              "(the `data_config.json` in its package), which pairscore's models cannot use here: the comparison favours it.", "",
-              "| task | split | metric | " + " | ".join(columns) + " |", "|---" * (3 + len(columns)) + "|"]
+    lines += [
+        "## Release models and baselines: same data, same splits, same metrics",
+        "",
+        "The headline metric per task (entailment accuracy, paraphrase F1, ranking MAP over clean questions). "
+        "Entailment selects on its first row, paraphrase and ranking on both of theirs (the cards' `metrics`; "
+        "`reported` splits select nothing); pairscore's figures use the served encoder. "
+        "all-MiniLM-L6-v2 was pre-trained on data that includes the SNLI and MultiNLI train splits and QA sets "
+        "(the `data_config.json` in its package), which pairscore's models cannot use here: the comparison favours it.",
+        "",
+        "| task | split | metric | " + " | ".join(columns) + " |",
+        "|---" * (3 + len(columns)) + "|",
+    ]
     for (task, spec), values in table.items():
-        lines.append(f"| {task} | `{spec}` | {HEADLINE[task]} | " + " | ".join(fmt(values.get(c)) for c in columns) + " |")
+        lines.append(
+            f"| {task} | `{spec}` | {HEADLINE[task]} | " + " | ".join(fmt(values.get(c)) for c in columns) + " |"
+        )
     lines.append("")
     for plot in plots:
         lines += [f"![{plot.stem}]({plot.name})", ""]
@@ -245,24 +292,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/experiments.md"))
     parser.add_argument("--ablation", action="store_true", help="the models-v2 levers, one at a time, on every task")
     parser.add_argument("--ablation-epochs", type=int, default=2, help="epochs per task and ablation step")
-    parser.add_argument("--cached-only", action="store_true", help="ablation: render the steps already measured, train nothing")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="ablation: render the steps already measured, train nothing"
+    )
     args = parser.parse_args(argv)
-    grid = [] if args.skip_grid else [run_variant(name, overrides, args.epochs, args.runs) for name, overrides in GRID.items()]
-    plots = [p for p in (plot_learning_curves(args.models, args.out.with_name("learning_curves.png")),
-                         plot_confusion(args.models, args.out.with_name("nli_confusion.png"))) if p]
+    grid = (
+        []
+        if args.skip_grid
+        else [run_variant(name, overrides, args.epochs, args.runs) for name, overrides in GRID.items()]
+    )
+    plots = [
+        p
+        for p in (
+            plot_learning_curves(args.models, args.out.with_name("learning_curves.png")),
+            plot_confusion(args.models, args.out.with_name("nli_confusion.png")),
+        )
+        if p
+    ]
     command = "python -m training.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
     ablation_lines = None
     if args.ablation:
         results = ablation.run(args.runs / "ablation", args.ablation_epochs, cached_only=args.cached_only)
-        release = {t: json.loads((args.models / t / "card.json").read_text()) for t in RELEASE_TASKS if (args.models / t / "card.json").is_file()}
+        release = {
+            t: json.loads((args.models / t / "card.json").read_text())
+            for t in RELEASE_TASKS
+            if (args.models / t / "card.json").is_file()
+        }
         release = {t: c for t, c in release.items() if c.get("format_version") == 2 and c.get("teacher")}
-        ablation_lines = ablation.render(results, release, baseline_metrics(args.baselines), ablation.vocabulary_options(args.runs / "ablation"),
-                                         args.ablation_epochs, command.strip(), args.runs / "ablation")
+        ablation_lines = ablation.render(
+            results,
+            release,
+            baseline_metrics(args.baselines),
+            ablation.vocabulary_options(args.runs / "ablation"),
+            args.ablation_epochs,
+            command.strip(),
+            args.runs / "ablation",
+        )
     table: Table = {}
     release_rows(args.models, table)
     baselines = baseline_rows(args.baselines, table)
-    args.out.write_text(render(grid, dict(sorted(table.items(), key=lambda kv: RELEASE_TASKS.index(kv[0][0]))), baselines, plots, command.strip(),
-                               ablation_lines, kept_grid(args.out) if args.skip_grid else None))
+    args.out.write_text(
+        render(
+            grid,
+            dict(sorted(table.items(), key=lambda kv: RELEASE_TASKS.index(kv[0][0]))),
+            baselines,
+            plots,
+            command.strip(),
+            ablation_lines,
+            kept_grid(args.out) if args.skip_grid else None,
+        )
+    )
     print(args.out.read_text())
     return 0
 

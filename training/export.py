@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 import torch
+from onnx import numpy_helper
 from tokenizers import Tokenizer
 
 from pairscore import artifact, machine, metrics
 from pairscore.features import PairFeatures
-from pairscore.schema import Pair
 from pairscore.oov import fallback_token, oov_rates
+from pairscore.schema import Pair
 from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
 from training import calibration
@@ -35,7 +35,17 @@ from training.model import PairModule
 PARITY_TOLERANCE = 1e-5
 PARITY_TEXTS = 64
 OPSET = 17
-VERSIONED = ("pairscore", "torch", "pytorch-lightning", "onnx", "onnxruntime", "tokenizers", "numpy", "datasets", "torchmetrics")
+VERSIONED = (
+    "pairscore",
+    "torch",
+    "pytorch-lightning",
+    "onnx",
+    "onnxruntime",
+    "tokenizers",
+    "numpy",
+    "datasets",
+    "torchmetrics",
+)
 
 
 class ExportError(RuntimeError):
@@ -50,7 +60,9 @@ class EncoderGraph(torch.nn.Module):
         self.encoder = encoder
         self.outputs = [artifact.ENCODER_OUTPUT] + ([artifact.ENCODER_WINNERS] if encoder.pooling == "max" else [])
 
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, input_ids: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if self.encoder.pooling == "max":
             return self.encoder.forward_with_winners(input_ids, lengths)
         return self.encoder(input_ids, lengths)
@@ -79,15 +91,27 @@ def export_graphs(model: PairModule, out: Path, opset: int = OPSET, temperature:
 
     The dynamo exporter can silently fix the sequence length of a second LSTM export in one process.
     """
-    warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")  # no h0 input: zeros per batch
-    warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")  # on purpose, see above
+    warnings.filterwarnings(
+        "ignore", message="Exporting a model to ONNX with a batch_size other than 1"
+    )  # no h0 input: zeros per batch
+    warnings.filterwarnings(
+        "ignore", message="You are using the legacy TorchScript-based ONNX export"
+    )  # on purpose, see above
     ids, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 11]]), torch.tensor([3, 4])
     encoder = EncoderGraph(model.encoder).eval()
     torch.onnx.export(
-        encoder, (ids, lengths), str(out / artifact.ENCODER_FILE),
-        input_names=list(artifact.ENCODER_INPUTS), output_names=encoder.outputs,
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, **{name: {0: "batch"} for name in encoder.outputs}},
-        opset_version=opset, dynamo=False,
+        encoder,
+        (ids, lengths),
+        str(out / artifact.ENCODER_FILE),
+        input_names=list(artifact.ENCODER_INPUTS),
+        output_names=encoder.outputs,
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "seq"},
+            "lengths": {0: "batch"},
+            **{name: {0: "batch"} for name in encoder.outputs},
+        },
+        opset_version=opset,
+        dynamo=False,
     )
     u = torch.randn(2, model.encoder.dim)
     output = artifact.HEAD_OUTPUTS[model.hparams.task]
@@ -95,10 +119,14 @@ def export_graphs(model: PairModule, out: Path, opset: int = OPSET, temperature:
     if model.head.n_features:
         inputs, names = (u, u, torch.rand(2, model.head.n_features)), names + [artifact.HEAD_FEATURES]
     torch.onnx.export(
-        ServingHead(model.head, temperature).eval(), inputs, str(out / artifact.HEAD_FILE),
-        input_names=names, output_names=[output],
+        ServingHead(model.head, temperature).eval(),
+        inputs,
+        str(out / artifact.HEAD_FILE),
+        input_names=names,
+        output_names=[output],
         dynamic_axes={**{name: {0: "batch"} for name in names}, output: {0: "batch"}},
-        opset_version=opset, dynamo=False,
+        opset_version=opset,
+        dynamo=False,
     )
 
 
@@ -110,10 +138,20 @@ def store_table_fp16(path: Path) -> int:
     """
     model = onnx.load(str(path))
     graph = model.graph
-    tables = {init.name: init for init in graph.initializer if len(init.dims) == 2 and init.data_type == onnx.TensorProto.FLOAT}
-    lookups = [node for node in graph.node if node.op_type == "Gather" and node.input[0] in tables and node.input[1] == artifact.ENCODER_INPUTS[0]]
+    tables = {
+        init.name: init
+        for init in graph.initializer
+        if len(init.dims) == 2 and init.data_type == onnx.TensorProto.FLOAT
+    }
+    lookups = [
+        node
+        for node in graph.node
+        if node.op_type == "Gather" and node.input[0] in tables and node.input[1] == artifact.ENCODER_INPUTS[0]
+    ]
     if len(lookups) != 1:
-        raise ExportError(f"{path}: expected one token-table lookup on {artifact.ENCODER_INPUTS[0]!r}, found {len(lookups)}")
+        raise ExportError(
+            f"{path}: expected one token-table lookup on {artifact.ENCODER_INPUTS[0]!r}, found {len(lookups)}"
+        )
     lookup = lookups[0]
     table = tables[lookup.input[0]]
     half = numpy_helper.from_array(numpy_helper.to_array(table).astype(np.float16), table.name)
@@ -121,7 +159,9 @@ def store_table_fp16(path: Path) -> int:
     table.CopyFrom(half)
     looked_up = lookup.output[0]
     lookup.output[0] = f"{looked_up}_float16"
-    cast = onnx.helper.make_node("Cast", [lookup.output[0]], [looked_up], to=onnx.TensorProto.FLOAT, name=f"{lookup.name}_to_float")
+    cast = onnx.helper.make_node(
+        "Cast", [lookup.output[0]], [looked_up], to=onnx.TensorProto.FLOAT, name=f"{lookup.name}_to_float"
+    )
     graph.node.insert(list(graph.node).index(lookup) + 1, cast)
     stale = [info for info in graph.value_info if info.name == looked_up]
     for info in stale:
@@ -135,7 +175,9 @@ def quantize(out: Path) -> None:
     """encoder.int8.onnx: the encoder with dynamically quantized (int8) weights."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(out / artifact.ENCODER_FILE), str(out / artifact.ENCODER_INT8_FILE), weight_type=QuantType.QInt8)
+    quantize_dynamic(
+        str(out / artifact.ENCODER_FILE), str(out / artifact.ENCODER_INT8_FILE), weight_type=QuantType.QInt8
+    )
 
 
 def check_symbolic(path: Path, feature_dim_fixed: bool = False) -> None:
@@ -145,7 +187,9 @@ def check_symbolic(path: Path, feature_dim_fixed: bool = False) -> None:
         checked = dims[:-1] if feature_dim_fixed else dims
         fixed = [i for i, dim in enumerate(checked) if not dim.dim_param]
         if fixed:
-            raise ExportError(f"{path}: input {graph_input.name!r} has fixed dims {fixed} ({[d.dim_value for d in dims]}); expected symbolic")
+            raise ExportError(
+                f"{path}: input {graph_input.name!r} has fixed dims {fixed} ({[d.dim_value for d in dims]}); expected symbolic"
+            )
 
 
 def parity(model: PairModule, served: PairModel, texts: list[str], temperature: float = 1.0) -> dict[str, float]:
@@ -165,7 +209,9 @@ def parity(model: PairModule, served: PairModel, texts: list[str], temperature: 
     onnx_vectors = served.encode_ids(ids)
     result = {
         "encoder": float(np.abs(onnx_vectors - vectors.numpy()).max()),
-        "head": float(np.abs(served.head(vectors[:half].numpy(), vectors[half : 2 * half].numpy(), features) - head).max()),
+        "head": float(
+            np.abs(served.head(vectors[:half].numpy(), vectors[half : 2 * half].numpy(), features) - head).max()
+        ),
         "texts": len(texts),
         "max_length": int(lengths.max()),
         "min_length": int(lengths.min()),
@@ -179,7 +225,9 @@ def winners_gap(encoder: torch.nn.Module, batch: torch.Tensor, lengths: torch.Te
     """Max abs difference between torch's max pool and torch's state at the position onnxruntime says won each dim
     (a near-tie may pick another position; its state must still be the max). A padding winner is an error."""
     if (winners >= lengths.clamp(min=1).numpy()[:, None]).any() or (winners < 0).any():
-        raise ExportError(f"the exported winners point outside the text: {winners.max(axis=1)} vs lengths {lengths.tolist()}")
+        raise ExportError(
+            f"the exported winners point outside the text: {winners.max(axis=1)} vs lengths {lengths.tolist()}"
+        )
     with torch.no_grad():
         states, _, _ = encoder.states(batch, lengths)
         vectors = encoder(batch, lengths)
@@ -187,7 +235,9 @@ def winners_gap(encoder: torch.nn.Module, batch: torch.Tensor, lengths: torch.Te
     return float((picked - vectors).abs().max())
 
 
-def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str, Any], data_dir: str | None) -> dict[str, Any] | None:
+def fit_calibration(
+    model: PairModule, extra: dict[str, Any], data_hp: dict[str, Any], data_dir: str | None
+) -> dict[str, Any] | None:
     """Temperature scaling on the recipe's calibration specs (data.calibration), minus pairs repeating a training pair;
     None for ranking or a recipe without calibration specs."""
     specs = data_hp.get("calibration") or []
@@ -197,7 +247,9 @@ def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str,
     source = data_dir or data_hp["data_dir"]
     try:
         training = [p for spec in data_hp["train"] for p in load_pairs(spec, task, source, data_hp["hub"])]
-        pairs = calibration.fresh_pairs([p for spec in specs for p in load_pairs(spec, task, source, data_hp["hub"])], training)
+        pairs = calibration.fresh_pairs(
+            [p for spec in specs for p in load_pairs(spec, task, source, data_hp["hub"])], training
+        )
     except (DataError, FileNotFoundError) as exc:
         raise ExportError(f"calibration data: {exc}") from exc
     if not pairs:
@@ -206,7 +258,9 @@ def fit_calibration(model: PairModule, extra: dict[str, Any], data_hp: dict[str,
     tokenizer.no_padding()
     tokenizer.enable_truncation(extra["max_tokens"])
     features = PairFeatures.from_json(extra["features"]) if extra.get("features") else None
-    logits = calibration.pair_logits(model, lambda texts: [e.ids for e in tokenizer.encode_batch(texts)], pairs, features)
+    logits = calibration.pair_logits(
+        model, lambda texts: [e.ids for e in tokenizer.encode_batch(texts)], pairs, features
+    )
     return {"splits": list(specs), "pairs": len(pairs), **calibration.summarize(logits, [p.label for p in pairs], task)}
 
 
@@ -223,17 +277,29 @@ def parity_texts(pairs: list[Pair]) -> list[str]:
     return chosen if len(chosen) % 2 == 0 else chosen[:-1]
 
 
-def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: bool = False, tune_threshold: bool = False,
-           data_dir: str | None = None, table_dtype: str = "float16") -> dict[str, Any]:
+def export(
+    checkpoint_path: Path,
+    out: Path,
+    int8: bool = False,
+    serve_int8: bool = False,
+    tune_threshold: bool = False,
+    data_dir: str | None = None,
+    table_dtype: str = "float16",
+) -> dict[str, Any]:
     """Write and check the model folder; returns the card."""
     model, checkpoint = load_checkpoint(checkpoint_path)
     if table_dtype == "float16":  # the model served, and so measured, is the one with the rounded table
         model.encoder.embedding.weight.data = model.encoder.embedding.weight.data.half().float()
-    hp, data_hp = hyperparameters(checkpoint, "hyper_parameters"), hyperparameters(checkpoint, "datamodule_hyper_parameters")
+    hp, data_hp = (
+        hyperparameters(checkpoint, "hyper_parameters"),
+        hyperparameters(checkpoint, "datamodule_hyper_parameters"),
+    )
     extra = checkpoint["pairscore"]
     task = hp["task"]
     try:
-        selection = {spec: load_pairs(spec, task, data_dir or data_hp["data_dir"], data_hp["hub"]) for spec in data_hp["val"]}
+        selection = {
+            spec: load_pairs(spec, task, data_dir or data_hp["data_dir"], data_hp["hub"]) for spec in data_hp["val"]
+        }
     except (DataError, FileNotFoundError) as exc:
         raise ExportError(f"validation data for the card's metrics and the parity check: {exc}") from exc
     features = PairFeatures.from_json(extra["features"]) if extra.get("features") else None
@@ -250,7 +316,12 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         quantize(out)
     if table_dtype == "float16":
         store_table_fp16(out / artifact.ENCODER_FILE)
-    graphs = {"encoder": artifact.ENCODER_FILE, "encoder_fp32": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE}
+    graphs = {
+        "encoder": artifact.ENCODER_FILE,
+        "encoder_fp32": artifact.ENCODER_FILE,
+        "head": artifact.HEAD_FILE,
+        "tokenizer": artifact.TOKENIZER_FILE,
+    }
     if int8 or serve_int8:
         graphs["encoder_int8"] = artifact.ENCODER_INT8_FILE
     for name in {graphs["encoder"], graphs.get("encoder_int8")} - {None}:
@@ -265,15 +336,29 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
         "max_tokens": extra["max_tokens"],
         "graphs": graphs,
         "architecture": {
-            "cell": hp["cell"], "layers": hp["layers"], "bidirectional": hp["bidirectional"], "hidden_size": hp["hidden_size"],
-            "pooling": hp["pooling"], "embeddings": hp["embeddings"], "embedding_dim": hp["embedding_dim"],
-            "vocab_size": hp["vocab_size"], "table_dtype": table_dtype, "glove_coverage": extra.get("embedding_coverage"), "head_hidden": hp["head_hidden"],
-            "parameters": parameters, "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
+            "cell": hp["cell"],
+            "layers": hp["layers"],
+            "bidirectional": hp["bidirectional"],
+            "hidden_size": hp["hidden_size"],
+            "pooling": hp["pooling"],
+            "embeddings": hp["embeddings"],
+            "embedding_dim": hp["embedding_dim"],
+            "vocab_size": hp["vocab_size"],
+            "table_dtype": table_dtype,
+            "glove_coverage": extra.get("embedding_coverage"),
+            "head_hidden": hp["head_hidden"],
+            "parameters": parameters,
+            "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
         },
         "explain": artifact.ENCODER_WINNERS if hp["pooling"] == "max" else None,
         "features": {"file": artifact.FEATURES_FILE, "names": features.names} if features else None,
-        "calibration": {"temperature": temperature, "fit_on": {k: v for k, v in fitted.items() if k != "temperature"}, "splits": {}}
-        if fitted else None,
+        "calibration": {
+            "temperature": temperature,
+            "fit_on": {k: v for k, v in fitted.items() if k != "temperature"},
+            "splits": {},
+        }
+        if fitted
+        else None,
         "quantization": "none",  # fp32 served: a text's vector never depends on its batch (dynamic int8's would)
         "teacher": extra.get("teacher"),  # the distillation teacher and run (training.distill), or None
         "data": extra["data"],
@@ -301,12 +386,19 @@ def export(checkpoint_path: Path, out: Path, int8: bool = False, serve_int8: boo
     card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
     if card["calibration"]:
         card["calibration"]["splits"] = {spec: calibration_errors(served, pairs) for spec, pairs in selection.items()}
-    card["oov"] = {"token": fallback_token(served.tokenizer), "splits": {spec: split_oov(served, pairs) for spec, pairs in selection.items()}}
+    card["oov"] = {
+        "token": fallback_token(served.tokenizer),
+        "splits": {spec: split_oov(served, pairs) for spec, pairs in selection.items()},
+    }
     if int8 or serve_int8:
         int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
         ids = served.token_ids(texts)
-        card["parity"]["int8_vs_fp32"] = float(np.abs(int8_model.encode_ids(ids) - served.encode_ids(ids)).max())  # informative
-        card["metrics_int8"] = {spec: evaluate(int8_model, pairs, card["threshold"]) for spec, pairs in selection.items()}
+        card["parity"]["int8_vs_fp32"] = float(
+            np.abs(int8_model.encode_ids(ids) - served.encode_ids(ids)).max()
+        )  # informative
+        card["metrics_int8"] = {
+            spec: evaluate(int8_model, pairs, card["threshold"]) for spec, pairs in selection.items()
+        }
     artifact.write_card(out, card)
     artifact.read_card(out)
     return card
@@ -318,13 +410,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/entailment")
     parser.add_argument("--int8", action="store_true", help="also write encoder.int8.onnx (dynamic quantization)")
     parser.add_argument("--serve-int8", action="store_true", help="serve the int8 encoder (implies --int8)")
-    parser.add_argument("--tune-threshold", action="store_true", help="paraphrase: pick the F1-best threshold on the validation split instead of 0.5")
-    parser.add_argument("--table-dtype", choices=("float16", "float32"), default="float16",
-                        help="storage of the encoder's token table (float16 halves the file; the lookup is cast back to float32)")
+    parser.add_argument(
+        "--tune-threshold",
+        action="store_true",
+        help="paraphrase: pick the F1-best threshold on the validation split instead of 0.5",
+    )
+    parser.add_argument(
+        "--table-dtype",
+        choices=("float16", "float32"),
+        default="float16",
+        help="storage of the encoder's token table (float16 halves the file; the lookup is cast back to float32)",
+    )
     parser.add_argument("--data_dir", help="data folder for the validation split (default: the training one)")
     args = parser.parse_args(argv)
     try:
-        card = export(args.checkpoint, args.out, args.int8, args.serve_int8, args.tune_threshold, args.data_dir, args.table_dtype)
+        card = export(
+            args.checkpoint, args.out, args.int8, args.serve_int8, args.tune_threshold, args.data_dir, args.table_dtype
+        )
     except (ExportError, artifact.ArtifactError) as exc:
         print(f"pairscore export: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,10 @@ class PairHead(nn.Module):
             raise ValueError(f"task must be one of {tuple(OUTPUTS)}, got {task!r}")
         self.task, self.n_features = task, n_features
         self.mlp = nn.Sequential(
-            nn.Linear(4 * dim + n_features, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, OUTPUTS[task])
+            nn.Linear(4 * dim + n_features, hidden_size),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_size, OUTPUTS[task]),
         )
 
     def forward(self, u: torch.Tensor, v: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:

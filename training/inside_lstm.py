@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -89,10 +90,18 @@ class NumpyLSTM:
         self.directions = 2 if arch["bidirectional"] else 1
         graph = onnx.load(str(model_dir / artifact.ENCODER_FILE)).graph
         weights = {init.name: numpy_helper.to_array(init).astype(np.float64) for init in graph.initializer}
-        self.embedding = next(weights[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[1] == "input_ids")
-        self.cells = [(weights[n.input[1]][0], weights[n.input[2]][0], weights[n.input[3]][0]) for n in graph.node if n.op_type == "LSTM"]
+        self.embedding = next(
+            weights[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[1] == "input_ids"
+        )
+        self.cells = [
+            (weights[n.input[1]][0], weights[n.input[2]][0], weights[n.input[3]][0])
+            for n in graph.node
+            if n.op_type == "LSTM"
+        ]
         if len(self.cells) != arch["layers"] * self.directions:
-            raise SystemExit(f"{model_dir}: {len(self.cells)} LSTM nodes, card says {arch['layers']} layers x {self.directions} directions")
+            raise SystemExit(
+                f"{model_dir}: {len(self.cells)} LSTM nodes, card says {arch['layers']} layers x {self.directions} directions"
+            )
         self.hidden = self.cells[0][1].shape[1]
 
     def _run(self, x: np.ndarray, cell: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -141,7 +150,9 @@ def check_against_graph(lstm: NumpyLSTM, model_dir: Path, texts: list[str]) -> d
     return check
 
 
-def win_map_figure(pairs: list[tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarray], str]], dim: int, path: Path) -> None:
+def win_map_figure(
+    pairs: list[tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarray], str]], dim: int, path: Path
+) -> None:
     fig, axes = plt.subplots(len(pairs), 2, figsize=(13, 2.3 * len(pairs)), squeeze=False)
     for row, (premise, hypothesis, label) in enumerate(pairs):
         for col, ((tokens, won), role) in enumerate(((premise, "premise"), (hypothesis, f"hypothesis ({label})"))):
@@ -160,16 +171,26 @@ def win_map_figure(pairs: list[tuple[tuple[list[str], np.ndarray], tuple[list[st
 def gates_figure(trace: Trace, path: Path, units: int = 32) -> None:
     """Forward and backward LSTM (first layer): input/forget/output gates and cell state for the most active units."""
     directions = [d for d in ("forward", "backward") if (0, d) in trace.gates]
-    fig, axes = plt.subplots(len(directions), 5, figsize=(17, 3.6 * len(directions)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.9]})  # fmt: skip
+    fig, axes = plt.subplots(
+        len(directions),
+        5,
+        figsize=(17, 3.6 * len(directions)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.9]},
+    )
     for row, direction in enumerate(directions):
         gates = trace.gates[(0, direction)]
         chosen = np.argsort(-gates["cell"].std(axis=0))[:units]  # units whose cell state changes most
         for col, name in enumerate((*GATES, "cell")):
             ax = axes[row, col]
             data = gates[name][:, chosen].T
-            image = ax.imshow(data, aspect="auto", cmap="RdBu_r" if name == "cell" else "viridis",
-                              vmin=-np.abs(data).max() if name == "cell" else 0, vmax=np.abs(data).max() if name == "cell" else 1)  # fmt: skip
+            image = ax.imshow(
+                data,
+                aspect="auto",
+                cmap="RdBu_r" if name == "cell" else "viridis",
+                vmin=-np.abs(data).max() if name == "cell" else 0,
+                vmax=np.abs(data).max() if name == "cell" else 1,
+            )
             ax.set_xticks(range(len(trace.tokens)), trace.tokens, rotation=60, ha="right", fontsize=7)
             ax.set_yticks([])
             ax.set_title(f"{direction} {name}{' gate' if name != 'cell' else ' state'}", fontsize=9)
@@ -181,11 +202,21 @@ def gates_figure(trace: Trace, path: Path, units: int = 32) -> None:
         ax.set_xticks(range(len(trace.tokens)), trace.tokens, rotation=60, ha="right", fontsize=7)
         ax.set_ylim(0, 1)
         closes = int(forget.argmin())
-        ax.annotate("forget gate closes most", (closes, forget[closes]), xytext=(0, -28), textcoords="offset points",
-                    ha="center", fontsize=7, arrowprops={"arrowstyle": "->"})  # fmt: skip
+        ax.annotate(
+            "forget gate closes most",
+            (closes, forget[closes]),
+            xytext=(0, -28),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7,
+            arrowprops={"arrowstyle": "->"},
+        )
         ax.legend(fontsize=7, loc="center right")
         ax.set_title(f"{direction}: mean gate per token", fontsize=9)
-    fig.suptitle(f"\u201c{' '.join(trace.tokens)}\u201d ({units} units with the most varying cell state; forward reads left to right, backward right to left)", fontsize=10)
+    fig.suptitle(
+        f"\u201c{' '.join(trace.tokens)}\u201d ({units} units with the most varying cell state; forward reads left to right, backward right to left)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -198,13 +229,17 @@ def pct(x: float) -> str:
 def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     lstm = NumpyLSTM(model_dir)
     served = PairModel(model_dir)
-    trained_on = [d["split"] for d in served.card.get("data", []) if d.get("role") == "train" and d.get("source") == "snli"]
+    trained_on = [
+        d["split"] for d in served.card.get("data", []) if d.get("role") == "train" and d.get("source") == "snli"
+    ]
     pairs = load_pairs("snli/validation", "entailment", data_dir)
     texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     encodings = dict(zip(texts, served.tokenizer.encode_batch(texts)))
     check = check_against_graph(lstm, model_dir, texts[:: max(1, len(texts) // 500)])
     if check["max_abs_diff"] > REPRODUCTION_TOLERANCE:
-        raise SystemExit(f"{model_dir}: the numpy LSTM differs from onnxruntime by {check['max_abs_diff']:.1e}; not this graph's LSTM layout?")
+        raise SystemExit(
+            f"{model_dir}: the numpy LSTM differs from onnxruntime by {check['max_abs_diff']:.1e}; not this graph's LSTM layout?"
+        )
 
     winners: dict[str, tuple[list[str], np.ndarray]] = {}  # per text: tokens and the winning position of each dim
     tokens_by_cat: Counter[str] = Counter()
@@ -237,8 +272,14 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     figures.mkdir(parents=True, exist_ok=True)
     labels = artifact.LABELS["entailment"]
     selection = load_pairs(SELECTION, "entailment", data_dir)
-    examples = [selection[3 * k + k % 3] for k in range(EXAMPLE_PAIRS)]  # SNLI lists 3 hypotheses per premise: vary which
-    win_map_figure([(winners[p.text_a], winners[p.text_b], labels[p.label]) for p in examples], served.dim, figures / "win_maps.png")
+    examples = [
+        selection[3 * k + k % 3] for k in range(EXAMPLE_PAIRS)
+    ]  # SNLI lists 3 hypotheses per premise: vary which
+    win_map_figure(
+        [(winners[p.text_a], winners[p.text_b], labels[p.label]) for p in examples],
+        served.dim,
+        figures / "win_maps.png",
+    )
     for k, sentence in enumerate(GATE_SENTENCES):
         enc = served.tokenizer.encode(sentence)
         gates_figure(lstm.trace(enc.ids, enc.tokens), figures / f"gates_{k + 1}.png")
@@ -255,7 +296,9 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         wins = np.bincount(won, minlength=len(tokens))[: len(tokens)] / served.dim
         shared = np.array([t in premise for t in tokens])
         negation = np.array([t in NEGATIONS for t in tokens])
-        cells[(labels[pair.label], labels[guess])].append((float(shared.mean()), float(wins[shared].sum()), bool(negation.any()), float(wins[negation].sum())))
+        cells[(labels[pair.label], labels[guess])].append(
+            (float(shared.mean()), float(wins[shared].sum()), bool(negation.any()), float(wins[negation].sum()))
+        )
 
     lines = [
         "# Inside the LSTM: what the shipped entailment encoder keeps",
@@ -269,11 +312,17 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         "script re-runs the LSTM in numpy from the weights in `encoder.onnx`'s initializers to see every gate and",
         f"cell state. Check: on {check['texts']} snli/validation texts the numpy vectors differ from onnxruntime's "
         f"`embeddings` by at most {check['max_abs_diff']:.1e}"
-        + (f", and pick the same winning token as the graph's `winners` output for {pct(check['winners_agree'])} of the dimensions." if "winners_agree" in check
-           else " (this folder has no `winners` output: the win maps below come from the numpy states)."),
+        + (
+            f", and pick the same winning token as the graph's `winners` output for {pct(check['winners_agree'])} of the dimensions."
+            if "winners_agree" in check
+            else " (this folder has no `winners` output: the win maps below come from the numpy states)."
+        ),
         "The figures and tables use the fp32 `encoder.onnx`"
-        + (", the graph the service serves: these are the winners `/explain` reports." if served.encoder_file == artifact.ENCODER_FILE
-           else f"; the service serves `{served.encoder_file}`, whose `/explain` winners can differ from these on near-ties."),
+        + (
+            ", the graph the service serves: these are the winners `/explain` reports."
+            if served.encoder_file == artifact.ENCODER_FILE
+            else f"; the service serves `{served.encoder_file}`, whose `/explain` winners can differ from these on near-ties."
+        ),
         "",
         "## Max-pool win maps",
         "",
@@ -286,7 +335,11 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         "## Which tokens win, over snli/validation",
         "",
         f"All {len(texts):,} distinct texts of snli/validation ({len(pairs):,} pairs; the model's training data includes "
-        + (", ".join(f"`{s}`" for s in trained_on) + ", so this mostly describes the encoder on text it learned from)." if trained_on else "none of them)."),
+        + (
+            ", ".join(f"`{s}`" for s in trained_on) + ", so this mostly describes the encoder on text it learned from)."
+            if trained_on
+            else "none of them)."
+        ),
         "Function words are a closed-class list in",
         "`training/inside_lstm.py`; punctuation is a token with no letter or digit.",
         "",
@@ -298,10 +351,17 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         if tokens_by_cat[cat]:
             token_share, win_share = tokens_by_cat[cat] / n_tokens, wins_by_cat[cat] / total_dims
             lines.append(f"| {cat} | {pct(token_share)} | {pct(win_share)} | {win_share / token_share:.2f}x |")
-    lines += ["", "The 20 tokens that win the most dimensions in all:", "",
-              "| token | kind | occurrences | share of all dims won | dims won per occurrence |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "The 20 tokens that win the most dimensions in all:",
+        "",
+        "| token | kind | occurrences | share of all dims won | dims won per occurrence |",
+        "|---|---|---|---|---|",
+    ]
     for token, won in wins_by_token.most_common(20):
-        lines.append(f"| `{token}` | {category(token)} | {count_by_token[token]:,} | {pct(won / total_dims)} | {won / count_by_token[token]:.1f} of {served.dim} |")
+        lines.append(
+            f"| `{token}` | {category(token)} | {count_by_token[token]:,} | {pct(won / total_dims)} | {won / count_by_token[token]:.1f} of {served.dim} |"
+        )
 
     content_x = (wins_by_cat["content word"] / total_dims) / max(tokens_by_cat["content word"] / n_tokens, 1e-9)
     function_x = (wins_by_cat["function word"] / total_dims) / max(tokens_by_cat["function word"] / n_tokens, 1e-9)
@@ -310,8 +370,11 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         "",
         f"Read off: a content word wins {content_x:.2f}x its share of dimensions and a function word {function_x:.2f}x, so the",
         f"max pool keeps mostly {'content' if content_x > function_x else 'function'} words. Punctuation wins {punct_x:.2f}x its share:"
-        + (" the final `.` is where both directions have read the whole sentence, and it wins many dimensions as a summary slot."
-           if punct_x > 1 else " it is mostly ignored."),
+        + (
+            " the final `.` is where both directions have read the whole sentence, and it wins many dimensions as a summary slot."
+            if punct_x > 1
+            else " it is mostly ignored."
+        ),
         "",
         "## Gates and cell state over time",
         "",
@@ -334,14 +397,20 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     for low, high in zip(order[:10], order[::-1][:10]):
         lines.append(f"| `{low}` | {frequent[low]:.3f} | `{high}` | {frequent[high]:.3f} |")
     mean_forget = {cat: float(np.mean(v)) for cat, v in forget_by_cat.items()}
-    content_f, function_f = mean_forget.get("content word", float("nan")), mean_forget.get("function word", float("nan"))
+    content_f, function_f = (
+        mean_forget.get("content word", float("nan")),
+        mean_forget.get("function word", float("nan")),
+    )
     lines += [
         "",
         f"Mean forward forget gate by kind of token: content words {content_f:.3f}, function words {function_f:.3f}, "
         f"punctuation {mean_forget.get('punctuation', float('nan')):.3f}. "
-        + ("The cells let go of what they held when a content word arrives (a new person, object or action takes the memory) "
-           "and carry their memory through function words and punctuation."
-           if content_f < function_f else "Content words do not close the forget gate more than function words do."),
+        + (
+            "The cells let go of what they held when a content word arrives (a new person, object or action takes the memory) "
+            "and carry their memory through function words and punctuation."
+            if content_f < function_f
+            else "Content words do not close the forget gate more than function words do."
+        ),
     ]
 
     def row(cell: tuple[str, str]) -> str:
@@ -350,11 +419,20 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
             return f"| {cell[0]} | {cell[1]} | 0 | | | | |"
         shared, shared_wins, has_neg, neg_wins = (np.array(v, dtype=float) for v in zip(*values))
         negated = neg_wins[has_neg.astype(bool)]
-        return (f"| {cell[0]} | {cell[1]} | {len(values)} | {pct(shared.mean())} | {pct(shared_wins.mean())} | {pct(has_neg.mean())} | "
-                f"{pct(negated.mean()) if len(negated) else '–'} |")
+        return (
+            f"| {cell[0]} | {cell[1]} | {len(values)} | {pct(shared.mean())} | {pct(shared_wins.mean())} | {pct(has_neg.mean())} | "
+            f"{pct(negated.mean()) if len(negated) else '–'} |"
+        )
 
-    shown = [("entailment", "entailment"), ("neutral", "neutral"), ("contradiction", "contradiction"),
-             ("neutral", "entailment"), ("contradiction", "entailment"), ("contradiction", "neutral"), ("neutral", "contradiction")]  # fmt: skip
+    shown = [
+        ("entailment", "entailment"),
+        ("neutral", "neutral"),
+        ("contradiction", "contradiction"),
+        ("neutral", "entailment"),
+        ("contradiction", "entailment"),
+        ("contradiction", "neutral"),
+        ("neutral", "contradiction"),
+    ]
     neutral_ok = np.mean([v[1] for v in cells.get(("neutral", "neutral"), [(0, 0, 0, 0)])])
     neutral_err = np.mean([v[1] for v in cells.get(("neutral", "entailment"), [(0, 0, 0, 0)])])
     contra_neg_ok = np.mean([v[2] for v in cells.get(("contradiction", "contradiction"), [(0, 0, 0, 0)])])
@@ -374,14 +452,20 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         "",
         f"Neutral hypotheses called entailment get {pct(neutral_err)} of their dimensions from words the premise also has, against "
         f"{pct(neutral_ok)} for neutral pairs the model gets right: "
-        + ("the vector of such a hypothesis is mostly the premise's own content, and the head, which compares the two vectors "
-           "dimension by dimension, reads that as entailment; the new detail that makes the pair neutral wins few dimensions."
-           if neutral_err > neutral_ok else "lexical overlap does not explain these errors on this split.")
+        + (
+            "the vector of such a hypothesis is mostly the premise's own content, and the head, which compares the two vectors "
+            "dimension by dimension, reads that as entailment; the new detail that makes the pair neutral wins few dimensions."
+            if neutral_err > neutral_ok
+            else "lexical overlap does not explain these errors on this split."
+        )
         + f" Contradictions called entailment carry a negation word in {pct(contra_neg_err)} of cases (vs {pct(contra_neg_ok)} of the "
         "contradictions it gets right): "
-        + ("so these errors are mostly not negations the encoder dropped but contradictions of content (another person, place or "
-           "action) hidden among overlapping words."
-           if contra_neg_err < contra_neg_ok else "a negation word that wins only a few dimensions is outvoted by the overlapping content words.")
+        + (
+            "so these errors are mostly not negations the encoder dropped but contradictions of content (another person, place or "
+            "action) hidden among overlapping words."
+            if contra_neg_err < contra_neg_ok
+            else "a negation word that wins only a few dimensions is outvoted by the overlapping content words."
+        )
         + " Training data whose neutral and contradiction hypotheses overlap the premise heavily (the full SNLI train split, "
         "counterfactual pairs) is what would move these dimensions.",
         "",
@@ -392,8 +476,12 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.inside_lstm", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/entailment"), help="an LSTM entailment model folder")
-    parser.add_argument("--data_dir", help="data folder with snli/validation (default: PAIRSCORE_DATA_DIR or ../shared/data)")
-    parser.add_argument("--out", type=Path, default=Path("docs"), help="writes OUT/inside-the-lstm.md and OUT/inside-the-lstm/*.png")
+    parser.add_argument(
+        "--data_dir", help="data folder with snli/validation (default: PAIRSCORE_DATA_DIR or ../shared/data)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs"), help="writes OUT/inside-the-lstm.md and OUT/inside-the-lstm/*.png"
+    )
     args = parser.parse_args(argv)
     text = analyse(args.model, args.data_dir, args.out)
     (args.out / "inside-the-lstm.md").write_text(text)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytorch_lightning as pl
-from pytorch_lightning.utilities import rank_zero_info
 import torch
 import torchmetrics
+from pytorch_lightning.utilities import rank_zero_info
 from torch.nn import functional as F
 from torchmetrics import classification as tmc
 from torchmetrics import retrieval
@@ -62,9 +62,11 @@ class PairModule(pl.LightningModule):
 
     def __init__(
         self,
-            task: Task = "entailment",
+        task: Task = "entailment",
         vocab_size: int | None = None,
-        embeddings: Literal["learned", "glove_frozen", "glove_finetuned", "minilm", "minilm_frozen"] = "glove_finetuned",
+        embeddings: Literal[
+            "learned", "glove_frozen", "glove_finetuned", "minilm", "minilm_frozen"
+        ] = "glove_finetuned",
         embedding_dim: int = 50,
         cell: Literal["lstm", "gru", "rnn"] = "lstm",
         hidden_size: int = 256,
@@ -115,7 +117,9 @@ class PairModule(pl.LightningModule):
     def _build(self, vocab: list[str], embeddings: str, special: set[int] | None = None) -> None:
         h = self.hparams
         embedding, self.embedding_coverage = build_embedding(vocab, embeddings, h.embedding_dim, special)
-        self.encoder = SentenceEncoder(embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout)
+        self.encoder = SentenceEncoder(
+            embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout
+        )
         self.head = PairHead(h.task, self.encoder.dim, h.head_hidden, h.dropout, len(resolve(h.features)))
 
     def _metrics(self) -> torchmetrics.MetricCollection:
@@ -126,7 +130,12 @@ class PairModule(pl.LightningModule):
             )
         if task == "paraphrase":
             return torchmetrics.MetricCollection(
-                {"f1": tmc.BinaryF1Score(), "precision": tmc.BinaryPrecision(), "recall": tmc.BinaryRecall(), "accuracy": tmc.BinaryAccuracy()}
+                {
+                    "f1": tmc.BinaryF1Score(),
+                    "precision": tmc.BinaryPrecision(),
+                    "recall": tmc.BinaryRecall(),
+                    "accuracy": tmc.BinaryAccuracy(),
+                }
             )
         return torchmetrics.MetricCollection({"map": retrieval.RetrievalMAP(), "mrr": retrieval.RetrievalMRR()})
 
@@ -137,7 +146,9 @@ class PairModule(pl.LightningModule):
             self._build(vocab, self.hparams.embeddings, special_ids(tokenizer))
             self.hparams.vocab_size = len(vocab)
             if self.embedding_coverage:
-                rank_zero_info(f"{self.hparams.embeddings} covers {100 * self.embedding_coverage:.1f}% of the {len(vocab)} tokens")
+                rank_zero_info(
+                    f"{self.hparams.embeddings} covers {100 * self.embedding_coverage:.1f}% of the {len(vocab)} tokens"
+                )
             if self.hparams.init_encoder:
                 self._load_encoder(self.hparams.init_encoder, tokenizer)
             if self.hparams.freeze_encoder:
@@ -151,17 +162,32 @@ class PairModule(pl.LightningModule):
 
         distilled = load_distilled(path)
         shape = ("embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling")
-        differ = {k: (distilled["hparams"].get(k), self.hparams[k]) for k in shape if distilled["hparams"].get(k) != self.hparams[k]}
+        differ = {
+            k: (distilled["hparams"].get(k), self.hparams[k])
+            for k in shape
+            if distilled["hparams"].get(k) != self.hparams[k]
+        }
         if differ:
             raise ValueError(f"model.init_encoder={path}: encoder differs from this recipe (distilled, here): {differ}")
         if Tokenizer.from_str(distilled["pairscore"]["tokenizer"]).get_vocab() != tokenizer.get_vocab():
-            raise ValueError(f"model.init_encoder={path}: its tokenizer differs from data.tokenizer={self.trainer.datamodule.hparams.tokenizer}")
+            raise ValueError(
+                f"model.init_encoder={path}: its tokenizer differs from data.tokenizer={self.trainer.datamodule.hparams.tokenizer}"
+            )
         self.encoder.load_state_dict(distilled["state_dict"])
-        self.teacher = {**distilled["pairscore"]["teacher"], "checkpoint": str(path), "distillation": distilled["pairscore"].get("training")}
+        self.teacher = {
+            **distilled["pairscore"]["teacher"],
+            "checkpoint": str(path),
+            "distillation": distilled["pairscore"].get("training"),
+        }
         rank_zero_info(f"encoder initialised from {path}")
 
     def forward(
-        self, a_ids: torch.Tensor, a_len: torch.Tensor, b_ids: torch.Tensor, b_len: torch.Tensor, features: torch.Tensor | None = None
+        self,
+        a_ids: torch.Tensor,
+        a_len: torch.Tensor,
+        b_ids: torch.Tensor,
+        b_len: torch.Tensor,
+        features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         return self.head(self.encoder(a_ids, a_len), self.encoder(b_ids, b_len), features)
 
@@ -174,7 +200,9 @@ class PairModule(pl.LightningModule):
         return listwise_loss(logits, batch["label"], batch["group"])
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"], batch.get("features")), batch)
+        loss = self._loss(
+            self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"], batch.get("features")), batch
+        )
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["label"]))
         return loss
 
@@ -197,7 +225,9 @@ class PairModule(pl.LightningModule):
         totals = {key: self.training_totals[key] for key in ("seconds", "examples", "epochs")}
         if self._clock is not None:
             start, seen = self._clock
-            if self._trainer is not None and self._trainer.world_size > 1:  # DDP: every rank's share (all ranks come here together)
+            if (
+                self._trainer is not None and self._trainer.world_size > 1
+            ):  # DDP: every rank's share (all ranks come here together)
                 seen = int(self._trainer.strategy.reduce(torch.tensor(float(seen)), reduce_op="sum"))
             totals["seconds"] += time.perf_counter() - start
             totals["examples"] += seen
@@ -253,12 +283,18 @@ class PairModule(pl.LightningModule):
             "embedding_coverage": self.embedding_coverage,
             "teacher": self.teacher,
             "recipe": self.recipe,
-            "training": {**self._training_so_far(), "hardware": machine.describe(), "threads": torch.get_num_threads(),
-                         "processes": self.trainer.world_size},
+            "training": {
+                **self._training_so_far(),
+                "hardware": machine.describe(),
+                "threads": torch.get_num_threads(),
+                "processes": self.trainer.world_size,
+            },
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.embedding_coverage = checkpoint.get("pairscore", {}).get("embedding_coverage")
         self.teacher = checkpoint.get("pairscore", {}).get("teacher")
         totals = checkpoint.get("pairscore", {}).get("training", {})
-        self.training_totals = {key: totals.get(key, 0) for key in ("seconds", "examples", "epochs")}  # a resumed run keeps counting
+        self.training_totals = {
+            key: totals.get(key, 0) for key in ("seconds", "examples", "epochs")
+        }  # a resumed run keeps counting

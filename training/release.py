@@ -64,16 +64,40 @@ def distill(runs: Path, variant: list[str], overrides: list[str]) -> Path:
     if teacher.returncode:
         raise SystemExit(f"teacher vectors failed: {teacher.stderr[-2000:]}")
     note = distilled_note(runs, variant)
-    checkpoint = run_stage(note.stem, [sys.executable, "-m", "training.distill", "--config", "training/configs/distill.yaml",
-                                       f"--trainer.default_root_dir={runs}", *variant, *overrides], runs)
+    checkpoint = run_stage(
+        note.stem,
+        [
+            sys.executable,
+            "-m",
+            "training.distill",
+            "--config",
+            "training/configs/distill.yaml",
+            f"--trainer.default_root_dir={runs}",
+            *variant,
+            *overrides,
+        ],
+        runs,
+    )
     note.write_text(str(checkpoint))
     return checkpoint
 
 
 def train(task: str, runs: Path, overrides: list[str]) -> Path:
     """Run the task recipe; returns the best checkpoint."""
-    return run_stage(task, [sys.executable, "-m", "pairscore.cli", "train", "--config", f"training/configs/{task}.yaml",
-                            f"--trainer.default_root_dir={runs}", *overrides], runs)
+    return run_stage(
+        task,
+        [
+            sys.executable,
+            "-m",
+            "pairscore.cli",
+            "train",
+            "--config",
+            f"training/configs/{task}.yaml",
+            f"--trainer.default_root_dir={runs}",
+            *overrides,
+        ],
+        runs,
+    )
 
 
 def finish_card(task: str, out: Path, card: dict[str, Any], command: str) -> dict[str, Any]:
@@ -84,9 +108,14 @@ def finish_card(task: str, out: Path, card: dict[str, Any], command: str) -> dic
     card["reported"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in reported.items()}
     card["oov"]["splits"].update({spec: split_oov(served, pairs) for spec, pairs in reported.items()})
     if card.get("calibration"):
-        card["calibration"]["splits"].update({spec: calibration_errors(served, pairs) for spec, pairs in reported.items()})
-    card["embed_sts"] = {"split": STS_SPLIT, "metric": "spearman of the cosine of two /embed vectors",
-                         "spearman": STSEvaluator(STS_SPLIT, data_dir)(served.encode)}
+        card["calibration"]["splits"].update(
+            {spec: calibration_errors(served, pairs) for spec, pairs in reported.items()}
+        )
+    card["embed_sts"] = {
+        "split": STS_SPLIT,
+        "metric": "spearman of the cosine of two /embed vectors",
+        "spearman": STSEvaluator(STS_SPLIT, data_dir)(served.encode),
+    }
     card["reproduce"] = command
     artifact.write_card(out, card)
     return artifact.read_card(out)
@@ -98,13 +127,17 @@ def fmt(value: float | None) -> str:
 
 def render_readme(models: Path) -> str:
     """models/README.md: one table row per model, from the cards alone."""
-    lines = ["# Release models", "",
-             "Rendered from each folder's `card.json` by `python -m training.release --readme-only`; "
-             "every figure was measured by the command in its card's `reproduce` "
-             "(`pairscore evaluate` on the exported graphs, onnxruntime; fp32 encoders served).", "",
-             "| task | architecture | parameters | selection splits (served) | also reported | /embed cosine, STS-B Spearman | "
-             "max fallback-token rate | distilled from | trained | licences |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Release models",
+        "",
+        "Rendered from each folder's `card.json` by `python -m training.release --readme-only`; "
+        "every figure was measured by the command in its card's `reproduce` "
+        "(`pairscore evaluate` on the exported graphs, onnxruntime; fp32 encoders served).",
+        "",
+        "| task | architecture | parameters | selection splits (served) | also reported | /embed cosine, STS-B Spearman | "
+        "max fallback-token rate | distilled from | trained | licences |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for task in TASKS:
         path = models / task
         if not (path / artifact.CARD_FILE).is_file():
@@ -112,37 +145,57 @@ def render_readme(models: Path) -> str:
         card = artifact.read_card(path)
         arch = card["architecture"]
         metric = SELECTION_METRIC[task]
-        shape = (f"{'Bi' if arch['bidirectional'] else ''}{arch['cell'].upper()} {arch['layers']}×{arch['hidden_size']}, "
-                 f"{arch['pooling']} pooling, {arch['embeddings']} {arch['embedding_dim']}d, vocabulary {arch['vocab_size']:,}"
-                 + (", + pair features" if card.get("features") else ""))
+        shape = (
+            f"{'Bi' if arch['bidirectional'] else ''}{arch['cell'].upper()} {arch['layers']}×{arch['hidden_size']}, "
+            f"{arch['pooling']} pooling, {arch['embeddings']} {arch['embedding_dim']}d, vocabulary {arch['vocab_size']:,}"
+            + (", + pair features" if card.get("features") else "")
+        )
         selection = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card["metrics"].items())
-        reported = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card.get("reported", {}).items())
+        reported = "; ".join(
+            f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card.get("reported", {}).items()
+        )
         oov = max((v["token_rate"] for v in (card.get("oov") or {}).get("splits", {}).values()), default=None)
         teacher = card.get("teacher") or {}
         training = card.get("training") or {}
         distilled = (teacher.get("distillation") or {}).get("seconds", 0)
-        trained = (f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} epochs"
-                   + (f" (+ {distilled / 60:.0f} min distillation)" if teacher else "") + f", {training.get('hardware', '?')}")
+        trained = (
+            f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} epochs"
+            + (f" (+ {distilled / 60:.0f} min distillation)" if teacher else "")
+            + f", {training.get('hardware', '?')}"
+        )
         licences = "; ".join(sorted({f"{d['source']}: {d['licence']}" for d in card["data"]}))
-        lines.append(f"| {task} | {shape} | {arch['parameters']:,} | {selection} | {reported or '–'} | "
-                     f"{fmt((card.get('embed_sts') or {}).get('spearman'))} | {'–' if oov is None else f'{100 * oov:.2f}%'} | "
-                     f"{teacher.get('name', '–')} | {trained} | {licences} |")
-    lines += ["", "Reproduce the models: the `reproduce` command in their cards (`python -m training.release` runs the "
-              "distillation stage, then every task).",
-              "", "**Licences.** SICK and Twitter URL are CC BY-NC-SA 3.0 (non-commercial); MRPC, WikiQA and TrecQA are "
-              "research-use only. A model trained on them inherits those terms: the entailment model (SICK) and the "
-              "paraphrase model (Twitter URL, MRPC) are for non-commercial research use, the ranking model (WikiQA, TrecQA) for "
-              "research use. The distilled encoders saw the training texts of every source (no labels).", ""]
+        lines.append(
+            f"| {task} | {shape} | {arch['parameters']:,} | {selection} | {reported or '–'} | "
+            f"{fmt((card.get('embed_sts') or {}).get('spearman'))} | {'–' if oov is None else f'{100 * oov:.2f}%'} | "
+            f"{teacher.get('name', '–')} | {trained} | {licences} |"
+        )
+    lines += [
+        "",
+        "Reproduce the models: the `reproduce` command in their cards (`python -m training.release` runs the "
+        "distillation stage, then every task).",
+        "",
+        "**Licences.** SICK and Twitter URL are CC BY-NC-SA 3.0 (non-commercial); MRPC, WikiQA and TrecQA are "
+        "research-use only. A model trained on them inherits those terms: the entailment model (SICK) and the "
+        "paraphrase model (Twitter URL, MRPC) are for non-commercial research use, the ranking model (WikiQA, TrecQA) for "
+        "research use. The distilled encoders saw the training texts of every source (no labels).",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stages", nargs="*", default=list(STAGES), help=f"any of {', '.join(STAGES)} (default: all, in that order)")
+    parser.add_argument(
+        "stages", nargs="*", default=list(STAGES), help=f"any of {', '.join(STAGES)} (default: all, in that order)"
+    )
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--runs", type=Path, default=Path("runs/release"))
-    parser.add_argument("--distilled", type=Path, help="one encoder checkpoint for every task (default: each task's DISTILL variant)")
-    parser.add_argument("--distill-override", action="append", default=[], help="a LightningCLI override for the distill stage")
+    parser.add_argument(
+        "--distilled", type=Path, help="one encoder checkpoint for every task (default: each task's DISTILL variant)"
+    )
+    parser.add_argument(
+        "--distill-override", action="append", default=[], help="a LightningCLI override for the distill stage"
+    )
     parser.add_argument("--readme-only", action="store_true", help="only render models/README.md from the cards")
     args, overrides = parser.parse_known_args(argv)
     unknown = set(args.stages) - set(STAGES)
@@ -158,14 +211,20 @@ def main(argv: list[str] | None = None) -> int:
             if distilled is None:
                 noted = distilled_note(args.runs, DISTILL[task])
                 if not noted.is_file():
-                    parser.error(f"{noted}: no distilled encoder for {task} yet; run the distill stage first or give --distilled")
+                    parser.error(
+                        f"{noted}: no distilled encoder for {task} yet; run the distill stage first or give --distilled"
+                    )
                 distilled = Path(noted.read_text().strip())
             checkpoint = train(task, args.runs, [f"--model.init_encoder={distilled}", *overrides])
             out = args.models / task
             card = export(checkpoint, out, tune_threshold=task == "paraphrase")
-            command = " ".join(["python -m training.release", *[f"--distill-override={o}" for o in args.distill_override], *overrides])
+            command = " ".join(
+                ["python -m training.release", *[f"--distill-override={o}" for o in args.distill_override], *overrides]
+            )
             card = finish_card(task, out, card, command)
-            print(f"{task}: metrics {card['metrics']} reported {card['reported']} embed_sts {card['embed_sts']['spearman']:.4f}")
+            print(
+                f"{task}: metrics {card['metrics']} reported {card['reported']} embed_sts {card['embed_sts']['spearman']:.4f}"
+            )
     (args.models / "README.md").write_text(render_readme(args.models))
     print((args.models / "README.md").read_text())
     return 0

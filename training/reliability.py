@@ -28,7 +28,9 @@ from training.data import load_pairs  # noqa: E402
 TASKS = ("entailment", "paraphrase")
 
 
-def bins(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = metrics.ECE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bins(
+    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = metrics.ECE_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean probability, observed rate, count) per non-empty bin, binned as metrics.expected_calibration_error bins."""
     if probabilities.ndim == 2:
         confidence, hit = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
@@ -62,7 +64,7 @@ def plot(models: Path, out: Path) -> list[str]:
         for name, probabilities, marker in (("T = 1", raw, "o"), (f"T = {temperature:.2f} (served)", served, "s")):
             mean, rate, count = bins(labels, probabilities)
             ece = metrics.expected_calibration_error(labels, probabilities)
-            line, = ax.plot(mean, rate, "-", lw=1, label=f"{name}: ECE {ece:.3f}")
+            (line,) = ax.plot(mean, rate, "-", lw=1, label=f"{name}: ECE {ece:.3f}")
             ax.scatter(mean, rate, s=8 + 60 * count / count.max(), marker=marker, color=line.get_color())
             lines.append(f"{task} {spec} {name}: ECE {ece:.4f}")
         ax.set_title(f"{task}\n{spec} ({len(labels)} pairs)", fontsize=9)

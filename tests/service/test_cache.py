@@ -6,10 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from server_process import TEST_LIMITS
 
 from service.cache import CachedPairModel, VectorCache
 from service.runtime import PairModel
-from server_process import TEST_LIMITS
 
 
 def tokenize(texts):
@@ -21,7 +21,9 @@ def counting_encoder(dim: int = 8):
 
     def compute(ids):
         calls.append(len(ids))
-        return np.array([[int(sum(seq)) + k for k in range(dim)] for seq in ids], dtype=np.float32).reshape(len(ids), dim)
+        return np.array([[int(sum(seq)) + k for k in range(dim)] for seq in ids], dtype=np.float32).reshape(
+            len(ids), dim
+        )
 
     return compute, calls
 
@@ -67,7 +69,9 @@ def test_texts_that_tokenize_alike_share_a_vector_and_order_is_kept():
     cache = VectorCache(max_entries=10, max_bytes=10**6)
     first = cache.encode(["Dog", "cat"], lower, compute)
     again = cache.encode(["cat", "dog", "Dog"], lower, compute)  # "dog" tokenizes like "Dog": a vector hit
-    assert np.array_equal(first[0], again[1]) and np.array_equal(first[0], again[2]) and np.array_equal(first[1], again[0])
+    assert (
+        np.array_equal(first[0], again[1]) and np.array_equal(first[0], again[2]) and np.array_equal(first[1], again[0])
+    )
     assert calls == [2] and tokenized == [2, 1]  # only the new text "dog" was tokenized, nothing re-encoded
 
 
@@ -104,8 +108,16 @@ def test_metrics_show_the_cache_and_it_stays_bounded(client, tiny_models):
         assert client.post("/embed", json={"texts": texts[start : start + 16], "task": "paraphrase"}).status_code == 200
     assert client.post("/embed", json={"texts": texts[-5:], "task": "paraphrase"}).status_code == 200  # just seen: hits
     after = client.get("/metrics").text
-    assert metric(after, "pairscore_cache_misses_total", "paraphrase") - metric(before, "pairscore_cache_misses_total", "paraphrase") >= 400
-    assert metric(after, "pairscore_cache_hits_total", "paraphrase") - metric(before, "pairscore_cache_hits_total", "paraphrase") >= 5
+    assert (
+        metric(after, "pairscore_cache_misses_total", "paraphrase")
+        - metric(before, "pairscore_cache_misses_total", "paraphrase")
+        >= 400
+    )
+    assert (
+        metric(after, "pairscore_cache_hits_total", "paraphrase")
+        - metric(before, "pairscore_cache_hits_total", "paraphrase")
+        >= 5
+    )
     entries = metric(after, "pairscore_cache_entries", "paraphrase")
     size = metric(after, "pairscore_cache_bytes", "paraphrase")
     assert 0 < entries <= int(TEST_LIMITS["PAIRSCORE_CACHE_ENTRIES"])
@@ -115,5 +127,10 @@ def test_metrics_show_the_cache_and_it_stays_bounded(client, tiny_models):
 @pytest.mark.parametrize("task", ["entailment", "ranking"])
 def test_every_encoder_has_counters(client, task):
     text = client.get("/metrics").text
-    for name in ("pairscore_cache_hits_total", "pairscore_cache_misses_total", "pairscore_cache_entries", "pairscore_cache_bytes"):
+    for name in (
+        "pairscore_cache_hits_total",
+        "pairscore_cache_misses_total",
+        "pairscore_cache_entries",
+        "pairscore_cache_bytes",
+    ):
         metric(text, name, task)

@@ -14,7 +14,10 @@ WORDS = "a the dog cat man woman runs sleeps eats plays in on park house food ba
 def body(i: int) -> dict:
     """Requests of different sizes and text lengths, so merged batches mix lengths."""
     pairs = [
-        {"premise": " ".join(WORDS[(i + j) % 16 : (i + j) % 16 + 1 + (i * j) % 7]), "hypothesis": " ".join(WORDS[: 1 + (i + j) % 9])}
+        {
+            "premise": " ".join(WORDS[(i + j) % 16 : (i + j) % 16 + 1 + (i * j) % 7]),
+            "hypothesis": " ".join(WORDS[: 1 + (i + j) % 9]),
+        }
         for j in range(1 + i % 3)
     ]
     return {"pairs": pairs}
@@ -22,12 +25,18 @@ def body(i: int) -> dict:
 
 def merged_batches(metrics: str, method: str = "entailment") -> tuple[float, float]:
     """(adaptive batches run, of which merged more than one request) for a batchable API."""
+
     def value(pattern: str) -> float:
         found = re.search(pattern + rf'\{{[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)', metrics)
         return float(found.group(1)) if found else 0.0
 
     count = value(r"bentoml_service_adaptive_batch_size_count")
-    singles = float(re.search(rf'bentoml_service_adaptive_batch_size_bucket\{{le="1.0",[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)', metrics).group(1))
+    singles = float(
+        re.search(
+            rf'bentoml_service_adaptive_batch_size_bucket\{{le="1.0",[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)',
+            metrics,
+        ).group(1)
+    )
     return count, count - singles
 
 
@@ -41,7 +50,9 @@ def test_concurrent_clients_get_their_own_answers_merged(server, client):
             return await asyncio.gather(*(http.post("/entailment", json=body(i % n)) for i in range(n * rounds)))
 
     responses = asyncio.run(hammer())
-    assert [r.status_code for r in responses] == [200] * (n * rounds), {r.text for r in responses if r.status_code != 200}
+    assert [r.status_code for r in responses] == [200] * (n * rounds), {
+        r.text for r in responses if r.status_code != 200
+    }
     for i, response in enumerate(responses):
         together = response.json()
         assert len(together) == len(alone[i % n])
@@ -61,9 +72,13 @@ def test_mixed_endpoints_merged_give_the_same_numbers(server, client):
         if kind == 0:
             requests.append(("/rank", {"question": WORDS[i % 16] + " ?", "answers": WORDS[: 2 + i % 5]}))
         elif kind == 1:
-            requests.append(("/paraphrase", {"pairs": [{"text_a": WORDS[i % 16], "text_b": " ".join(WORDS[: i % 7 + 1])}]}))
+            requests.append(
+                ("/paraphrase", {"pairs": [{"text_a": WORDS[i % 16], "text_b": " ".join(WORDS[: i % 7 + 1])}]})
+            )
         else:
-            requests.append(("/embed", {"texts": WORDS[i % 5 : i % 5 + 3], "task": ["entailment", "paraphrase", "ranking"][i % 3]}))
+            requests.append(
+                ("/embed", {"texts": WORDS[i % 5 : i % 5 + 3], "task": ["entailment", "paraphrase", "ranking"][i % 3]})
+            )
     alone = [client.post(path, json=payload).json() for path, payload in requests]
 
     async def hammer() -> list[httpx.Response]:
@@ -87,8 +102,12 @@ def test_overload_gets_503_with_retry_after_never_a_hang(tiny_models, tmp_path):
         payload = {"question": "who plays ball ?", "answers": [" ".join(WORDS[: 1 + i % 16]) for i in range(32)]}
 
         async def flood() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=busy.url, timeout=30, limits=httpx.Limits(max_connections=40)) as http:
-                return await asyncio.wait_for(asyncio.gather(*(http.post("/rank", json=payload) for _ in range(40))), 60)
+            async with httpx.AsyncClient(
+                base_url=busy.url, timeout=30, limits=httpx.Limits(max_connections=40)
+            ) as http:
+                return await asyncio.wait_for(
+                    asyncio.gather(*(http.post("/rank", json=payload) for _ in range(40))), 60
+                )
 
         responses = asyncio.run(flood())
     finally:

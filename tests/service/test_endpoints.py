@@ -112,7 +112,9 @@ def test_operational_endpoints(client):
     assert client.get("/readyz").status_code == 200
     docs = client.get("/docs.json").json()
     assert {"/entailment", "/paraphrase", "/rank", "/embed", "/info"} <= set(docs["paths"])
-    assert "/run" not in docs["paths"] and client.post("/run", json={"jobs": []}).status_code == 404  # the scorer stays private
+    assert (
+        "/run" not in docs["paths"] and client.post("/run", json={"jobs": []}).status_code == 404
+    )  # the scorer stays private
     assert client.get("/").status_code == 200  # Swagger UI
     metrics = client.get("/metrics").text
     assert "bentoml_service_request_total" in metrics or "bentoml_service_request_duration_seconds" in metrics

@@ -69,7 +69,13 @@ def test_routing_errors_are_enveloped(client, method, path, status):
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/vnd.bentoml+pickle"]
+    "content_type",
+    [
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+        "application/vnd.bentoml+pickle",
+    ],
 )
 def test_non_json_bodies_get_415(client, content_type):
     response = client.post("/embed", content=b"garbage", headers={"content-type": content_type})
@@ -78,7 +84,9 @@ def test_non_json_bodies_get_415(client, content_type):
 
 
 def test_json_with_charset_is_fine(client):
-    response = client.post("/embed", content=b'{"texts": ["a"]}', headers={"content-type": "application/json; charset=utf-8"})
+    response = client.post(
+        "/embed", content=b'{"texts": ["a"]}', headers={"content-type": "application/json; charset=utf-8"}
+    )
     assert response.status_code == 200
 
 

@@ -99,7 +99,9 @@ def test_bad_requests_get_a_4xx_json_envelope(client, body, status, needle):
 
 
 def test_explain_is_a_guarded_route(client):
-    response = client.post("/explain", content=b"task=entailment", headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/explain", content=b"task=entailment", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
 
 

@@ -11,7 +11,9 @@ from service.limits import Limits
 from service.middleware import RequestGuard
 
 
-def make_app(delay: float = 0.0, status: int = 200, body: bytes = b'{"ok": true}', content_type: bytes = b"application/json"):
+def make_app(
+    delay: float = 0.0, status: int = 200, body: bytes = b'{"ok": true}', content_type: bytes = b"application/json"
+):
     async def app(scope, receive, send):
         message = await receive()
         await asyncio.sleep(delay)
@@ -65,8 +67,13 @@ async def test_streamed_body_over_limit_gets_413():
     [
         (500, b"Internal Server Error", b"text/plain", "Internal Server Error"),
         (400, b'[{"error": "bad thing"}]', b"application/json", "bad thing"),
-        (400, b'{"error": "x", "detail": [{"loc": ["pairs", 0, "premise"], "msg": "Field required", "type": "missing"}, {"loc": [], "msg": "m"}]}',
-         b"application/json", "pairs[0].premise: Field required; m"),
+        (
+            400,
+            b'{"error": "x", "detail": [{"loc": ["pairs", 0, "premise"], "msg": "Field required", "type": "missing"}, '
+            b'{"loc": [], "msg": "m"}]}',
+            b"application/json",
+            "pairs[0].premise: Field required; m",
+        ),
         (404, b"", b"text/plain", "Not Found"),
     ],
 )

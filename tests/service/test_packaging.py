@@ -1,4 +1,7 @@
-"""Packaging: serving code never imports the training stack; the Bento builds offline (the compose and k8s files: tests/test_deploy.py)."""
+"""Packaging: serving code never imports the training stack; the Bento builds offline.
+
+The compose and k8s files are tested in tests/test_deploy.py.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +34,14 @@ def test_bento_builds_offline_with_models_and_pins(tiny_models, tmp_path):
     shutil.copy(REPO / "bentofile.yaml", project)
     shutil.copytree(tiny_models, project / "models")
     env = {**os.environ, "BENTOML_HOME": str(tmp_path / "home"), "BENTOML_DO_NOT_TRACK": "true", "PIP_NO_INDEX": "1"}
-    result = subprocess.run([sys.executable, "-m", "bentoml", "build", "--output", "tag"], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bentoml", "build", "--output", "tag"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     (bento,) = [p for p in (tmp_path / "home" / "bentos" / "pairscore").iterdir() if p.name != "latest"]
     for task in ("entailment", "paraphrase", "ranking"):
@@ -40,4 +49,3 @@ def test_bento_builds_offline_with_models_and_pins(tiny_models, tmp_path):
     assert (bento / "src" / "service" / "app.py").is_file()
     requirements = (bento / "env" / "python" / "requirements.txt").read_text()
     assert "bentoml==" in requirements and "onnxruntime==" in requirements and "torch" not in requirements
-

@@ -32,7 +32,13 @@ def test_api_never_fails_on_any_input(server, operations, mode):
             continue  # the probes take no input, so there is nothing invalid to send
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def fuzz(case):
             case.call_and_validate(base_url=server.url, checks=CHECKS, timeout=30)
 

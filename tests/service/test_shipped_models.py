@@ -20,9 +20,18 @@ from training.data import DataError, load_pairs
 MODELS = Path(__file__).resolve().parents[2] / "models"
 N = 200
 TOL = 1e-6
-SPECS = {"entailment": f"snli/validation[:{N}]", "paraphrase": f"twitter_url/train[:{N}]", "ranking": f"wiki_qa/validation[:{N}]"}
-SERVED = {"PAIRSCORE_MAX_PAIRS": "256", "PAIRSCORE_MAX_ANSWERS": "1000", "PAIRSCORE_MAX_BODY_BYTES": str(2 * 2**20),
-          "PAIRSCORE_MAX_CHARS": "10000", "PAIRSCORE_ORT_THREADS": "2"}
+SPECS = {
+    "entailment": f"snli/validation[:{N}]",
+    "paraphrase": f"twitter_url/train[:{N}]",
+    "ranking": f"wiki_qa/validation[:{N}]",
+}
+SERVED = {
+    "PAIRSCORE_MAX_PAIRS": "256",
+    "PAIRSCORE_MAX_ANSWERS": "1000",
+    "PAIRSCORE_MAX_BODY_BYTES": str(2 * 2**20),
+    "PAIRSCORE_MAX_CHARS": "10000",
+    "PAIRSCORE_ORT_THREADS": "2",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +46,13 @@ def pairs() -> dict[str, list[tuple[str, str]]]:
 def servers(tmp_path_factory: pytest.TempPathFactory):
     off = start_server(MODELS, tmp_path_factory.mktemp("shipped_off"), **SERVED, PAIRSCORE_CACHE_ENTRIES="0")
     try:
-        on = start_server(MODELS, tmp_path_factory.mktemp("shipped_on"), **SERVED, PAIRSCORE_CACHE_ENTRIES="50000", PAIRSCORE_CACHE_MB="64")
+        on = start_server(
+            MODELS,
+            tmp_path_factory.mktemp("shipped_on"),
+            **SERVED,
+            PAIRSCORE_CACHE_ENTRIES="50000",
+            PAIRSCORE_CACHE_MB="64",
+        )
     except BaseException:
         stop_server(off)
         raise
@@ -77,11 +92,14 @@ def max_diff(a, b) -> float:
 
 def batches_merged(metrics: str, task: str) -> float:
     """Adaptive batches of `task` that merged more than one request (BentoML's histogram)."""
+
     def value(pattern: str) -> float:
         found = re.search(pattern + rf'\{{[^}}]*method_name="{task}"[^}}]*\}} ([0-9.e+]+)', metrics)
         return float(found.group(1)) if found else 0.0
 
-    return value("bentoml_service_adaptive_batch_size_count") - value(r'bentoml_service_adaptive_batch_size_bucket\{le="1.0",')
+    return value("bentoml_service_adaptive_batch_size_count") - value(
+        r'bentoml_service_adaptive_batch_size_bucket\{le="1.0",'
+    )
 
 
 @pytest.mark.parametrize("task", ["entailment", "paraphrase"])
@@ -93,7 +111,10 @@ def test_batch_equals_single_on_shipped_models(servers, pairs, task):
         together = score(client, task, data)
         before = batches_merged(client.get("/metrics").text, task)
         # every pair as its own request, plus the same pairs in requests of 7, all at once, so the batcher mixes them
-        singles, sevens = asyncio.run(merged(url, task, [[p] for p in data])), asyncio.run(merged(url, task, [data[i : i + 7] for i in range(0, N, 7)]))
+        singles, sevens = (
+            asyncio.run(merged(url, task, [[p] for p in data])),
+            asyncio.run(merged(url, task, [data[i : i + 7] for i in range(0, N, 7)])),
+        )
         after = batches_merged(client.get("/metrics").text, task)
     assert len(data) == N
     assert max_diff(together, alone) <= TOL
@@ -108,21 +129,33 @@ def test_rank_alone_equals_together_on_shipped_model(servers, pairs):
         by_question.setdefault(question, []).append(answer)
     with httpx.Client(base_url=servers["off"].url, timeout=60) as client:
         for question, answers in by_question.items():
-            together = {item["index"]: item["score"] for item in client.post("/rank", json={"question": question, "answers": answers}).json()}
-            alone = [client.post("/rank", json={"question": question, "answers": [a]}).json()[0]["score"] for a in answers]
+            together = {
+                item["index"]: item["score"]
+                for item in client.post("/rank", json={"question": question, "answers": answers}).json()
+            }
+            alone = [
+                client.post("/rank", json={"question": question, "answers": [a]}).json()[0]["score"] for a in answers
+            ]
             assert max_diff([together[i] for i in range(len(answers))], alone) <= TOL
 
 
 @pytest.mark.parametrize("task", ["entailment", "paraphrase"])
 def test_cache_on_equals_off_on_shipped_models(servers, pairs, task):
     data = pairs[task]
-    with httpx.Client(base_url=servers["off"].url, timeout=60) as off, httpx.Client(base_url=servers["on"].url, timeout=60) as on:
+    with (
+        httpx.Client(base_url=servers["off"].url, timeout=60) as off,
+        httpx.Client(base_url=servers["on"].url, timeout=60) as on,
+    ):
         expected = score(off, task, data)
         first = score(on, task, data)  # misses (premises shared by several hypotheses already hit)
         again = score(on, task, data[::-1])[::-1]  # all hits, in another batch order
         singles = [score(on, task, [pair])[0] for pair in data[:50]]
         metrics = on.get("/metrics").text
-    assert max_diff(first, expected) <= TOL and max_diff(again, expected) <= TOL and max_diff(singles, expected[:50]) <= TOL
+    assert (
+        max_diff(first, expected) <= TOL
+        and max_diff(again, expected) <= TOL
+        and max_diff(singles, expected[:50]) <= TOL
+    )
     hits = re.search(rf'pairscore_cache_hits_total\{{encoder="[^"]*{task}[^"]*"\}} ([0-9.e+]+)', metrics)
     distinct = len({text for pair in data for text in pair})
     assert hits and float(hits.group(1)) >= distinct, "the second pass did not come from the cache"
@@ -131,7 +164,10 @@ def test_cache_on_equals_off_on_shipped_models(servers, pairs, task):
 def test_rank_cache_on_equals_off(servers, pairs):
     answers = [answer for _, answer in pairs["ranking"]]
     question = pairs["ranking"][0][0]
-    with httpx.Client(base_url=servers["off"].url, timeout=60) as off, httpx.Client(base_url=servers["on"].url, timeout=60) as on:
+    with (
+        httpx.Client(base_url=servers["off"].url, timeout=60) as off,
+        httpx.Client(base_url=servers["on"].url, timeout=60) as on,
+    ):
         expected = off.post("/rank", json={"question": question, "answers": answers}).json()
         for _ in range(2):  # the second time every answer comes from the cache
             got = on.post("/rank", json={"question": question, "answers": answers}).json()

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from server_process import REPO, free_port, serve_command, serve_env
 
 
@@ -30,8 +29,14 @@ def test_bad_artifact_stops_startup(tiny_models, tmp_path, damage, named):
     models = tmp_path / "models"
     shutil.copytree(tiny_models, models)
     damage(models)
-    result = subprocess.run(serve_command(free_port()), env=serve_env(models, tmp_path / "bentoml"), cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        serve_command(free_port()),
+        env=serve_env(models, tmp_path / "bentoml"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert str(models / named) in output, output[-2000:]
@@ -42,7 +47,24 @@ def test_pairscore_serve_runs_the_same_service(tiny_models, tmp_path):
     shutil.copytree(tiny_models, models)
     flip_bit(models / "entailment" / "head.onnx")
     env = serve_env(tmp_path / "elsewhere", tmp_path / "bentoml")  # --models must win over the environment
-    result = subprocess.run([sys.executable, "-m", "pairscore.cli", "serve", "--models", str(models), "--host", "127.0.0.1",
-                             "--port", str(free_port())], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pairscore.cli",
+            "serve",
+            "--models",
+            str(models),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert str(models / "entailment" / "head.onnx") in result.stdout + result.stderr

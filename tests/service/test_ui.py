@@ -18,8 +18,17 @@ from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--window-size=1200,900"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1200,900",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +48,20 @@ def browser():
 def fill(browser, task: str, a: str, b: str) -> None:
     Select(browser.find_element(By.ID, "task")).select_by_value(task)
     # set the values directly: typing a long text key by key is slow
-    browser.execute_script("document.getElementById('text-a-input').value = arguments[0];"
-                           "document.getElementById('text-b-input').value = arguments[1];", a, b)  # fmt: skip
+    browser.execute_script(
+        "document.getElementById('text-a-input').value = arguments[0];"
+        "document.getElementById('text-b-input').value = arguments[1];",
+        a,
+        b,
+    )
     browser.find_element(By.ID, "submit").click()
 
 
 def shown_weights(browser, container: str) -> list[float]:
-    return [float(span.get_attribute("data-weight")) for span in browser.find_elements(By.CSS_SELECTOR, f"#{container} .tok")]
+    return [
+        float(span.get_attribute("data-weight"))
+        for span in browser.find_elements(By.CSS_SELECTOR, f"#{container} .tok")
+    ]
 
 
 def test_a_pair_is_scored_and_shaded_as_the_endpoints_say(browser, server, client, tmp_path):
@@ -70,7 +86,10 @@ def test_a_pair_is_scored_and_shaded_as_the_endpoints_say(browser, server, clien
 
 
 def test_ranking_shows_the_answers_in_the_endpoint_order(browser, server, client):
-    question, answers = "Who wrote Hamlet?", ["Paris is in France.", "Hamlet is a tragedy by William Shakespeare.", "It rains."]
+    question, answers = (
+        "Who wrote Hamlet?",
+        ["Paris is in France.", "Hamlet is a tragedy by William Shakespeare.", "It rains."],
+    )
     browser.get(f"{server.url}/ui/")
     fill(browser, "ranking", question, "\n".join(answers))
     WebDriverWait(browser, 30).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#ranked .ranked")) == 3)

@@ -40,10 +40,18 @@ def test_served_ranking_uses_the_pair_features(v2_client, tiny_v2_models):
     assert model.card["features"]["names"] and (tiny_v2_models / "ranking" / model.card["features"]["file"]).is_file()
     out = post(v2_client, "/rank", {"question": QUESTION, "answers": ANSWERS})
     expected = model.rank(QUESTION, ANSWERS)
-    assert {item["index"]: round(item["score"], 5) for item in out} == {i: round(float(s), 5) for i, s in enumerate(expected)}
+    assert {item["index"]: round(item["score"], 5) for item in out} == {
+        i: round(float(s), 5) for i, s in enumerate(expected)
+    }
     vectors = model.encode([QUESTION, *ANSWERS])
-    without = model._head.run(None, {"u": np.repeat(vectors[:1], len(ANSWERS), 0), "v": vectors[1:],
-                                     "features": np.zeros((len(ANSWERS), len(model.features.names)), np.float32)})[0]
+    without = model._head.run(
+        None,
+        {
+            "u": np.repeat(vectors[:1], len(ANSWERS), 0),
+            "v": vectors[1:],
+            "features": np.zeros((len(ANSWERS), len(model.features.names)), np.float32),
+        },
+    )[0]
     assert not np.allclose(without, expected), "the features input changes nothing"
 
 
@@ -58,16 +66,35 @@ def test_served_paraphrase_is_calibrated_and_batch_independent(v2_client, tiny_v
 
 
 def test_batch_scorer_and_evaluate_run_the_features(tiny_v2_models, tmp_path):
-    rows = [{"question": QUESTION, "answer": answer, "question_id": 1, "label": int("1889" in answer)} for answer in ANSWERS]
+    rows = [
+        {"question": QUESTION, "answer": answer, "question_id": 1, "label": int("1889" in answer)} for answer in ANSWERS
+    ]
     source, out = tmp_path / "qa.jsonl", tmp_path / "out.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    score = [sys.executable, "-m", "pairscore.cli", "score", "--model", str(tiny_v2_models / "ranking"), "--input", str(source),
-             "--output", str(out), "--chunk", "3", "--no-progress"]
+    score = [
+        sys.executable,
+        "-m",
+        "pairscore.cli",
+        "score",
+        "--model",
+        str(tiny_v2_models / "ranking"),
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        "--chunk",
+        "3",
+        "--no-progress",
+    ]
     done = subprocess.run(score, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     scores = [json.loads(line)["score"] for line in out.read_text().splitlines()]
     assert np.abs(np.array(scores) - PairModel(tiny_v2_models / "ranking").rank(QUESTION, ANSWERS)).max() <= 1e-5
-    done = subprocess.run([sys.executable, "-m", "pairscore.cli", "evaluate", str(tiny_v2_models / "ranking"), "--data", str(source)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pairscore.cli", "evaluate", str(tiny_v2_models / "ranking"), "--data", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["rows"] == len(ANSWERS)

@@ -56,8 +56,9 @@ def test_f1_threshold_and_tokenize():
     y = np.array([0, 0, 1, 1, 0, 1])
     s = np.array([0.1, 0.2, 0.8, 0.7, 0.75, 0.9])
     t = metrics.best_threshold(y, s)
-    assert common.binary_metrics(y, s, t)["f1"] == pytest.approx(max(
-        common.binary_metrics(y, s, c)["f1"] for c in (0.05, 0.15, 0.5, 0.72, 0.78, 0.85, 0.95)))
+    assert common.binary_metrics(y, s, t)["f1"] == pytest.approx(
+        max(common.binary_metrics(y, s, c)["f1"] for c in (0.05, 0.15, 0.5, 0.72, 0.78, 0.85, 0.95))
+    )
     assert common.tokenize("The dog.") == common.tokenize("the dog .") == ["the", "dog"]
     assert common.tokenize("Don't") == ["do", "n't"]
 
@@ -76,8 +77,19 @@ def test_minilm_head_with_a_stand_in_encoder(tmp_path):
 
     encode.name = "hashing-bow-32"
     out = tmp_path / "minilm.json"
-    argv = ["--data-dir", str(FIXTURES), "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
-            "--epochs", "3", "--hidden", "16", *SMALL]
+    argv = [
+        "--data-dir",
+        str(FIXTURES),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--epochs",
+        "3",
+        "--hidden",
+        "16",
+        *SMALL,
+    ]
     assert minilm.main(argv, encoder=encode) == 0
     res = json.loads(out.read_text())
     _check_results(res)

@@ -16,7 +16,9 @@ from training.data import load_pairs  # noqa: E402
 FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 
 
-def overconfident(task: str, n: int = 4000, temperature: float = 2.5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def overconfident(
+    task: str, n: int = 4000, temperature: float = 2.5, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Labels drawn from softmax/sigmoid(z), logits reported as z * temperature: the fitted T should come back."""
     generator = torch.Generator().manual_seed(seed)
     if task == "entailment":
@@ -46,7 +48,10 @@ def test_numpy_ece_equals_torchmetrics(task):
         assert metrics.expected_calibration_error(labels.numpy(), probabilities) == pytest.approx(expected, abs=1e-6)
     edges = np.array([0.0, 1.0, 0.5, 1 / 15, 14 / 15])  # bin boundaries and the ends
     assert metrics.expected_calibration_error([0, 1, 1, 0, 1], edges) == pytest.approx(
-        calibration.calibration_error(torch.logit(torch.tensor(edges, dtype=torch.float64)).float(), torch.tensor([0, 1, 1, 0, 1]), "paraphrase"), abs=1e-6
+        calibration.calibration_error(
+            torch.logit(torch.tensor(edges, dtype=torch.float64)).float(), torch.tensor([0, 1, 1, 0, 1]), "paraphrase"
+        ),
+        abs=1e-6,
     )
 
 
@@ -100,6 +105,8 @@ def test_reliability_diagram_shows_the_card_ece(tiny_v2_models, tmp_path):
     for task in ("entailment", "paraphrase"):
         card = artifact.read_card(tiny_v2_models / task)
         for spec, values in card["calibration"]["splits"].items():
-            served = f"{task} {spec} T = {card['calibration']['temperature']:.2f} (served): ECE {values['ece_after']:.4f}"
+            served = (
+                f"{task} {spec} T = {card['calibration']['temperature']:.2f} (served): ECE {values['ece_after']:.4f}"
+            )
             raw = f"{task} {spec} T = 1: ECE {values['ece_before']:.4f}"
             assert served in lines and raw in lines

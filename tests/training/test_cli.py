@@ -15,18 +15,32 @@ CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 
 def test_a_missing_data_file_is_named(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "pairscore.cli", "train", "--config", str(CONFIGS / "entailment.yaml"), f"--data.data_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pairscore.cli",
+            "train",
+            "--config",
+            str(CONFIGS / "entailment.yaml"),
+            f"--data.data_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert str(tmp_path / "snli_cad" / "train.jsonl") in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(
     "override,named",
-    [("--model.cell=transformer", "model.cell"), ("--model.nonsense=1", "nonsense"), ("--data.train=[nope/train]", "nope"),
-     ("--trainer.max_epochs=many", "max_epochs")],
-)  # fmt: skip
+    [
+        ("--model.cell=transformer", "model.cell"),
+        ("--model.nonsense=1", "nonsense"),
+        ("--data.train=[nope/train]", "nope"),
+        ("--trainer.max_epochs=many", "max_epochs"),
+    ],
+)
 def test_a_bad_config_is_named(tmp_path, capsys, tiny_recipe, override, named):
     with pytest.raises(SystemExit) as exit_info:
         code = cli.main(tiny_recipe("entailment", tmp_path, override))

@@ -22,12 +22,20 @@ def test_split_specs_follow_the_held_out_rules():
 
 @pytest.mark.parametrize(
     "spec,task",
-    [("snli_cad/train", "entailment"), ("sick/validation", "entailment"), ("twitter_url/train", "paraphrase"),
-     ("mrpc/train", "paraphrase"), ("wiki_qa/train", "ranking"), ("trec_qa/validation", "ranking")],
-)  # fmt: skip
+    [
+        ("snli_cad/train", "entailment"),
+        ("sick/validation", "entailment"),
+        ("twitter_url/train", "paraphrase"),
+        ("mrpc/train", "paraphrase"),
+        ("wiki_qa/train", "ranking"),
+        ("trec_qa/validation", "ranking"),
+    ],
+)
 def test_every_source_maps_to_canonical_pairs(spec, task):
     pairs = data.load_pairs(spec, task, FIXTURE_DATA)
-    assert pairs and all(isinstance(p.text_a, str) and isinstance(p.text_b, str) and p.label in (0, 1, 2) for p in pairs)
+    assert pairs and all(
+        isinstance(p.text_a, str) and isinstance(p.text_b, str) and p.label in (0, 1, 2) for p in pairs
+    )
     if task == "ranking":
         assert all(p.group for p in pairs)
 
@@ -52,7 +60,9 @@ def test_a_missing_data_file_is_named(tmp_path):
         data.load_pairs("snli/validation", "entailment", tmp_path)
 
 
-@pytest.mark.parametrize("spec,message", [("nope/train", "unknown source"), ("snli", "SOURCE/SPLIT"), ("snli/validation[x]", "SOURCE/SPLIT")])
+@pytest.mark.parametrize(
+    "spec,message", [("nope/train", "unknown source"), ("snli", "SOURCE/SPLIT"), ("snli/validation[x]", "SOURCE/SPLIT")]
+)
 def test_bad_split_specs_are_named(spec, message):
     with pytest.raises(data.DataError, match=message):
         data.parse_spec(spec)
@@ -91,9 +101,19 @@ def test_pair_batches_are_sorted_by_length_within_chunks():
 def test_questions_of_two_sources_stay_apart_though_their_ids_repeat(tmp_path):
     for source in ("wiki_qa", "trec_qa"):  # both number their questions train-1, train-2, ...
         (tmp_path / source).mkdir()
-        rows = [{"question_id": f"train-{q}", "question": f"{source} question {q}", "answer": f"answer {a}", "label": int(a == 0)}
-                for q in (1, 2) for a in range(3)]
+        rows = [
+            {
+                "question_id": f"train-{q}",
+                "question": f"{source} question {q}",
+                "answer": f"answer {a}",
+                "label": int(a == 0),
+            }
+            for q in (1, 2)
+            for a in range(3)
+        ]
         (tmp_path / source / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    module = data.PairDataModule("ranking", ["wiki_qa/train", "trec_qa/train"], ["wiki_qa/train"], data_dir=str(tmp_path))
+    module = data.PairDataModule(
+        "ranking", ["wiki_qa/train", "trec_qa/train"], ["wiki_qa/train"], data_dir=str(tmp_path)
+    )
     module.setup()
     assert sorted(map(len, module.train_set.units)) == [3, 3, 3, 3]

@@ -30,7 +30,9 @@ def encoded(pairs: int, questions: int = 0) -> EncodedPairs:
 
 
 @pytest.mark.parametrize("replicas", [2, 3])
-@pytest.mark.parametrize(("pairs", "questions", "shuffle"), [(103, 0, True), (103, 0, False), (97, 13, True), (5, 0, True)])
+@pytest.mark.parametrize(
+    ("pairs", "questions", "shuffle"), [(103, 0, True), (103, 0, False), (97, 13, True), (5, 0, True)]
+)
 def test_ddp_ranks_share_every_pair_once_in_as_many_batches(replicas, pairs, questions, shuffle):
     dataset = encoded(pairs, questions)
     ranks = [BucketBatchSampler(dataset, 8, 2, shuffle, seed=7, num_replicas=replicas, rank=r) for r in range(replicas)]
@@ -57,7 +59,14 @@ def test_fewer_units_than_ranks_is_refused():
 
 def pairscore(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "pairscore.cli", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pairscore.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def test_ddp_two_cpu_processes_train_export_and_evaluate(tiny_recipe, tmp_path):
@@ -70,11 +79,15 @@ def test_ddp_two_cpu_processes_train_export_and_evaluate(tiny_recipe, tmp_path):
     checkpoint, val_accuracy = Path(best[0][0]), float(best[0][1])
     saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["pairscore"]
     train_rows = sum(source["rows"] for source in saved["data"] if source["role"] == "train")
-    assert saved["training"]["processes"] == 2 and saved["training"]["examples"] == train_rows  # one epoch: every pair once
+    assert (
+        saved["training"]["processes"] == 2 and saved["training"]["examples"] == train_rows
+    )  # one epoch: every pair once
     assert pairscore("export", str(checkpoint), "--out", str(tmp_path / "model")).returncode == 0
     # The validation split is the last 20 rows of snli/validation: evaluated in one process, the
     # exported model scores what DDP reported, so the logged metric covered both ranks' batches.
-    evaluated = pairscore("evaluate", str(tmp_path / "model"), "--data", str(FIXTURE_DATA / "snli" / "validation.jsonl"), "--rows=-20:")
+    evaluated = pairscore(
+        "evaluate", str(tmp_path / "model"), "--data", str(FIXTURE_DATA / "snli" / "validation.jsonl"), "--rows=-20:"
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert metrics["rows"] == 20 and abs(metrics["accuracy"] - val_accuracy) <= 1e-4

@@ -14,7 +14,15 @@ from training.teacher import training_texts  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
 # The release's TRAINING_SPECS at fixture size (the fixtures hold a few dozen rows per source).
-FIXTURE_SPECS = ("snli_cad/train", "sick/train", "snli/validation[:-20]", "twitter_url/train[:-20]", "mrpc/train", "wiki_qa/train", "stsb/train")
+FIXTURE_SPECS = (
+    "snli_cad/train",
+    "sick/train",
+    "snli/validation[:-20]",
+    "twitter_url/train[:-20]",
+    "mrpc/train",
+    "wiki_qa/train",
+    "stsb/train",
+)
 
 
 def stand_in_teacher(folder: Path, dim: int = 8) -> Path:
@@ -27,11 +35,23 @@ def stand_in_teacher(folder: Path, dim: int = 8) -> Path:
 
 
 def distill_args(tmp_path: Path, *extra: str) -> list[str]:
-    return ["--config", str(ROOT / "training" / "configs" / "distill.yaml"), f"--data.teacher={stand_in_teacher(tmp_path / 'teacher')}",
-            f"--data.data_dir={FIXTURE_DATA}", "--data.sts=stsb/train", "--data.val_size=16", "--data.batch_size=16",
-            "--model.teacher_dim=8", "--model.embedding_dim=16", "--model.hidden_size=16",
-            f"--trainer.default_root_dir={tmp_path}", "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false",
-            "--trainer.enable_model_summary=false", *extra]
+    return [
+        "--config",
+        str(ROOT / "training" / "configs" / "distill.yaml"),
+        f"--data.teacher={stand_in_teacher(tmp_path / 'teacher')}",
+        f"--data.data_dir={FIXTURE_DATA}",
+        "--data.sts=stsb/train",
+        "--data.val_size=16",
+        "--data.batch_size=16",
+        "--model.teacher_dim=8",
+        "--model.embedding_dim=16",
+        "--model.hidden_size=16",
+        f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.max_epochs=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        *extra,
+    ]
 
 
 def test_fast_dev_run(tmp_path):
@@ -45,8 +65,14 @@ def test_distilled_encoder_starts_a_task_recipe(tmp_path, tiny_recipe):
     checkpoint = next((tmp_path / "distill").glob("version_0/checkpoints/epoch=*.ckpt"))
     loaded = distill.load_distilled(checkpoint)
     assert loaded["pairscore"]["teacher"]["texts"] > 0 and "lstm" in loaded["hparams"]["cell"]
-    args = tiny_recipe("entailment", tmp_path / "task", "--data.tokenizer=minilm", "--model.embeddings=minilm",
-                       "--model.embedding_dim=16", f"--model.init_encoder={checkpoint}")
+    args = tiny_recipe(
+        "entailment",
+        tmp_path / "task",
+        "--data.tokenizer=minilm",
+        "--model.embeddings=minilm",
+        "--model.embedding_dim=16",
+        f"--model.init_encoder={checkpoint}",
+    )
     assert cli.main(args) == 0
 
 

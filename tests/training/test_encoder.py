@@ -18,7 +18,8 @@ def random_batch(lengths: list[int], vocab: int = 40) -> tuple[torch.Tensor, tor
 
 
 @pytest.mark.parametrize(
-    "cell,bidirectional,pooling", list(itertools.product(["lstm", "gru", "rnn"], [True, False], ["max", "mean", "last"]))
+    "cell,bidirectional,pooling",
+    list(itertools.product(["lstm", "gru", "rnn"], [True, False], ["max", "mean", "last"])),
 )
 def test_a_vector_is_the_same_alone_or_batched_with_longer_texts(cell, bidirectional, pooling):
     torch.manual_seed(0)
@@ -26,7 +27,9 @@ def test_a_vector_is_the_same_alone_or_batched_with_longer_texts(cell, bidirecti
     ids, lengths = random_batch([3, 17, 1, 0, 9])
     with torch.no_grad():
         batched = encoder(ids, lengths)
-        alone = torch.cat([encoder(ids[i : i + 1, : max(1, int(n))], lengths[i : i + 1]) for i, n in enumerate(lengths)])
+        alone = torch.cat(
+            [encoder(ids[i : i + 1, : max(1, int(n))], lengths[i : i + 1]) for i, n in enumerate(lengths)]
+        )
         extra_pads = encoder(torch.nn.functional.pad(ids, (0, 11)), lengths)
     assert (batched - alone).abs().max() <= 1e-6
     assert (batched - extra_pads).abs().max() <= 1e-6
@@ -47,7 +50,10 @@ def test_lstm_forget_gate_bias_starts_at_one():
         assert torch.allclose(forget, torch.ones(5))
 
 
-@pytest.mark.parametrize("kwargs,message", [({"cell": "transformer"}, "cell"), ({"pooling": "attention"}, "pooling"), ({"layers": 0}, "layers")])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [({"cell": "transformer"}, "cell"), ({"pooling": "attention"}, "pooling"), ({"layers": 0}, "layers")],
+)
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SentenceEncoder(torch.nn.Embedding(10, 4), **kwargs)

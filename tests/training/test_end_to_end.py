@@ -22,7 +22,22 @@ KEYS = {
     "paraphrase": {"f1", "precision", "recall", "accuracy", "rows"},
     "ranking": {"map", "mrr", "questions", "rows"},
 }
-CARD_KEYS = {"format_version", "task", "labels", "threshold", "dim", "max_tokens", "graphs", "architecture", "data", "config", "metrics", "versions", "created", "files"}
+CARD_KEYS = {
+    "format_version",
+    "task",
+    "labels",
+    "threshold",
+    "dim",
+    "max_tokens",
+    "graphs",
+    "architecture",
+    "data",
+    "config",
+    "metrics",
+    "versions",
+    "created",
+    "files",
+}
 
 
 def pairscore(*args: str) -> subprocess.CompletedProcess:
@@ -41,7 +56,9 @@ def test_evaluate_prints_the_task_metrics_as_json(tiny_models, task):
     assert KEYS[task] <= set(result) and result["rows"] > 0
     if task == "ranking":
         assert result["questions"] == 2
-    int8 = pairscore("evaluate", str(tiny_models / task), "--data", str(EVAL_DATA[task]), "--encoder", artifact.ENCODER_INT8_FILE)
+    int8 = pairscore(
+        "evaluate", str(tiny_models / task), "--data", str(EVAL_DATA[task]), "--encoder", artifact.ENCODER_INT8_FILE
+    )
     assert int8.returncode == 0 and KEYS[task] <= set(last_json(int8.stdout))
 
 
@@ -51,7 +68,10 @@ def test_card_describes_the_model(tiny_models, task):
     assert CARD_KEYS <= set(card)
     assert card["labels"] == artifact.LABELS[task]
     assert (card["threshold"] == 0.5) if task == "paraphrase" else card["threshold"] is None
-    assert card["graphs"]["encoder"] == artifact.ENCODER_FILE and card["graphs"]["encoder_int8"] == artifact.ENCODER_INT8_FILE
+    assert (
+        card["graphs"]["encoder"] == artifact.ENCODER_FILE
+        and card["graphs"]["encoder_int8"] == artifact.ENCODER_INT8_FILE
+    )
     assert card["architecture"]["parameters"] > 0 and card["architecture"]["cell"] == "lstm"
     assert all({"source", "split", "rows", "licence"} <= set(d) and d["rows"] > 0 for d in card["data"])
     assert all(KEYS[task] <= set(m) for m in card["metrics"].values())

