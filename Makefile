@@ -4,7 +4,7 @@ SERVE_VENV ?= .venv-serve
 DEV_VENV ?= .venv
 PIP_FLAGS = -q -c constraints.txt
 
-.PHONY: serve test bench
+.PHONY: serve test lint bench
 
 $(SERVE_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -18,6 +18,10 @@ $(DEV_VENV)/.installed: pyproject.toml constraints.txt
 
 serve: $(SERVE_VENV)/.installed
 	$(SERVE_VENV)/bin/pairscore serve
+
+lint: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/ruff check .
+	$(DEV_VENV)/bin/ruff format --check .
 
 test: $(DEV_VENV)/.installed
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/pytest $(PYTEST_ARGS)

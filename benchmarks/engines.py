@@ -56,6 +56,7 @@ from benchmarks.common import (  # noqa: E402
     timed_loop,
     versions,
 )
+from pairscore import tasks  # noqa: E402
 
 ENGINES = ("ort-fp32", "ort-int8", "torch", "minilm")
 BATCHES = (1, 8, 64)
@@ -157,7 +158,7 @@ class MiniLMEngine(Engine):
     name = "minilm"
 
     def __init__(self, threads: int):
-        from training.baselines.minilm import load_minilm
+        from training.studies.baselines.minilm import load_minilm
 
         self.model, self.path = load_minilm(threads)
         self.note = f"all-MiniLM-L6-v2 from {self.path}, max_seq_length {self.model.max_seq_length}"
@@ -317,14 +318,14 @@ def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: 
 # ----------------------------------------------------------------------------- main
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
+def task_folders(models_root: Path) -> dict[str, Path]:
+    """The model folder of each task that has one (a card.json) under models_root."""
+    return {task: models_root / task for task in tasks.NAMES if (models_root / task / "card.json").is_file()}
 
-    torch.set_num_threads(args.threads)
-    root = data_dir(args.data_dir)
-    models_root = Path(args.models)
-    t_start = time.perf_counter()
-    results: dict[str, Any] = {
+
+def new_results(args: argparse.Namespace, models_root: Path) -> dict[str, Any]:
+    """The run's header (machine, versions, settings) and an empty table per measurement."""
+    return {
         "machine": machine(),
         "busy_before": busy_processes(exclude={os.getpid()}),
         "versions": versions(),
@@ -340,27 +341,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "length": {},
         "rank": {},
     }
-    if args.agreement_only:
-        task_dirs = {
-            t: models_root / t
-            for t in ("entailment", "paraphrase", "ranking")
-            if (models_root / t / "card.json").is_file()
-        }
-        results["agreement"] = agreement(task_dirs, root, args.threads, {})
-        results["main_task"] = "entailment"
-        results["total_seconds"] = time.perf_counter() - t_start
-        results["markdown"] = markdown(results)
-        return results
-    minilm = None if args.no_minilm else MiniLMEngine(args.threads)
-    if minilm is not None:
-        results["minilm"] = minilm.note
-    task_dirs = {
-        task: models_root / task
-        for task in ("entailment", "paraphrase", "ranking")
-        if (models_root / task / "card.json").is_file()
-    }
-    if not task_dirs:
-        raise SystemExit(f"no model folders (entailment/, paraphrase/, ranking/ with card.json) under {models_root}")
+
+
+def finish(results: dict[str, Any], t_start: float) -> dict[str, Any]:
+    results["total_seconds"] = time.perf_counter() - t_start
+    results["markdown"] = markdown(results)
+    return results
+
+
+def engines_for_tasks(
+    task_dirs: dict[str, Path], args: argparse.Namespace, minilm: Engine | None, results: dict[str, Any]
+) -> dict[str, dict[str, Engine]]:
+    """Each task's engines; what each model is and which engines are missing go into results."""
     engines_by_task: dict[str, dict[str, Engine]] = {}
     for task, model_dir in task_dirs.items():
         engines, missing = build_engines(model_dir, args.threads, minilm, args.no_torch)
@@ -377,8 +369,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for name, why in missing.items():
             print(f"[{task}] {name}: not measured ({why})", flush=True)
+    return engines_by_task
 
-    # 1. pairs/s at batch 1, 8, 64 on each dataset, with its task's model
+
+def measure_pairs(
+    args: argparse.Namespace, root: Path, engines_by_task: dict[str, dict[str, Engine]], results: dict[str, Any]
+) -> None:
+    """Pairs/s at each batch size on each dataset, with its task's model."""
+    models_root = Path(args.models)
     for dataset in args.datasets:
         task = DATASETS[dataset][1]
         if task not in engines_by_task:
@@ -396,16 +394,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
 
-    main_task = "entailment" if "entailment" in engines_by_task else next(iter(engines_by_task))
-    engines = engines_by_task[main_task]
-    results["main_task"] = main_task
 
-    if args.no_sweeps:
-        results["total_seconds"] = time.perf_counter() - t_start
-        results["markdown"] = markdown(results)
-        return results
-
-    # 2. /embed-style: distinct SNLI texts in requests of 64 texts
+def measure_embed(engines: dict[str, Engine], root: Path, seconds: float, results: dict[str, Any]) -> None:
+    """/embed-style: distinct SNLI texts in requests of CHUNK texts."""
     texts = list(dict.fromkeys(t for p in load_pairs(root, "snli", limit=4096) for t in p))
     for name, engine in engines.items():
 
@@ -414,17 +405,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             engine.embed(texts[(i % n) * CHUNK : (i % n) * CHUNK + CHUNK])
             return CHUNK
 
-        results["embed"][name] = timed_loop(call, args.seconds)
+        results["embed"][name] = timed_loop(call, seconds)
     print(
         "[embed] " + ", ".join(f"{e} {r['items_per_s']:.0f} sentences/s" for e, r in results["embed"].items()),
         flush=True,
     )
 
-    # 3. cost vs text length: batches of 64 pairs of L-token texts
-    for tokens in args.lengths:
+
+def measure_lengths(
+    engines: dict[str, Engine],
+    root: Path,
+    lengths: Sequence[int],
+    seconds: float,
+    minilm: MiniLMEngine | None,
+    results: dict[str, Any],
+) -> None:
+    """Cost vs text length: batches of 64 pairs of L-token texts."""
+    for tokens in lengths:
         pool = length_texts(root, tokens, 2 * 64 * 4)
         pairs = list(zip(pool[0::2], pool[1::2]))
-        cell = pair_throughput(engines, pairs, 64, args.seconds)
+        cell = pair_throughput(engines, pairs, 64, seconds)
         ours = engines["ort-fp32"].model
         cell["_tokens"] = {
             "ours": float(np.mean([len(i) for i in ours.token_ids(pool[:64])])),
@@ -437,15 +437,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
 
-    # 4. ranking cost vs number of answers (question encoded once), with the ranking model
-    rank_engines = engines_by_task.get("ranking")
+
+def measure_rank(
+    rank_engines: dict[str, Engine] | None,
+    fallback: dict[str, Engine],
+    root: Path,
+    answers_per_question: Sequence[int],
+    seconds: float,
+    results: dict[str, Any],
+) -> None:
+    """Ranking cost vs number of answers (question encoded once), with the ranking model when there is one."""
     if rank_engines is None:
         results["missing"].setdefault("ranking", {})["rank"] = (
             "no ranking model: ranking sweep uses the entailment model's encoder"
         )
-        rank_engines = engines
+        rank_engines = fallback
     questions, answers = answer_pool(root)
-    for n in args.answers:
+    for n in answers_per_question:
         cell = {}
         for name, engine in rank_engines.items():
 
@@ -454,27 +462,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 engine.rank(questions[i % len(questions)], answers[offset : offset + n])
                 return n
 
-            cell[name] = timed_loop(call, args.seconds, min_calls=3)
+            cell[name] = timed_loop(call, seconds, min_calls=3)
         results["rank"][str(n)] = cell
         print(f"[rank {n}] " + ", ".join(f"{e} p50 {r['p50_ms']:.1f} ms" for e, r in cell.items()), flush=True)
 
-    # 5. int8 vs fp32 agreement on the selection splits
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    root = data_dir(args.data_dir)
+    models_root = Path(args.models)
+    t_start = time.perf_counter()
+    results = new_results(args, models_root)
+    if args.agreement_only:
+        results["agreement"] = agreement(task_folders(models_root), root, args.threads, {})
+        results["main_task"] = "entailment"
+        return finish(results, t_start)
+    minilm = None if args.no_minilm else MiniLMEngine(args.threads)
+    if minilm is not None:
+        results["minilm"] = minilm.note
+    task_dirs = task_folders(models_root)
+    if not task_dirs:
+        raise SystemExit(f"no model folders (entailment/, paraphrase/, ranking/ with card.json) under {models_root}")
+    engines_by_task = engines_for_tasks(task_dirs, args, minilm, results)
+    measure_pairs(args, root, engines_by_task, results)
+    main_task = "entailment" if "entailment" in engines_by_task else next(iter(engines_by_task))
+    engines = engines_by_task[main_task]
+    results["main_task"] = main_task
+    if args.no_sweeps:
+        return finish(results, t_start)
+    measure_embed(engines, root, args.seconds, results)
+    measure_lengths(engines, root, args.lengths, args.seconds, minilm, results)
+    measure_rank(engines_by_task.get("ranking"), engines, root, args.answers, args.seconds, results)
+    # int8 vs fp32 (and torch vs fp32) agreement on the selection splits
     torch_engines = {task: e["torch"] for task, e in engines_by_task.items() if "torch" in e}
     results["agreement"] = agreement(task_dirs, root, args.threads, torch_engines)
     for task, entry in results["agreement"].items():
         print(f"[agreement {task}] {json.dumps(entry)}", flush=True)
-    results["total_seconds"] = time.perf_counter() - t_start
-    results["markdown"] = markdown(results)
-    return results
+    return finish(results, t_start)
 
 
 def ratio(value: float, base: float | None) -> str:
     return f"{value / base:.1f}×" if base else "n/a"
 
 
-def markdown(r: dict[str, Any]) -> str:
-    """The engine tables (pairs/s as ratio to MiniLM)."""
-    parts = []
+def pairs_table(r: dict[str, Any]) -> str | None:
     rows = []
     for dataset, by_batch in r["pairs"].items():
         task = DATASETS[dataset][1]
@@ -497,19 +530,27 @@ def markdown(r: dict[str, Any]) -> str:
                 else:
                     why = r["missing"].get(task, {}).get(engine, "not measured")
                     rows.append([dataset, batch, engine, "—", "—", "—", why])
-    if rows:
-        parts.append(
-            f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, "
-            f"~{r['seconds_per_cell']} s per cell)\n\n"
-            + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows)
-        )
+    if not rows:
+        return None
+    return (
+        f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, "
+        f"~{r['seconds_per_cell']} s per cell)\n\n"
+        + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows)
+    )
+
+
+def embed_table(r: dict[str, Any]) -> str | None:
     base = r["embed"].get("minilm", {}).get("items_per_s")
     rows = [[e, c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)] for e, c in r["embed"].items()]
-    if rows:
-        parts.append(
-            f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
-            + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows)
-        )
+    if not rows:
+        return None
+    return (
+        f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
+        + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows)
+    )
+
+
+def length_table(r: dict[str, Any]) -> str | None:
     rows = []
     for tokens, cells in r["length"].items():
         tk = cells.get("_tokens", {})
@@ -528,11 +569,14 @@ def markdown(r: dict[str, Any]) -> str:
                     ratio(c["items_per_s"], base),
                 ]
             )
-    if rows:
-        parts.append(
-            "### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n"
-            + md_table(["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows)
-        )
+    if not rows:
+        return None
+    return "### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n" + md_table(
+        ["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows
+    )
+
+
+def rank_table(r: dict[str, Any]) -> str | None:
     rows = []
     for n, cells in r["rank"].items():
         base = cells.get("minilm", {}).get("p50_ms")
@@ -540,11 +584,14 @@ def markdown(r: dict[str, Any]) -> str:
             rows.append(
                 [n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}×" if base else "n/a"]
             )
-    if rows:
-        parts.append(
-            "### Ranking: one question, N answers (question encoded once)\n\n"
-            + md_table(["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows)
-        )
+    if not rows:
+        return None
+    return "### Ranking: one question, N answers (question encoded once)\n\n" + md_table(
+        ["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows
+    )
+
+
+def agreement_table(r: dict[str, Any]) -> str | None:
     rows = []
     for task, e in r.get("agreement", {}).items():
         rows.append(
@@ -559,14 +606,17 @@ def markdown(r: dict[str, Any]) -> str:
                 e.get("torch_agreement", "n/a"),
             ]
         )
-    if rows:
-        parts.append(
-            "### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n"
-            + md_table(
-                ["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"],
-                rows,
-            )
-        )
+    if not rows:
+        return None
+    return "### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n" + md_table(
+        ["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"], rows
+    )
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The engine tables (pairs/s as ratio to MiniLM); a table with no rows is left out."""
+    tables = (pairs_table(r), embed_table(r), length_table(r), rank_table(r), agreement_table(r))
+    parts = [table for table in tables if table is not None]
     missing = [f"- {task} {engine}: {why}" for task, m in r["missing"].items() for engine, why in m.items()]
     if missing:
         parts.append("Not measured:\n\n" + "\n".join(missing))

@@ -27,17 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import OUT_DIR, REPO, busy_processes, machine, md_table, publish, versions  # noqa: E402
 
 
-def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | None) -> dict[str, Any]:
-    """Train one recipe for `steps` steps in this process and time it."""
-    import torch
+def short_recipe(config: Path, steps: int, data_dir: str | None) -> dict[str, Any]:
+    """The recipe with its trainer cut to `steps` optimizer steps: no validation, checkpoints, logger or callbacks."""
     import yaml
-    from pytorch_lightning import Callback
 
-    from training.cli import PairCLI
-    from training.data import PairDataModule
-    from training.model import PairModule
-
-    torch.set_num_threads(threads)
     recipe = yaml.safe_load(config.read_text())
     trainer = dict(recipe.get("trainer") or {})
     trainer.pop("callbacks", None)
@@ -56,6 +49,12 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
     recipe["trainer"] = trainer
     if data_dir:
         recipe.setdefault("data", {})["data_dir"] = data_dir
+    return recipe
+
+
+def step_timer() -> Any:
+    """A Lightning callback that records when each training step ends, its pairs and its tokens."""
+    from pytorch_lightning import Callback  # here: the parent process, which only starts recipes, needs no torch
 
     class StepTimer(Callback):
         def __init__(self) -> None:
@@ -67,6 +66,17 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
             self.ends.append(time.perf_counter())
             self.sizes.append(int(len(batch["label"])))
             self.tokens.append(int(batch["a_len"].sum() + batch["b_len"].sum()))
+
+    return StepTimer()
+
+
+def timed_fit(config: Path, recipe: dict[str, Any]) -> tuple[Any, Any, dict[str, float]]:
+    """Build the recipe's PairCLI and fit it: (cli, step timer, {set-up, fit} seconds)."""
+    import yaml
+
+    from training.cli import PairCLI
+    from training.data import PairDataModule
+    from training.model import PairModule
 
     with tempfile.TemporaryDirectory(prefix="pairscore-train-speed-") as tmp:
         recipe["trainer"]["default_root_dir"] = tmp
@@ -83,11 +93,20 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
             parser_kwargs={"prog": "train_speed"},
         )
         cli.datamodule.setup("fit")
-        timer = StepTimer()
+        timer = step_timer()
         cli.trainer.callbacks.append(timer)
         t_fit = time.perf_counter()
         cli.trainer.fit(cli.model, cli.datamodule)
         t_done = time.perf_counter()
+    return cli, timer, {"setup_s": t_fit - t0, "fit_s": t_done - t_fit}
+
+
+def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | None) -> dict[str, Any]:
+    """Train one recipe for `steps` steps in this process and time it."""
+    import torch
+
+    torch.set_num_threads(threads)
+    cli, timer, spent = timed_fit(config, short_recipe(config, steps, data_dir))
     w = min(warmup, len(timer.ends) - 2)
     counted = timer.sizes[w + 1 :]
     seconds = timer.ends[-1] - timer.ends[w]
@@ -108,8 +127,8 @@ def one(config: Path, steps: int, warmup: int, threads: int, data_dir: str | Non
         "examples_per_s": sum(counted) / seconds if seconds > 0 else float("nan"),
         "tokens_per_s": sum(timer.tokens[w + 1 :]) / seconds if seconds > 0 else float("nan"),
         "ms_per_step": 1000 * seconds / max(1, len(counted)),
-        "setup_s": t_fit - t0,
-        "fit_s": t_done - t_fit,
+        "setup_s": spent["setup_s"],
+        "fit_s": spent["fit_s"],
         "epoch_estimate_s": len(cli.datamodule.train_set) / (sum(counted) / seconds) if seconds > 0 else float("nan"),
         "threads": threads,
     }

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pairscore import tasks
+
 FORMAT_VERSION = 2  # written
 READABLE_VERSIONS = (1, 2)  # read: a v1 folder is a v2 folder without the optional v2 parts
-TASKS = ("entailment", "paraphrase", "ranking")
 
 CARD_FILE = "card.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -27,21 +28,9 @@ FEATURES_FILE = "features.json"  # v2, optional: statistics for pairscore.featur
 ENCODER_INPUTS = ("input_ids", "lengths")  # int64 [batch, seq], int64 [batch]
 ENCODER_OUTPUT = "embeddings"  # float32 [batch, dim]
 ENCODER_WINNERS = "winners"  # v2, max pooling: int64 [batch, dim], the token position that wins each dim
-HEAD_INPUTS = ("u", "v")  # float32 [batch, dim] each
+HEAD_INPUTS = ("u", "v")  # float32 [batch, dim] each; the output is named per task (pairscore.tasks)
 HEAD_FEATURES = "features"  # v2, when card["features"] is set: float32 [batch, len(names)]
-HEAD_OUTPUTS = {  # per task: output name, float32
-    "entailment": "probabilities",  # [batch, len(labels)], softmax
-    "paraphrase": "probability",  # [batch], sigmoid of the positive class
-    "ranking": "score",  # [batch], unbounded relevance score
-}
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"  # ids 0 and 1
-
-# Labels per task, in the order of the head's output (ids follow the hub datasets).
-LABELS = {
-    "entailment": ["entailment", "neutral", "contradiction"],
-    "paraphrase": ["not_paraphrase", "paraphrase"],
-    "ranking": ["wrong", "correct"],
-}
 
 
 class ArtifactError(Exception):
@@ -73,8 +62,8 @@ def read_card(model_dir: Path) -> dict[str, Any]:
         raise ArtifactError(
             f"{card_path}: format_version {card['format_version']!r}, this pairscore reads {list(READABLE_VERSIONS)}"
         )
-    if card["task"] not in TASKS:
-        raise ArtifactError(f"{card_path}: task {card['task']!r} is not one of {TASKS}")
+    if card["task"] not in tasks.NAMES:
+        raise ArtifactError(f"{card_path}: task {card['task']!r} is not one of {tasks.NAMES}")
     for name, expected in card["files"].items():
         path = model_dir / name
         if not path.is_file():

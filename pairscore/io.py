@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+import pyarrow.parquet as pq
+
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -80,8 +82,6 @@ def _csv_rows(handle: TextIO) -> Iterator[tuple[int, dict | Exception]]:
 
 
 def _parquet_rows(path: Path | BinaryIO) -> Iterator[tuple[int, dict | Exception]]:
-    import pyarrow.parquet as pq
-
     number = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
         for row in batch.to_pylist():

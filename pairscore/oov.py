@@ -1,4 +1,4 @@
-"""Fallback-token rates: how much of a text a tokenizer could not represent (card `oov`, issue 8's <= 1% target).
+"""Fallback-token rates: how much of a text a tokenizer could not represent (card `oov`; the target is <= 1%).
 
 One definition for the card (export), `pairscore evaluate`, the ablation's vocabulary table and the tests.
 Needs `tokenizers` only, so it runs on the serving install.

@@ -36,8 +36,8 @@ import pyarrow.parquet as pq
 
 from pairscore import artifact
 from pairscore.io import FORMATS, file_format, iter_rows
-from service.batch import chunks, error_line, first_schema, fit_schema, score_rows, summary, unknown_fields
 from service.loading import check_model
+from service.rows import chunks, error_line, first_schema, fit_schema, score_rows, summary, unknown_fields
 from service.runtime import PairModel
 
 READ_CPUS = 0  # read tasks claim no CPU (reading is light next to scoring): the actors may hold every CPU

@@ -35,12 +35,6 @@ class LimitExceeded(BentoMLException):
     error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
-class Overloaded(BentoMLException):
-    """Too many requests at once or too slow to answer (503 with Retry-After)."""
-
-    error_code = HTTPStatus.SERVICE_UNAVAILABLE
-
-
 def code_for(status: int) -> str:
     return CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
 

@@ -14,16 +14,18 @@ which of the two an answer used.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from service.runtime import PairModel
+from pairscore.artifact import ArtifactError
+from service.explain_page import render_page
+from service.runtime import PairModel
 
 Method = Literal["winners", "occlusion"]
 
@@ -101,10 +103,6 @@ def table(answer: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pairscore.artifact import ArtifactError
-    from service.explain_page import render_page
-    from service.runtime import PairModel
-
     parser = argparse.ArgumentParser(
         prog="pairscore explain", description="Score one pair and show which tokens each sentence vector comes from."
     )
@@ -121,8 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     answer = explain_pair(model, args.a, args.b)
     if args.json:
-        import json
-
         print(json.dumps(answer))
     else:
         print(table(answer))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from pairscore import artifact
+from pairscore import artifact, tasks
 from service.cache import CachedPairModel, VectorCache
 from service.runtime import PairModel
 
@@ -53,8 +53,9 @@ def check_model(model: PairModel, task: str) -> None:
     card_path = model.model_dir / artifact.CARD_FILE
     if model.task != task:
         raise artifact.ArtifactError(f"{card_path}: task {model.task!r}, but the folder is served as {task!r}")
-    if sorted(model.labels) != sorted(artifact.LABELS[task]):
-        raise artifact.ArtifactError(f"{card_path}: labels {model.labels}, expected {artifact.LABELS[task]}")
+    expected = list(tasks.TASKS[task].labels)
+    if sorted(model.labels) != sorted(expected):
+        raise artifact.ArtifactError(f"{card_path}: labels {model.labels}, expected {expected}")
     try:
         vectors = model.encode(["", "a probe sentence ."])
     except Exception as exc:  # onnxruntime errors are untyped
@@ -77,7 +78,7 @@ def read_cards(root: Path | None = None) -> dict[str, dict]:
     """The three cards (hashes checked), for what needs no model: labels, thresholds, /info."""
     root = Path(root or model_root())
     cards = {}
-    for task in artifact.TASKS:
+    for task in tasks.NAMES:
         card = artifact.read_card(root / task)
         if card["task"] != task:
             raise artifact.ArtifactError(

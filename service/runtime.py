@@ -15,8 +15,9 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from pairscore import artifact
+from pairscore import artifact, tasks
 from pairscore.features import PairFeatures
+from pairscore.padding import pad
 
 DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
 DEFAULT_MAX_TOKENS = 128  # for a card without max_tokens
@@ -28,7 +29,7 @@ def default_threads() -> int:
     return int(value) if value else max(1, min(4, os.cpu_count() or 1))
 
 
-def _session(path: Path, threads: int, inputs: Sequence[str], output: str) -> ort.InferenceSession:
+def open_session(path: Path, threads: int, inputs: Sequence[str], output: str) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -65,12 +66,9 @@ def _pair_features(model_dir: Path, described: dict[str, Any] | None) -> PairFea
     return features
 
 
-def _padded(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
-    """Encoder inputs for tokenized texts: ids right-padded with 0 to the longest (at least 1), and the lengths."""
-    batch = np.zeros((len(ids), max([1, *map(len, ids)])), dtype=np.int64)
-    for row, seq in enumerate(ids):
-        batch[row, : len(seq)] = seq
-    return {"input_ids": batch, "lengths": np.array([len(seq) for seq in ids], dtype=np.int64)}
+def encoder_inputs(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    """The encoder graph's inputs for tokenized texts: ids right-padded with 0 to the longest, and the lengths."""
+    return dict(zip(artifact.ENCODER_INPUTS, pad(ids)))
 
 
 class PairModel:
@@ -104,13 +102,13 @@ class PairModel:
         self.tokenizer.enable_truncation(self.max_tokens)
         threads = threads or default_threads()
         self.encoder_file = encoder_file or graphs["encoder"]
-        self._encoder = _session(
+        self._encoder = open_session(
             self.model_dir / self.encoder_file, threads, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT
         )
-        self.output_name = artifact.HEAD_OUTPUTS[self.task]
+        self.output_name = tasks.get(self.task).output
         self.features: PairFeatures | None = _pair_features(self.model_dir, self.card.get("features"))
         head_inputs = artifact.HEAD_INPUTS + ((artifact.HEAD_FEATURES,) if self.features else ())
-        self._head = _session(self.model_dir / graphs["head"], threads, head_inputs, self.output_name)
+        self._head = open_session(self.model_dir / graphs["head"], threads, head_inputs, self.output_name)
         self.dim: int = int(self.card["dim"])
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
@@ -126,7 +124,7 @@ class PairModel:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), chunk):
             members = order[start : start + chunk]
-            out[members] = self._encoder.run([artifact.ENCODER_OUTPUT], _padded([ids[i] for i in members]))[0]
+            out[members] = self._encoder.run([artifact.ENCODER_OUTPUT], encoder_inputs([ids[i] for i in members]))[0]
         return out
 
     @property
@@ -137,7 +135,7 @@ class PairModel:
     def winners(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Max-pool winners [len(ids), dim] from one padded batch: the position of the token that gives each dim
         of each text's vector. Only /explain asks for them; the plain encoding path asks for `embeddings` only."""
-        return self._encoder.run([artifact.ENCODER_WINNERS], _padded(ids))[0]
+        return self._encoder.run([artifact.ENCODER_WINNERS], encoder_inputs(ids))[0]
 
     def encode(self, texts: Sequence[str], chunk: int = DEFAULT_CHUNK) -> np.ndarray:
         """Sentence vectors; each distinct text is encoded once."""

@@ -15,10 +15,11 @@ from typing import Annotated, Any, Literal
 from bentoml.validators import ContentType
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from pairscore.tasks import TASKS
+from pairscore.tasks import TaskName as Task
 from service.limits import Limits
 
 LIMITS = Limits.from_env()
-Task = Literal["entailment", "paraphrase", "ranking"]
 Text = Field(json_schema_extra={"maxLength": LIMITS.max_chars})
 # A fixed media type: BentoML otherwise derives it from the output's JSON schema, rebuilt on every response.
 JSON = ContentType("application/json")
@@ -45,7 +46,7 @@ class Probabilities(BaseModel):
 
 
 class EntailmentResult(BaseModel):
-    label: Literal["entailment", "neutral", "contradiction"]
+    label: Literal[TASKS["entailment"].labels]  # type: ignore[valid-type]
     probabilities: Probabilities
 
 

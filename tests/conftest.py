@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
-CONFIGS = ROOT / "training" / "configs"
-TASKS = ("entailment", "paraphrase", "ranking")
+from helpers import CONFIGS, FIXTURE_DATA, TASKS
 
 # Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source), calibration
 # slices included: a release recipe's (e.g. twitter_url/train[-3000:-2000]) would be empty here.
@@ -52,9 +49,12 @@ def tiny_train_args(task: str, root: Path, *extra: str) -> list[str]:
 
 
 def best_checkpoint(root: Path, task: str) -> Path:
-    found = sorted((root / task).glob("version_*/checkpoints/epoch=*.ckpt"))
-    assert found, f"no checkpoint under {root / task}"
-    return found[-1]
+    """The checkpoint the latest run of `task` under root handed over in its best.json."""
+    from training.runs import BEST_FILE, Best
+
+    found = sorted((root / task).glob(f"version_*/{BEST_FILE}"), key=lambda p: int(p.parent.name.split("_")[1]))
+    assert found, f"no {BEST_FILE} under {root / task}"
+    return Path(Best.read(found[-1]).checkpoint)
 
 
 def train_and_export(runs: Path, models: Path, train_extra=lambda task: [], export_extra=lambda task: []) -> Path:

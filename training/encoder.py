@@ -58,7 +58,10 @@ class SentenceEncoder(nn.Module):
                 rnn.bias_hh_l0.data[hidden_size : 2 * hidden_size] = 0.0
 
     def states(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Last layer's per-token states [batch, seq, dim], the mask of real tokens [batch, seq], lengths [batch, 1] (>= 1)."""
+        """Last layer's per-token states [batch, seq, dim], the mask of real tokens [batch, seq], lengths [batch, 1].
+
+        Lengths are at least 1.
+        """
         lengths = lengths.clamp(min=1).unsqueeze(1)  # an empty text is one [PAD] token
         steps = torch.arange(input_ids.size(1), device=input_ids.device).unsqueeze(0)
         valid = steps < lengths  # [batch, seq]

@@ -1,4 +1,5 @@
-"""Evaluators as classes: each takes any `encode(texts) -> vectors` (torch model or served ONNX graphs) and returns a metric.
+"""Evaluators as classes: each takes any `encode(texts) -> vectors` (torch model or served ONNX graphs)
+and returns a metric.
 
 STSEvaluator answers "are the /embed vectors useful on their own?": the Spearman
 correlation between the plain cosine of two texts' vectors and the gold similarity
@@ -15,7 +16,7 @@ import torch
 from torchmetrics.functional import spearman_corrcoef
 
 from pairscore.schema import detect_columns
-from training.data import load_rows
+from pairscore.specs import load_rows
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 STS_SPLIT = "stsb/validation"

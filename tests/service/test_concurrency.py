@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 import httpx
+
+from helpers import TASKS, merged_batches
 from server_process import start_server, stop_server
 
 WORDS = "a the dog cat man woman runs sleeps eats plays in on park house food ball".split()
@@ -21,23 +22,6 @@ def body(i: int) -> dict:
         for j in range(1 + i % 3)
     ]
     return {"pairs": pairs}
-
-
-def merged_batches(metrics: str, method: str = "entailment") -> tuple[float, float]:
-    """(adaptive batches run, of which merged more than one request) for a batchable API."""
-
-    def value(pattern: str) -> float:
-        found = re.search(pattern + rf'\{{[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)', metrics)
-        return float(found.group(1)) if found else 0.0
-
-    count = value(r"bentoml_service_adaptive_batch_size_count")
-    singles = float(
-        re.search(
-            rf'bentoml_service_adaptive_batch_size_bucket\{{le="1.0",[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)',
-            metrics,
-        ).group(1)
-    )
-    return count, count - singles
 
 
 def test_concurrent_clients_get_their_own_answers_merged(server, client):
@@ -76,9 +60,7 @@ def test_mixed_endpoints_merged_give_the_same_numbers(server, client):
                 ("/paraphrase", {"pairs": [{"text_a": WORDS[i % 16], "text_b": " ".join(WORDS[: i % 7 + 1])}]})
             )
         else:
-            requests.append(
-                ("/embed", {"texts": WORDS[i % 5 : i % 5 + 3], "task": ["entailment", "paraphrase", "ranking"][i % 3]})
-            )
+            requests.append(("/embed", {"texts": WORDS[i % 5 : i % 5 + 3], "task": TASKS[i % 3]}))
     alone = [client.post(path, json=payload).json() for path, payload in requests]
 
     async def hammer() -> list[httpx.Response]:

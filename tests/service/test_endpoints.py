@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from helpers import TASKS, post
 from service.runtime import PairModel
 
 PAIRS = [
@@ -19,13 +20,7 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def runtime(tiny_models):
-    return {task: PairModel(tiny_models / task) for task in ("entailment", "paraphrase", "ranking")}
-
-
-def post(client, path, body):
-    response = client.post(path, json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
+    return {task: PairModel(tiny_models / task) for task in TASKS}
 
 
 def test_entailment_matches_runtime(client, runtime):
@@ -64,7 +59,7 @@ def test_rank_sorted_all_and_top_k(client, runtime):
     assert len(post(client, "/rank", {"question": "q", "answers": ["a"], "top_k": 10})) == 1
 
 
-@pytest.mark.parametrize("task", ["entailment", "paraphrase", "ranking"])
+@pytest.mark.parametrize("task", TASKS)
 def test_embed_per_task(client, runtime, task):
     texts = ["A dog runs.", "", "a dog runs"]
     out = post(client, "/embed", {"texts": texts, "task": task})
@@ -80,7 +75,7 @@ def test_embed_defaults_to_entailment(client, runtime):
 
 def test_info_lists_models_and_limits(client, runtime):
     info = post(client, "/info", {})
-    assert set(info["models"]) == {"entailment", "paraphrase", "ranking"}
+    assert set(info["models"]) == set(TASKS)
     for task, card in info["models"].items():
         assert card["labels"] == runtime[task].labels
         assert card["dim"] == runtime[task].dim

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from server_process import REPO, serving
 
-from pairscore import artifact
+from helpers import MODELS, TASKS
+from server_process import REPO, serving
 from service.runtime import PairModel
 
 LONG = "x" * 2001  # PAIRSCORE_MAX_CHARS is 2000 in server_process.TEST_LIMITS
@@ -19,7 +19,7 @@ PAIRS = [
     ("Two dogs run through the snow.", "The cat is sleeping on the couch."),
     ("A child eats.", ""),
 ]
-SHIPPED = REPO / "models"
+SHIPPED = MODELS
 
 
 def endpoint_answer(client, task: str, a: str, b: str) -> dict:
@@ -54,7 +54,7 @@ def check_explanation(model_dir: Path, task: str, a: str, b: str, body: dict) ->
             assert min(side["weights"]) >= 0 and abs(sum(side["weights"]) - 1) <= 1e-6
 
 
-@pytest.mark.parametrize("task", artifact.TASKS)
+@pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("a, b", PAIRS)
 def test_result_is_the_task_endpoint_answer(client, tiny_models, task, a, b):
     response = client.post("/explain", json={"task": task, "text_a": a, "text_b": b})
@@ -117,12 +117,12 @@ def test_ui_is_served_by_the_same_service(client):
 @pytest.fixture(scope="module")
 def shipped_client(tmp_path_factory: pytest.TempPathFactory):
     """A real server on the shipped models/ (they carry the winners output)."""
-    assert all(PairModel(SHIPPED / task).has_winners for task in artifact.TASKS)
+    assert all(PairModel(SHIPPED / task).has_winners for task in TASKS)
     with serving(SHIPPED, tmp_path_factory.mktemp("shipped")) as http:
         yield http
 
 
-@pytest.mark.parametrize("task", artifact.TASKS)
+@pytest.mark.parametrize("task", TASKS)
 def test_shipped_models_explain_their_own_answers(shipped_client, task):
     a, b = PAIRS[0]
     body = shipped_client.post("/explain", json={"task": task, "text_a": a, "text_b": b}).json()

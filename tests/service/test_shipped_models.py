@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+
+from helpers import MODELS, merged_batches
+from pairscore.specs import DataError, load_pairs
 from server_process import start_server, stop_server
 
-from training.data import DataError, load_pairs
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
 N = 200
 TOL = 1e-6
 SPECS = {
@@ -36,6 +35,7 @@ SERVED = {
 
 @pytest.fixture(scope="module")
 def pairs() -> dict[str, list[tuple[str, str]]]:
+    pytest.importorskip("datasets", reason="loads the shared splits: needs the 'train' extra")
     try:
         return {task: [(p.text_a, p.text_b) for p in load_pairs(spec, task)][:N] for task, spec in SPECS.items()}
     except DataError as exc:
@@ -90,18 +90,6 @@ def max_diff(a, b) -> float:
     return float(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)).max())
 
 
-def batches_merged(metrics: str, task: str) -> float:
-    """Adaptive batches of `task` that merged more than one request (BentoML's histogram)."""
-
-    def value(pattern: str) -> float:
-        found = re.search(pattern + rf'\{{[^}}]*method_name="{task}"[^}}]*\}} ([0-9.e+]+)', metrics)
-        return float(found.group(1)) if found else 0.0
-
-    return value("bentoml_service_adaptive_batch_size_count") - value(
-        r'bentoml_service_adaptive_batch_size_bucket\{le="1.0",'
-    )
-
-
 @pytest.mark.parametrize("task", ["entailment", "paraphrase"])
 def test_batch_equals_single_on_shipped_models(servers, pairs, task):
     url = servers["off"].url
@@ -109,13 +97,13 @@ def test_batch_equals_single_on_shipped_models(servers, pairs, task):
     with httpx.Client(base_url=url, timeout=60) as client:
         alone = [score(client, task, [pair])[0] for pair in data]
         together = score(client, task, data)
-        before = batches_merged(client.get("/metrics").text, task)
+        before = merged_batches(client.get("/metrics").text, task)[1]
         # every pair as its own request, plus the same pairs in requests of 7, all at once, so the batcher mixes them
         singles, sevens = (
             asyncio.run(merged(url, task, [[p] for p in data])),
             asyncio.run(merged(url, task, [data[i : i + 7] for i in range(0, N, 7)])),
         )
-        after = batches_merged(client.get("/metrics").text, task)
+        after = merged_batches(client.get("/metrics").text, task)[1]
     assert len(data) == N
     assert max_diff(together, alone) <= TOL
     assert max_diff([row[0] for row in singles], alone) <= TOL

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from server_process import REPO, free_port, serve_command, serve_env
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_process import serving
 
+from helpers import post
+from server_process import serving
 from service.runtime import PairModel
 
 PAIRS = [
@@ -27,12 +28,6 @@ ANSWERS = ["The Eiffel Tower was built in 1889 .", "Paris is in France.", "", "i
 def v2_client(tiny_v2_models: Path, tmp_path_factory: pytest.TempPathFactory):
     with serving(tiny_v2_models, tmp_path_factory.mktemp("serve_v2")) as http:
         yield http
-
-
-def post(client, path, body):
-    response = client.post(path, json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_served_ranking_uses_the_pair_features(v2_client, tiny_v2_models):

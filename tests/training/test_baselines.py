@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,41 +12,69 @@ pytest.importorskip("sklearn")
 pytest.importorskip("rank_bm25")
 pytest.importorskip("datasets")
 
+import yaml  # noqa: E402
+
+from helpers import CONFIGS, TASKS  # noqa: E402
+from helpers import FIXTURE_DATA as FIXTURES  # noqa: E402
 from pairscore import metrics  # noqa: E402
-from training.baselines import common, lexical  # noqa: E402
+from pairscore.tasks import TASKS as REGISTRY  # noqa: E402
+from training.studies.baselines import common, lexical  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
-SMALL = ["--snli-holdout", "20", "--twitter-holdout", "20", "--mrpc-holdout", "10"]
+# The release recipes with fixture-sized splits (the fixtures hold a few dozen rows per source).
+TINY_SPLITS = {
+    "entailment": {
+        "train": ["snli_cad/train", "sick/train", "snli/validation[:-20]"],
+        "val": ["snli/validation[-20:]"],
+    },
+    "paraphrase": {"train": ["twitter_url/train[:-20]"], "val": ["twitter_url/train[-20:]", "mrpc/train[-10:]"]},
+    "ranking": {"train": ["wiki_qa/train"], "val": ["wiki_qa/validation"]},
+}
 
 
-def _check_results(res: dict, tasks=("entailment", "paraphrase", "ranking")) -> None:
+@pytest.fixture
+def small(tmp_path) -> list[str]:
+    """--recipes pointing at the release recipes with TINY_SPLITS."""
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    for task in TASKS:
+        config = yaml.safe_load((CONFIGS / f"{task}.yaml").read_text())
+        config["data"].update(TINY_SPLITS[task])
+        (folder / f"{task}.yaml").write_text(yaml.safe_dump(config))
+    return ["--recipes", str(folder)]
+
+
+def _check_results(res: dict, tasks=TASKS) -> None:
     assert set(res["tasks"]) == set(tasks)
     for task, r in res["tasks"].items():
-        assert r["select_split"] in r["metrics"]
+        assert set(r["select_splits"]) == set(TINY_SPLITS[task]["val"]) <= set(r["metrics"])
         assert r["train_seconds"] >= 0 and r["head_params"] > 0
         for m in r["metrics"].values():
-            value = m[common.SELECT_METRIC[task]]
+            value = m[REGISTRY[task].metric]
             assert 0.0 <= value <= 1.0
-    assert res["command"].startswith("python -m training.baselines.")
+    assert res["command"].startswith("python -m training.studies.baselines.")
     assert "| model | task |" in res["table_markdown"]
 
 
-def test_lexical_on_fixtures(tmp_path, capsys):
+def test_lexical_on_fixtures(tmp_path, capsys, small):
     out = tmp_path / "lexical.json"
-    assert lexical.main(["--data-dir", str(FIXTURES), "--out", str(out), *SMALL]) == 0
+    assert lexical.main(["--data-dir", str(FIXTURES), "--out", str(out), *small]) == 0
     res = json.loads(out.read_text())
     _check_results(res)
-    assert res["tasks"]["entailment"]["metrics"]["snli_val_last20"]["n"] == 20
-    assert res["tasks"]["paraphrase"]["metrics"]["twitter_last20"]["n"] == 20
-    assert res["tasks"]["paraphrase"]["metrics"]["mrpc_last10"]["n"] == 10
-    assert res["tasks"]["ranking"]["metrics"]["wiki_qa_val"]["questions"] >= 1
+    assert res["tasks"]["entailment"]["metrics"]["snli/validation[-20:]"]["n"] == 20
+    assert res["tasks"]["entailment"]["metrics"]["sick/validation"]["n"] > 0  # reported, never selected on
+    assert res["tasks"]["paraphrase"]["metrics"]["twitter_url/train[-20:]"]["n"] == 20
+    assert res["tasks"]["paraphrase"]["metrics"]["mrpc/train[-10:]"]["n"] == 10
+    assert res["tasks"]["ranking"]["metrics"]["wiki_qa/validation"]["questions"] >= 1
     assert "| lexical | paraphrase |" in capsys.readouterr().out
 
 
-def test_splits_hold_out_the_last_lines():
-    sp = common.task_splits("entailment")
-    assert sp.train[-1] == "snli/validation[:-1000]" and sp.select[1] == ("snli/validation[-1000:]",)
-    pairs = common.load_sources(FIXTURES, "paraphrase", common.task_splits("paraphrase", twitter_holdout=20).select[1])
+def test_splits_are_the_release_recipes():
+    for task in TASKS:
+        data = yaml.safe_load((CONFIGS / f"{task}.yaml").read_text())["data"]
+        sp = common.task_splits(task)
+        assert list(sp.train) == data["train"] and list(sp.select) == data["val"]
+        assert set(sp.report) == set(REGISTRY[task].reported) - set(data["val"])
+    pairs = common.load_sources(FIXTURES, "paraphrase", ["twitter_url/train[-20:]"])
     last = [json.loads(line) for line in (FIXTURES / "twitter_url" / "train.jsonl").read_text().splitlines()][-20:]
     assert [p.text_a for p in pairs] == [row["sentence1"] for row in last]
 
@@ -63,10 +90,10 @@ def test_f1_threshold_and_tokenize():
     assert common.tokenize("Don't") == ["do", "n't"]
 
 
-def test_minilm_head_with_a_stand_in_encoder(tmp_path):
+def test_minilm_head_with_a_stand_in_encoder(tmp_path, small):
     """The MiniLM script end to end, with a hashing bag-of-words encoder instead of the model."""
     pytest.importorskip("torch")
-    from training.baselines import minilm
+    from training.studies.baselines import minilm
 
     def encode(texts):
         out = np.zeros((len(texts), 32), np.float32)
@@ -88,7 +115,7 @@ def test_minilm_head_with_a_stand_in_encoder(tmp_path):
         "3",
         "--hidden",
         "16",
-        *SMALL,
+        *small,
     ]
     assert minilm.main(argv, encoder=encode) == 0
     res = json.loads(out.read_text())

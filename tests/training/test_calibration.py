@@ -1,19 +1,16 @@
 """Temperature scaling: fit, ECE in training (torchmetrics) == ECE in serving (numpy), folded into the exported head."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import FIXTURE_DATA  # noqa: E402
 from pairscore import artifact, metrics  # noqa: E402
+from pairscore.specs import load_pairs  # noqa: E402
 from service.evaluate import calibration_errors  # noqa: E402
 from service.runtime import PairModel  # noqa: E402
 from training import calibration  # noqa: E402
-from training.data import load_pairs  # noqa: E402
-
-FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 
 
 def overconfident(
@@ -98,7 +95,7 @@ def test_a_degenerate_slice_keeps_the_temperature_bounded():
 
 
 def test_reliability_diagram_shows_the_card_ece(tiny_v2_models, tmp_path):
-    from training import reliability
+    from training.studies import reliability
 
     lines = reliability.plot(tiny_v2_models, tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 0

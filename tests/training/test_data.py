@@ -1,21 +1,21 @@
 """Sources by name, split specs, the data-dir rules, and length-bucketed batching."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 
+from helpers import FIXTURE_DATA  # noqa: E402
+from pairscore import specs  # noqa: E402
 from training import data  # noqa: E402
-
-FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+from training.batching import BucketBatchSampler  # noqa: E402
 
 
 def test_split_specs_follow_the_held_out_rules():
-    assert len(data.load_pairs("snli/validation", "entailment", FIXTURE_DATA)) == 60
-    head = data.load_pairs("snli/validation[:-20]", "entailment", FIXTURE_DATA)
-    tail = data.load_pairs("snli/validation[-20:]", "entailment", FIXTURE_DATA)
+    assert len(specs.load_pairs("snli/validation", "entailment", FIXTURE_DATA)) == 60
+    head = specs.load_pairs("snli/validation[:-20]", "entailment", FIXTURE_DATA)
+    tail = specs.load_pairs("snli/validation[-20:]", "entailment", FIXTURE_DATA)
     assert (len(head), len(tail)) == (40, 20)
     assert not {(p.text_a, p.text_b) for p in head} & {(p.text_a, p.text_b) for p in tail}
 
@@ -32,7 +32,7 @@ def test_split_specs_follow_the_held_out_rules():
     ],
 )
 def test_every_source_maps_to_canonical_pairs(spec, task):
-    pairs = data.load_pairs(spec, task, FIXTURE_DATA)
+    pairs = specs.load_pairs(spec, task, FIXTURE_DATA)
     assert pairs and all(
         isinstance(p.text_a, str) and isinstance(p.text_b, str) and p.label in (0, 1, 2) for p in pairs
     )
@@ -44,41 +44,41 @@ def test_snli_rows_without_a_gold_label_are_dropped(tmp_path):
     (tmp_path / "snli").mkdir()
     rows = [{"premise": "a", "hypothesis": "b", "label": label} for label in (0, -1, 2)]
     (tmp_path / "snli" / "validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert [p.label for p in data.load_pairs("snli/validation", "entailment", tmp_path)] == [0, 2]
+    assert [p.label for p in specs.load_pairs("snli/validation", "entailment", tmp_path)] == [0, 2]
 
 
 def test_data_dir_flag_then_env_then_default(monkeypatch, tmp_path):
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    assert data.resolve_data_dir() == data.DEFAULT_DATA_DIR
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
-    assert data.resolve_data_dir() == tmp_path
-    assert data.resolve_data_dir("/elsewhere") == data.DEFAULT_DATA_DIR.__class__("/elsewhere")
+    monkeypatch.delenv(specs.DATA_DIR_ENV, raising=False)
+    assert specs.resolve_data_dir() == specs.DEFAULT_DATA_DIR
+    monkeypatch.setenv(specs.DATA_DIR_ENV, str(tmp_path))
+    assert specs.resolve_data_dir() == tmp_path
+    assert specs.resolve_data_dir("/elsewhere") == specs.DEFAULT_DATA_DIR.__class__("/elsewhere")
 
 
 def test_a_missing_data_file_is_named(tmp_path):
-    with pytest.raises(data.DataError, match=str(tmp_path / "snli" / "validation.jsonl")):
-        data.load_pairs("snli/validation", "entailment", tmp_path)
+    with pytest.raises(specs.DataError, match=str(tmp_path / "snli" / "validation.jsonl")):
+        specs.load_pairs("snli/validation", "entailment", tmp_path)
 
 
 @pytest.mark.parametrize(
     "spec,message", [("nope/train", "unknown source"), ("snli", "SOURCE/SPLIT"), ("snli/validation[x]", "SOURCE/SPLIT")]
 )
 def test_bad_split_specs_are_named(spec, message):
-    with pytest.raises(data.DataError, match=message):
-        data.parse_spec(spec)
+    with pytest.raises(specs.DataError, match=message):
+        specs.parse_spec(spec)
 
 
 def test_a_source_of_another_task_is_refused():
-    with pytest.raises(data.DataError, match="twitter_url is a paraphrase source"):
-        data.load_pairs("twitter_url/train", "entailment", FIXTURE_DATA)
+    with pytest.raises(specs.DataError, match="twitter_url is a paraphrase source"):
+        specs.load_pairs("twitter_url/train", "entailment", FIXTURE_DATA)
 
 
 def test_batches_keep_questions_whole_and_padding_small():
-    pairs = data.load_pairs("wiki_qa/train", "ranking", FIXTURE_DATA)
+    pairs = specs.load_pairs("wiki_qa/train", "ranking", FIXTURE_DATA)
     texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     ids = {t: list(range(len(t.split()))) for t in texts}
     dataset = data.EncodedPairs(pairs, ids)
-    sampler = data.BucketBatchSampler(dataset, batch_size=16, chunk_batches=2, seed=0)
+    sampler = BucketBatchSampler(dataset.units, dataset.lengths, batch_size=16, chunk_batches=2, seed=0)
     batches = list(sampler)
     assert sorted(i for b in batches for i in b) == list(range(len(pairs)))
     for batch in batches:
@@ -88,10 +88,10 @@ def test_batches_keep_questions_whole_and_padding_small():
 
 
 def test_pair_batches_are_sorted_by_length_within_chunks():
-    pairs = data.load_pairs("snli/validation", "entailment", FIXTURE_DATA)
+    pairs = specs.load_pairs("snli/validation", "entailment", FIXTURE_DATA)
     ids = {t: [2] * len(t.split()) for p in pairs for t in (p.text_a, p.text_b)}
     dataset = data.EncodedPairs(pairs, ids)
-    batches = list(data.BucketBatchSampler(dataset, batch_size=8, chunk_batches=100, shuffle=False))
+    batches = list(BucketBatchSampler(dataset.units, dataset.lengths, batch_size=8, chunk_batches=100, shuffle=False))
     longest = [max(max(len(dataset.a[i]), len(dataset.b[i])) for i in b) for b in batches]
     assert longest == sorted(longest) and sum(map(len, batches)) == len(pairs)
     batch = data.collate([dataset[i] for i in batches[0]])

@@ -15,11 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="training extra")
 
+from helpers import FIXTURE_DATA, ROOT  # noqa: E402
 from pairscore.schema import Pair  # noqa: E402
-from training.data import BucketBatchSampler, DataError, EncodedPairs  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
+from pairscore.specs import DataError  # noqa: E402
+from training.batching import BucketBatchSampler  # noqa: E402
+from training.data import EncodedPairs  # noqa: E402
+from training.runs import BEST_FILE, Best  # noqa: E402
 
 
 def encoded(pairs: int, questions: int = 0) -> EncodedPairs:
@@ -35,7 +36,10 @@ def encoded(pairs: int, questions: int = 0) -> EncodedPairs:
 )
 def test_ddp_ranks_share_every_pair_once_in_as_many_batches(replicas, pairs, questions, shuffle):
     dataset = encoded(pairs, questions)
-    ranks = [BucketBatchSampler(dataset, 8, 2, shuffle, seed=7, num_replicas=replicas, rank=r) for r in range(replicas)]
+    ranks = [
+        BucketBatchSampler(dataset.units, dataset.lengths, 8, 2, shuffle, seed=7, num_replicas=replicas, rank=r)
+        for r in range(replicas)
+    ]
     for _ in range(2):  # each epoch re-plans; the ranks stay in step
         batches = [list(sampler) for sampler in ranks]
         assert len({len(b) for b in batches}) == 1 and all(len(sampler) == len(b) for sampler, b in zip(ranks, batches))
@@ -48,13 +52,16 @@ def test_ddp_ranks_share_every_pair_once_in_as_many_batches(replicas, pairs, que
 
 def test_one_process_batches_are_unchanged_by_the_distributed_split():
     dataset = encoded(50, 7)
-    single = BucketBatchSampler(dataset, 8, 2, True, seed=3)
-    assert list(BucketBatchSampler(dataset, 8, 2, True, seed=3, num_replicas=1, rank=0)) == list(single)
+    single = BucketBatchSampler(dataset.units, dataset.lengths, 8, 2, True, seed=3)
+    assert list(BucketBatchSampler(dataset.units, dataset.lengths, 8, 2, True, seed=3, num_replicas=1, rank=0)) == list(
+        single
+    )
 
 
 def test_fewer_units_than_ranks_is_refused():
     with pytest.raises(DataError, match="3 batch units"):
-        BucketBatchSampler(encoded(6, 3), 8, 2, num_replicas=4, rank=0)
+        dataset = encoded(6, 3)
+        BucketBatchSampler(dataset.units, dataset.lengths, 8, 2, num_replicas=4, rank=0)
 
 
 def pairscore(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -76,7 +83,9 @@ def test_ddp_two_cpu_processes_train_export_and_evaluate(tiny_recipe, tmp_path):
     assert "Starting with 2 processes" in done.stderr + done.stdout
     best = re.findall(r"best checkpoint: (\S+) \(val_accuracy=([0-9.]+)\)", done.stdout)
     assert len(best) == 2 and best[0] == best[1], done.stdout  # every rank selected the same checkpoint
-    checkpoint, val_accuracy = Path(best[0][0]), float(best[0][1])
+    (handed,) = (tmp_path / "runs" / "entailment").glob(f"version_*/{BEST_FILE}")  # rank 0 wrote it, once
+    checkpoint, val_accuracy = Path(Best.read(handed).checkpoint), Best.read(handed).score
+    assert (str(checkpoint), val_accuracy) == (best[0][0], pytest.approx(float(best[0][1]), abs=1e-4))
     saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["pairscore"]
     train_rows = sum(source["rows"] for source in saved["data"] if source["role"] == "train")
     assert (

@@ -8,11 +8,12 @@ import pytest
 pytest.importorskip("torch")
 datasets = pytest.importorskip("datasets")
 
+from helpers import FIXTURE_DATA, ROOT  # noqa: E402
 from training import distill  # noqa: E402
+from training.distill_module import load_distilled  # noqa: E402
+from training.runs import BEST_FILE, Best  # noqa: E402
 from training.teacher import training_texts  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
 # The release's TRAINING_SPECS at fixture size (the fixtures hold a few dozen rows per source).
 FIXTURE_SPECS = (
     "snli_cad/train",
@@ -62,8 +63,8 @@ def test_distilled_encoder_starts_a_task_recipe(tmp_path, tiny_recipe):
     from training import cli
 
     assert distill.main(distill_args(tmp_path)) == 0
-    checkpoint = next((tmp_path / "distill").glob("version_0/checkpoints/epoch=*.ckpt"))
-    loaded = distill.load_distilled(checkpoint)
+    checkpoint = Best.read(tmp_path / "distill" / "version_0" / BEST_FILE).checkpoint
+    loaded = load_distilled(checkpoint)
     assert loaded["pairscore"]["teacher"]["texts"] > 0 and "lstm" in loaded["hparams"]["cell"]
     args = tiny_recipe(
         "entailment",

@@ -3,15 +3,16 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from pairscore import artifact
+from pairscore.tasks import TASKS as TASKS_BY_NAME
 
 onnx = pytest.importorskip("onnx", reason="training extra")
 
-FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+from helpers import FIXTURE_DATA  # noqa: E402
+
 EVAL_DATA = {
     "entailment": FIXTURE_DATA / "sick" / "validation.jsonl",
     "paraphrase": FIXTURE_DATA / "mrpc" / "train.jsonl",
@@ -66,7 +67,7 @@ def test_evaluate_prints_the_task_metrics_as_json(tiny_models, task):
 def test_card_describes_the_model(tiny_models, task):
     card = artifact.read_card(tiny_models / task)
     assert CARD_KEYS <= set(card)
-    assert card["labels"] == artifact.LABELS[task]
+    assert card["labels"] == list(TASKS_BY_NAME[task].labels)
     assert (card["threshold"] == 0.5) if task == "paraphrase" else card["threshold"] is None
     assert (
         card["graphs"]["encoder"] == artifact.ENCODER_FILE

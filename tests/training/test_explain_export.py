@@ -4,7 +4,6 @@ The exported argmax is numpy's max pool over the encoder's states.
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,12 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
+from helpers import FIXTURE_DATA, TASKS  # noqa: E402
 from pairscore import artifact  # noqa: E402
 from training import export  # noqa: E402
 from training.model import PairModule  # noqa: E402
 from training.tokenizer import build_tokenizer  # noqa: E402
-
-FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 
 
 def snli_texts() -> list[str]:
@@ -77,7 +75,7 @@ def test_only_max_pooling_exports_winners(tmp_path, pooling):
         model.encoder.forward_with_winners(torch.ones(1, 2, dtype=torch.long), torch.tensor([2]))
 
 
-@pytest.mark.parametrize("task", ["entailment", "paraphrase", "ranking"])
+@pytest.mark.parametrize("task", TASKS)
 def test_exported_model_folders_carry_winners_and_check_them(tiny_models, task):
     card = artifact.read_card(tiny_models / task)
     assert card["explain"] == artifact.ENCODER_WINNERS
@@ -91,7 +89,7 @@ def test_exported_model_folders_carry_winners_and_check_them(tiny_models, task):
 
 
 def test_numpy_lstm_reproduces_the_exported_encoder_and_its_winners(tiny_models):
-    from training.inside_lstm import REPRODUCTION_TOLERANCE, NumpyLSTM, check_against_graph
+    from training.studies.inside_lstm import REPRODUCTION_TOLERANCE, NumpyLSTM, check_against_graph
 
     texts = snli_texts()[:30] + ["", "a dog . a dog ."]
     check = check_against_graph(NumpyLSTM(tiny_models / "entailment"), tiny_models / "entailment", texts)

@@ -1,6 +1,6 @@
 """Reliability diagrams of the shipped entailment and paraphrase models: docs/reliability.png.
 
-    python -m training.reliability [--models models] [--out docs/reliability.png]
+    python -m training.studies.reliability [--models models] [--out docs/reliability.png]
 
 For every split a card reports (selection and reported), the served probabilities are
 binned as the card's ECE bins them (pairscore.metrics, 15 equal-width bins: the top
@@ -21,11 +21,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pairscore import metrics  # noqa: E402
+from pairscore import metrics, tasks  # noqa: E402
+from pairscore.specs import load_pairs  # noqa: E402
 from service.runtime import PairModel  # noqa: E402
-from training.data import load_pairs  # noqa: E402
 
-TASKS = ("entailment", "paraphrase")
+CALIBRATED = [name for name, task in tasks.TASKS.items() if task.calibrated]
 
 
 def bins(
@@ -47,7 +47,7 @@ def bins(
 def plot(models: Path, out: Path) -> list[str]:
     """Draw one panel per (task, split); returns a line per panel with its ECE before and after."""
     panels = []
-    for task in TASKS:
+    for task in CALIBRATED:
         model = PairModel(models / task)
         card = model.card
         temperature = float((card.get("calibration") or {}).get("temperature", 1.0))

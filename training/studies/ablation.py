@@ -1,6 +1,6 @@
 """The models-v2 ablation: one lever at a time, every task, every selection and reported split (docs/experiments.md).
 
-Each step is the release recipes (training/configs/<task>.yaml) with the overrides that
+Each step is the release recipes (training/configs/<task>.yaml) with the variant that
 turn the later levers off, trained for the same short epochs, exported, and measured by
 the serving code (the exporter's card metrics, `pairscore evaluate`'s numbers); the
 /embed vectors' STS-B cosine and the fallback-token rates come with each. "v1" is the
@@ -10,17 +10,34 @@ and task under runs/experiments/ablation/.
 
 from __future__ import annotations
 
+import csv
 import json
-import re
 import subprocess
-import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+from pairscore import artifact, tasks
+from pairscore.oov import oov_rates
+from pairscore.specs import load_pairs
+from pairscore.tasks import fmt
+from service.evaluate import evaluate
+from service.runtime import PairModel, encoder_inputs, open_session
+from training.embeddings import load_glove
+from training.evaluators import STSEvaluator
+from training.export import export, export_graphs, split_oov, store_table_fp16
+from training.model import PairModule
+from training.studies import release, stages
+from training.studies.stages import Variant
+from training.teacher import training_texts
+from training.tokenizer import build_tokenizer
+
 V1_REVISION = "3069653"  # the last commit with the v1 models in models/
-TASKS = ("entailment", "paraphrase", "ranking")
-ROWS = [  # (task, split, metric): the six rows of issue 8, MRPC accuracy beside its F1
+ROWS = [  # (task, split, metric): the six selection rows, MRPC accuracy beside its F1
     ("entailment", "snli/validation[-1000:]", "accuracy"),
     ("entailment", "sick/validation", "accuracy"),
     ("paraphrase", "twitter_url/train[-2000:]", "f1"),
@@ -29,72 +46,51 @@ ROWS = [  # (task, split, metric): the six rows of issue 8, MRPC accuracy beside
     ("ranking", "wiki_qa/validation", "map"),
     ("ranking", "trec_qa/validation", "map"),
 ]
-OPEN_VOCABULARY = [
-    "--data.tokenizer=minilm",
-    "--model.embeddings=minilm_frozen",
-    "--model.embedding_dim=128",
-    "--model.hidden_size=128",
-]
-WIKIQA_ONLY = [
-    '--data.train=["wiki_qa/train"]',
-    '--data.val=["wiki_qa/validation"]',
-]  # ranking before the TrecQA-data step
-# name -> overrides on training/configs/distill.yaml: the distilled encoders the steps start from ("{distilled:NAME}").
-DISTILLED = {
-    "2 epochs": ["--trainer.max_epochs=2", "--model.hidden_size=128"],
-    "12 epochs": ["--trainer.max_epochs=12", "--model.hidden_size=128"],
-    "8 epochs, hidden 192": ["--trainer.max_epochs=8", "--model.hidden_size=192"],
-    # the rest of the size sweep: no task step
-    "8 epochs, hidden 256": ["--trainer.max_epochs=8", "--model.hidden_size=256"],
-    "2 epochs, input 64": ["--trainer.max_epochs=2", "--model.hidden_size=128", "--model.embedding_dim=64"],
-    "2 epochs, input 256": ["--trainer.max_epochs=2", "--model.hidden_size=128", "--model.embedding_dim=256"],
+OPEN_VOCABULARY: Variant = {
+    "data": {"tokenizer": "minilm"},
+    "model": {"embeddings": "minilm_frozen", "embedding_dim": 128, "hidden_size": 128},
 }
+WIKIQA_ONLY: Variant = {"data": {"train": ["wiki_qa/train"], "val": ["wiki_qa/validation"]}}  # before the TrecQA step
+# The distilled encoders the steps start from: the release's, and the rest of the size sweep (no task step).
+DISTILLED: dict[str, Variant] = {
+    **release.DISTILLED,
+    "8 epochs, hidden 192": {"trainer": {"max_epochs": 8}, "model": {"hidden_size": 192}},
+    "8 epochs, hidden 256": {"trainer": {"max_epochs": 8}, "model": {"hidden_size": 256}},
+    "2 epochs, input 64": {"trainer": {"max_epochs": 2}, "model": {"hidden_size": 128, "embedding_dim": 64}},
+    "2 epochs, input 256": {"trainer": {"max_epochs": 2}, "model": {"hidden_size": 128, "embedding_dim": 256}},
+}
+FEATURES = {"data": {"features": True}}
+NO_FEATURES = {"data": {"features": False}}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One column: overrides on the release recipes, for the tasks the lever changes (the others keep the column before)."""
+    """One column: a variant of the release recipes, for the tasks the lever changes (the others keep the column
+    before), starting from the `distilled` encoder (a DISTILLED name) when one is named."""
 
-    overrides: list[str]
-    tasks: tuple[str, ...] = TASKS
-    ranking: list[str] = field(default_factory=list)  # extra overrides for the ranking recipe
+    variant: Variant
+    distilled: str | None = None
+    tasks: tuple[str, ...] = tasks.NAMES
+    ranking: Variant = field(default_factory=dict)  # more config for the ranking recipe
     side_branch: bool = False  # the next lever builds on the column before this one
 
 
 STEPS: dict[str, Step] = {
-    "+ open vocabulary": Step([*OPEN_VOCABULARY, "--data.features=false"], ranking=WIKIQA_ONLY),
-    "+ distillation": Step(
-        [*OPEN_VOCABULARY, "--data.features=false", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY
-    ),
-    "+ exact-match features": Step(
-        [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], ranking=WIKIQA_ONLY
-    ),
+    "+ open vocabulary": Step(stages.merge(OPEN_VOCABULARY, NO_FEATURES), ranking=WIKIQA_ONLY),
+    "+ distillation": Step(stages.merge(OPEN_VOCABULARY, NO_FEATURES), "2 epochs", ranking=WIKIQA_ONLY),
+    "+ exact-match features": Step(stages.merge(OPEN_VOCABULARY, FEATURES), "2 epochs", ranking=WIKIQA_ONLY),
     "shared encoder (distilled, frozen)": Step(
-        [
-            *OPEN_VOCABULARY,
-            "--data.features=true",
-            "--model.init_encoder={distilled:2 epochs}",
-            "--model.freeze_encoder=true",
-        ],
+        stages.merge(OPEN_VOCABULARY, FEATURES, {"model": {"freeze_encoder": True}}),
+        "2 epochs",
         ranking=WIKIQA_ONLY,
         side_branch=True,
     ),
-    "+ TrecQA training data": Step(
-        [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:2 epochs}"], tasks=("ranking",)
-    ),
-    "+ longer distillation": Step(
-        [*OPEN_VOCABULARY, "--data.features=true", "--model.init_encoder={distilled:12 epochs}"]
-    ),
+    "+ TrecQA training data": Step(stages.merge(OPEN_VOCABULARY, FEATURES), "2 epochs", tasks=("ranking",)),
+    "+ longer distillation": Step(stages.merge(OPEN_VOCABULARY, FEATURES), "12 epochs"),
     "+ hidden 192": Step(
-        [
-            *OPEN_VOCABULARY,
-            "--data.features=true",
-            "--model.hidden_size=192",
-            "--model.init_encoder={distilled:8 epochs, hidden 192}",
-        ]
+        stages.merge(OPEN_VOCABULARY, FEATURES, {"model": {"hidden_size": 192}}), "8 epochs, hidden 192"
     ),
 }
-REPORTED = {"entailment": ["sick/validation"], "paraphrase": ["mrpc/train[-400:]"], "ranking": ["trec_qa/validation"]}
 VOCABULARY_SPLITS = {
     "entailment": ["snli/validation[-1000:]", "sick/validation"],
     "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
@@ -102,15 +98,10 @@ VOCABULARY_SPLITS = {
 }
 
 
-def slug(name: str) -> str:
-    """A name as a folder or file name: lower-case runs of letters and digits joined by '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
 def v1_results() -> dict[str, dict[str, dict[str, float]]]:
     """task -> split -> metrics of the shipped v1 models (served encoder), from their cards in git."""
     results = {}
-    for task in TASKS:
+    for task in tasks.NAMES:
         card = json.loads(
             subprocess.run(
                 ["git", "show", f"{V1_REVISION}:models/{task}/card.json"], capture_output=True, text=True, check=True
@@ -122,73 +113,35 @@ def v1_results() -> dict[str, dict[str, dict[str, float]]]:
 
 
 def distilled_encoder(name: str, root: Path) -> str:
-    """The best checkpoint of one DISTILLED variant, trained once (`python -m training.distill`) and noted in root/distill/."""
-    folder = root / "distill" / slug(name)
-    noted = folder / "best.txt"
-    if noted.is_file():
-        return noted.read_text().strip()
-    from training.release import run_stage
-
-    checkpoint = run_stage(
-        slug(name),
-        [
-            sys.executable,
-            "-m",
-            "training.distill",
-            "--config",
-            "training/configs/distill.yaml",
-            f"--trainer.default_root_dir={folder}",
-            "--trainer.enable_progress_bar=false",
-            *DISTILLED[name],
-        ],
-        folder,
-    )
-    noted.write_text(str(checkpoint))
-    return str(checkpoint)
+    """The best checkpoint of one DISTILLED variant, distilled once and handed over in root/distill/<name>/."""
+    folder = root / "distill" / stages.slug(name)
+    best = stages.handed_over(folder) or stages.distill(DISTILLED[name], folder, stages.slug(name))
+    return best.checkpoint
 
 
-def run_step(
-    name: str, task: str, overrides: list[str], epochs: int, root: Path, cached_only: bool = False
-) -> dict[str, Any] | None:
+def step_variant(step: Step, task: str, epochs: int, root: Path) -> Variant:
+    """The config one step trains one task with."""
+    variant = stages.merge(step.variant, step.ranking if task == "ranking" else {}, {"trainer": {"max_epochs": epochs}})
+    if step.distilled:
+        variant = stages.merge(variant, {"model": {"init_encoder": distilled_encoder(step.distilled, root)}})
+    return variant
+
+
+def run_step(name: str, task: str, step: Step, epochs: int, root: Path, cached_only: bool = False) -> dict | None:
     """Train, export and measure one step for one task; cached in root/<step>/<task>/result.json. None if it is not
     cached and cached_only."""
-    folder = root / slug(name) / task
+    folder = root / stages.slug(name) / task
     cached = folder / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
     if cached_only:
         return None
-    for variant in DISTILLED:
-        placeholder = f"{{distilled:{variant}}}"
-        if any(placeholder in o for o in overrides):
-            overrides = [o.replace(placeholder, distilled_encoder(variant, root)) for o in overrides]
-    from service.evaluate import evaluate
-    from service.runtime import PairModel
-    from training.data import load_pairs
-    from training.evaluators import STSEvaluator
-    from training.export import split_oov
-    from training.release import run_stage
-
-    command = [
-        sys.executable,
-        "-m",
-        "pairscore.cli",
-        "train",
-        "--config",
-        f"training/configs/{task}.yaml",
-        f"--trainer.max_epochs={epochs}",
-        f"--trainer.default_root_dir={folder}",
-        "--trainer.enable_progress_bar=false",
-        *overrides,
-    ]
-    checkpoint = run_stage("train", command, folder)
-    export = [sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")]
-    subprocess.run(export + (["--tune-threshold"] if task == "paraphrase" else []), check=True, capture_output=True)
+    variant = step_variant(step, task, epochs, root)
+    best = stages.train(task, variant, folder, f"{stages.slug(name)}-{task}")
+    card = export(Path(best.checkpoint), folder / "model", tune_threshold=task == "paraphrase", force=True)
     model = PairModel(folder / "model")
-    card = model.card
-    splits = dict(card["metrics"])
-    oov = dict(card["oov"]["splits"])
-    for spec in REPORTED[task]:
+    splits, oov = dict(card["metrics"]), dict(card["oov"]["splits"])
+    for spec in tasks.TASKS[task].reported:
         if spec not in splits:
             pairs = load_pairs(spec, task)
             splits[spec] = evaluate(model, pairs, card["threshold"])
@@ -196,7 +149,7 @@ def run_step(
     result = {
         "step": name,
         "task": task,
-        "overrides": " ".join(overrides),
+        "variant": variant,
         "epochs": epochs,
         "metrics": splits,
         "oov": oov,
@@ -213,15 +166,6 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     cached = root / "vocabulary.json"
     if cached.is_file():
         return json.loads(cached.read_text())
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
-    from pairscore.artifact import PAD_TOKEN, UNK_TOKEN
-    from pairscore.oov import oov_rates
-    from training.data import load_pairs
-    from training.embeddings import load_glove
-    from training.teacher import training_texts
-    from training.tokenizer import build_tokenizer
-
     texts = {
         spec: list(dict.fromkeys(t for p in load_pairs(spec, task) for t in (p.text_a, p.text_b)))
         for task, specs in VOCABULARY_SPLITS.items()
@@ -235,7 +179,10 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     v1_min_freq = {"entailment": 1, "paraphrase": 2, "ranking": 1}
     index, _ = load_glove()
     glove = Tokenizer(
-        models.WordLevel({PAD_TOKEN: 0, UNK_TOKEN: 1, **{w: i + 2 for w, i in index.items()}}, unk_token=UNK_TOKEN)
+        models.WordLevel(
+            {artifact.PAD_TOKEN: 0, artifact.UNK_TOKEN: 1, **{w: i + 2 for w, i in index.items()}},
+            unk_token=artifact.UNK_TOKEN,
+        )
     )
     glove.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     glove.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -282,12 +229,8 @@ def run(root: Path, epochs: int, cached_only: bool = False) -> dict[str, dict[st
     before: dict[str, dict[str, Any] | None] = {}
     for name, step in STEPS.items():
         results[name] = {
-            task: run_step(
-                name, task, step.overrides + (step.ranking if task == "ranking" else []), epochs, root, cached_only
-            )
-            if task in step.tasks
-            else before.get(task)
-            for task in TASKS
+            task: run_step(name, task, step, epochs, root, cached_only) if task in step.tasks else before.get(task)
+            for task in tasks.NAMES
         }
         if not step.side_branch:
             before = results[name]
@@ -295,10 +238,6 @@ def run(root: Path, epochs: int, cached_only: bool = False) -> dict[str, dict[st
 
 
 Shape = tuple[int, int]  # (hidden size, input dimension)
-
-
-def _override(overrides: list[str], key: str, default: int) -> int:
-    return int(next((o.split("=")[1] for o in overrides if o.startswith(f"--model.{key}=")), default))
 
 
 def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str, float]:
@@ -309,16 +248,6 @@ def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str,
     known = json.loads(cached.read_text()) if cached.is_file() else {}
     if all(k in known for k in keys):
         return known
-    import tempfile
-    import time
-
-    from pairscore import artifact
-    from service.runtime import _padded, _session
-    from training.data import load_pairs
-    from training.export import export_graphs, store_table_fp16
-    from training.model import PairModule
-    from training.tokenizer import build_tokenizer
-
     texts = list(dict.fromkeys(p.text_b for p in load_pairs("wiki_qa/validation", "ranking")))[:1024]
     tokenizer = build_tokenizer([], kind="minilm")
     ids = [e.ids for e in tokenizer.encode_batch(texts)]
@@ -332,13 +261,13 @@ def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str,
             ).eval()
             export_graphs(model, folder)
             store_table_fp16(folder / "encoder.onnx")
-            sessions[key] = _session(folder / "encoder.onnx", 1, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
+            sessions[key] = open_session(folder / "encoder.onnx", 1, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
     best = dict.fromkeys(keys, float("inf"))
     for _ in range(rounds):
         for key, session in sessions.items():
             start = time.perf_counter()
             for i in range(0, len(ids), 64):
-                session.run([artifact.ENCODER_OUTPUT], _padded(ids[i : i + 64]))
+                session.run([artifact.ENCODER_OUTPUT], encoder_inputs(ids[i : i + 64]))
             best[key] = min(best[key], time.perf_counter() - start)
     speeds = {key: len(ids) / t for key, t in best.items()}
     cached.write_text(json.dumps(speeds, indent=2))
@@ -346,37 +275,40 @@ def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str,
 
 
 def distillation_lines(root: Path) -> list[str]:
-    """The distilled encoders on their own (each DISTILLED variant's CSV log): the size sweep at the distillation stage."""
-    import csv
+    """The distilled encoders on their own (each DISTILLED variant's CSV log).
 
+    The size sweep at the distillation stage.
+    """
     rows = []
-    for name, overrides in DISTILLED.items():
-        noted = root / "distill" / slug(name) / "best.txt"
-        log = Path(noted.read_text().strip()).parent.parent / "metrics.csv" if noted.is_file() else None
+    for name, variant in DISTILLED.items():
+        best = stages.handed_over(root / "distill" / stages.slug(name))
+        log = Path(best.checkpoint).parent.parent / "metrics.csv" if best else None
         measured = [r for r in csv.DictReader(log.open()) if r.get("val_cosine")] if log and log.is_file() else []
         if measured:
-            shape = (_override(overrides, "hidden_size", 128), _override(overrides, "embedding_dim", 128))
+            shape = (
+                stages.setting(variant, "model.hidden_size", 128),
+                stages.setting(variant, "model.embedding_dim", 128),
+            )
             after_two = [float(r["val_cosine"]) for r in measured if int(r["epoch"]) < 2]
             best = max(measured, key=lambda r: float(r["val_cosine"]))
             rows.append((name, shape, max(after_two), best))
     if not rows:
         return []
-    from training.tokenizer import build_tokenizer
-
     speeds = encode_speeds(sorted({shape for _, shape, _, _ in rows} | {(128, 128)}), root)
     vocab = build_tokenizer([], kind="minilm").get_vocab_size()
     lines = [
         "### The distilled encoders alone, and the encoder's size",
         "",
-        "`python -m training.distill --config training/configs/distill.yaml` with each variant's overrides (`DISTILLED` in "
-        "training/ablation.py), 1 layer. Cosine to the teacher on 2,000 held-out training texts; STS-B "
-        "(`stsb/validation`) cosine Spearman of the pooled vector (what /embed serves) and through the projection to the "
-        "teacher's space, at the best checkpoint. Token table: MiniLM's WordPiece rows × input dimension, float16. Encode "
-        "speed: encoder.onnx on 1 thread, batches of 64 WikiQA answers, relative to hidden 128 × input 128 in the same "
+        "`python -m training.distill --config training/configs/distill.yaml` with each variant (`DISTILLED` in "
+        "training/studies/ablation.py), 1 layer. Cosine to the teacher on 2,000 held-out training texts; STS-B "
+        "(`stsb/validation`) cosine Spearman of the pooled vector (what /embed serves) and through the projection "
+        "to the teacher's space, at the best checkpoint. Token table: MiniLM's WordPiece rows × input dimension, "
+        "float16. Encode speed: encoder.onnx on 1 thread, batches of 64 WikiQA answers, relative to hidden 128 × "
+        "input 128 in the same "
         "run (`encode_speeds`, cached in runs/experiments/ablation/distill/speed.json).",
         "",
-        "| distilled encoder | hidden | input dim | token table (MB) | cosine after 2 epochs | best cosine (epoch) | STS-B cosine | "
-        "STS-B projected | encode speed vs 128 × 128 |",
+        "| distilled encoder | hidden | input dim | token table (MB) | cosine after 2 epochs | "
+        "best cosine (epoch) | STS-B cosine | STS-B projected | encode speed vs 128 × 128 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (hidden, dim), after_two, best in rows:
@@ -386,10 +318,6 @@ def distillation_lines(root: Path) -> list[str]:
             f"{float(best['val_sts_spearman_projected']):.4f} | {speeds[f'{hidden}x{dim}'] / speeds['128x128']:.2f}× |"
         )
     return lines + [""]
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4f}"
 
 
 def render(
@@ -403,10 +331,10 @@ def render(
 ) -> list[str]:
     """Markdown lines: the ablation table (steps as columns) and the vocabulary table."""
     columns: dict[str, dict[str, Any]] = {"v1 (shipped)": {"metrics": v1_results(), "epochs": "release"}}
-    for name, tasks in results.items():
+    for name, by_task in results.items():
         columns[name] = {
-            "metrics": {t: (r or {}).get("metrics", {}) for t, r in tasks.items()},
-            "sts": {t: (r or {}).get("embed_sts") for t, r in tasks.items()},
+            "metrics": {t: (r or {}).get("metrics", {}) for t, r in by_task.items()},
+            "sts": {t: (r or {}).get("embed_sts") for t, r in by_task.items()},
             "epochs": epochs,
         }
     if release:
@@ -419,33 +347,33 @@ def render(
     lines = [
         "## Models v2: one lever at a time",
         "",
-        f'Produced by `{command}`. Each column adds one lever to the one before ("shared encoder" freezes the distilled '
-        f"encoder, so one encoder serves every task). The lever columns are trained for {epochs} epoch(s) per task "
-        "(short runs: read them as the direction of each lever); v1 and the v2 release are the shipped models with their "
-        "release recipes. Every v2 column trains paraphrase on Twitter URL + MRPC (minus the selection lines) and "
-        "selects it on both. Figures: `pairscore evaluate` on the exported graphs (onnxruntime). Baselines: "
-        "docs/results/*.json.",
+        f'Produced by `{command}`. Each column adds one lever to the one before ("shared encoder" freezes the '
+        f"distilled encoder, so one encoder serves every task). The lever columns are trained for {epochs} epoch(s) "
+        "per task (short runs: read them as the direction of each lever); v1 and the v2 release are the shipped "
+        "models with their release recipes. Every v2 column trains paraphrase on Twitter URL + MRPC (minus the "
+        "selection lines) and selects it on both. Figures: `pairscore evaluate` on the exported graphs "
+        "(onnxruntime). Baselines: docs/results/*.json.",
         "",
         "| task | split | metric | " + " | ".join(names) + " |",
         "|---" * (3 + len(names)) + "|",
     ]
     for task, spec, metric in ROWS:
-        cells = [_fmt(col["metrics"].get(task, {}).get(spec, {}).get(metric)) for col in columns.values()]
-        cells += [_fmt(b.get((task, spec), {}).get(metric)) for b in baselines.values()]
+        cells = [fmt(col["metrics"].get(task, {}).get(spec, {}).get(metric)) for col in columns.values()]
+        cells += [fmt(b.get((task, spec), {}).get(metric)) for b in baselines.values()]
         lines.append(f"| {task} | `{spec}` | {metric} | " + " | ".join(cells) + " |")
-    for task in TASKS:
-        cells = [_fmt((col.get("sts") or {}).get(task)) for col in columns.values()] + ["" for _ in baselines]
+    for task in tasks.NAMES:
+        cells = [fmt((col.get("sts") or {}).get(task)) for col in columns.values()] + ["" for _ in baselines]
         lines.append(f"| {task} encoder | `stsb/validation` | cosine Spearman | " + " | ".join(cells) + " |")
     lines += [
         "",
         "A dash: not measured (v1's STS-B cosine is not in its cards). Until the TrecQA-data column, ranking "
         "trains and selects on WikiQA only; from it on, on WikiQA + TrecQA (training/configs/ranking.yaml); a column "
         "whose lever does not touch a task repeats the column before for it. The distilled encoder each column "
-        "starts from is named in its overrides (`STEPS` and `DISTILLED` in training/ablation.py): 2 epochs of "
+        "starts from is named in its step (`STEPS` and `DISTILLED` in training/studies/ablation.py): 2 epochs of "
         "distillation up to the shared-encoder and TrecQA columns, then longer, then a wider encoder. The v2 "
         "release differs from the lever columns in its recipes (training/configs/*.yaml): more epochs, pair features "
         "for paraphrase and ranking only, and per task the distilled encoder that won there (`DISTILL` in "
-        "training/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).",
+        "training/studies/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).",
         "",
     ]
     lines += distillation_lines(root)

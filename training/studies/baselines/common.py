@@ -1,19 +1,14 @@
-"""Shared pieces of the baselines: split specs, loading, metrics, result output.
+"""Shared pieces of the baselines: the release recipes' splits, loading, metrics, result output.
 
-Splits are the release recipes' (training/configs/*.yaml), as ../shared/data/README.md lays them out,
-loaded with `training.data.load_pairs` and scored with `pairscore.metrics`:
-
-- entailment: train snli_cad/train + sick/train + snli/validation[:-1000]; select on
-  snli/validation[-1000:]; also report sick/validation.
-- paraphrase: train twitter_url/train[:-2000]; select on twitter_url/train[-2000:]; also report
-  mrpc/train[-400:] (the twitter-trained model, unchanged, threshold 0.5 / the chosen threshold).
-- ranking: train wiki_qa/train; select on wiki_qa/validation; also report trec_qa/validation.
-  MAP/MRR over "clean" questions (>= 1 correct and >= 1 wrong answer), grouped by question_id.
+Splits are the release recipes' own (data.train and data.val of training/configs/<task>.yaml) plus the task's
+reported splits (pairscore.tasks), loaded with `pairscore.specs.load_pairs` and scored with `pairscore.metrics`;
+a baseline selects on all of the recipe's validation splits together, as the recipe does, and reports each.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata as md
 import json
 import os
 import platform
@@ -22,67 +17,53 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import datasets
 import numpy as np
+import yaml
 
 from pairscore import metrics as M
+from pairscore import tasks
 from pairscore.schema import Pair
+from pairscore.specs import load_pairs
+from pairscore.tasks import fmt
 
-REPO = Path(__file__).resolve().parents[2]
-NLI_LABELS = ("entailment", "neutral", "contradiction")
-
-
-# ---------------------------------------------------------------------------- splits
+REPO = Path(__file__).resolve().parents[3]
+CONFIGS = REPO / "training" / "configs"
 
 
 @dataclass(frozen=True)
 class TaskSplits:
     task: str
-    train: tuple[str, ...]  # split specs, training.data syntax: SOURCE/SPLIT[SLICE]
-    select: tuple[str, tuple[str, ...]]  # (name, specs): model selection
-    report: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
+    train: tuple[str, ...]  # split specs (pairscore.specs syntax)
+    select: tuple[str, ...]  # the recipe's validation specs: model selection, over all of them together
+    report: tuple[str, ...] = ()  # also measured, never selected on
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        return self.select + self.report
 
 
-def task_splits(
-    task: str, snli_holdout: int = 1000, twitter_holdout: int = 2000, mrpc_holdout: int = 400
-) -> TaskSplits:
-    if task == "entailment":
-        return TaskSplits(
-            task,
-            train=("snli_cad/train", "sick/train", f"snli/validation[:-{snli_holdout}]"),
-            select=(f"snli_val_last{snli_holdout}", (f"snli/validation[-{snli_holdout}:]",)),
-            report=(("sick_val", ("sick/validation",)),),
-        )
-    if task == "paraphrase":
-        return TaskSplits(
-            task,
-            train=(f"twitter_url/train[:-{twitter_holdout}]",),
-            select=(f"twitter_last{twitter_holdout}", (f"twitter_url/train[-{twitter_holdout}:]",)),
-            report=((f"mrpc_last{mrpc_holdout}", (f"mrpc/train[-{mrpc_holdout}:]",)),),
-        )
-    if task == "ranking":
-        return TaskSplits(
-            task,
-            train=("wiki_qa/train",),
-            select=("wiki_qa_val", ("wiki_qa/validation",)),
-            report=(("trec_qa_val", ("trec_qa/validation",)),),
-        )
-    raise ValueError(f"unknown task {task!r}")
+def recipe(task: str, recipes: str | Path = CONFIGS) -> dict:
+    """The task's recipe (recipes/<task>.yaml): its splits and the head's hyper-parameters."""
+    return yaml.safe_load((Path(recipes) / f"{task}.yaml").read_text()) or {}
+
+
+def task_splits(task: str, recipes: str | Path = CONFIGS) -> TaskSplits:
+    """The recipe's training and validation specs, and the task's reported ones."""
+    data = recipe(task, recipes)["data"]
+    select = tuple(data["val"])
+    return TaskSplits(
+        task, tuple(data["train"]), select, tuple(s for s in tasks.TASKS[task].reported if s not in select)
+    )
 
 
 def load_sources(data_dir: str | Path | None, task: str, specs: Sequence[str]) -> list[Pair]:
-    import datasets
-
-    from training.data import load_pairs
-
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
-    out: list[Pair] = []
-    for spec in specs:
-        out.extend(load_pairs(spec, task, data_dir))
-    return out
+    return [pair for spec in specs for pair in load_pairs(spec, task, data_dir)]
 
 
 def groups_of(pairs: Sequence[Pair]) -> list[np.ndarray]:
@@ -96,7 +77,7 @@ def groups_of(pairs: Sequence[Pair]) -> list[np.ndarray]:
 # ---------------------------------------------------------------------------- metrics
 
 
-def classification_metrics(y_true, y_pred, labels: Sequence[str] = NLI_LABELS) -> dict:
+def classification_metrics(y_true, y_pred, labels: Sequence[str] = tasks.TASKS["entailment"].labels) -> dict:
     m = M.classification(y_true, y_pred, labels)
     out = {"n": int(len(y_true)), "accuracy": m["accuracy"]}
     for name in labels:
@@ -129,9 +110,6 @@ def evaluate(task: str, pairs: Sequence[Pair], output: np.ndarray, threshold: fl
     return ranking_metrics(pairs, output)
 
 
-SELECT_METRIC = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "map"}
-
-
 # ---------------------------------------------------------------------------- text
 
 _TOKEN = re.compile(r"\w+(?=n't\b)|n't|\w+|[^\w\s]", re.UNICODE)
@@ -152,16 +130,9 @@ def common_args(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--data-dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)"
     )
-    parser.add_argument(
-        "--tasks",
-        nargs="+",
-        default=["entailment", "paraphrase", "ranking"],
-        choices=["entailment", "paraphrase", "ranking"],
-    )
+    parser.add_argument("--tasks", nargs="+", default=list(tasks.NAMES), choices=tasks.NAMES)
+    parser.add_argument("--recipes", default=str(CONFIGS), help="folder of the recipes whose splits are used")
     parser.add_argument("--out", default=str(REPO / "docs" / "results" / f"{name}.json"), help="results JSON")
-    parser.add_argument("--snli-holdout", type=int, default=1000, help="last lines of snli/validation held out")
-    parser.add_argument("--twitter-holdout", type=int, default=2000, help="last lines of twitter_url/train held out")
-    parser.add_argument("--mrpc-holdout", type=int, default=400, help="last lines of mrpc/train reported")
 
 
 def command_line(argv: Sequence[str] | None, module: str) -> str:
@@ -170,8 +141,6 @@ def command_line(argv: Sequence[str] | None, module: str) -> str:
 
 
 def environment() -> dict:
-    import importlib.metadata as md
-
     versions = {}
     for pkg in (
         "numpy",
@@ -202,12 +171,6 @@ def environment() -> dict:
     }
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    return str(v)
-
-
 def markdown_table(results: dict) -> str:
     """One row per (task, split): the headline metrics plus timing."""
     lines = [
@@ -216,17 +179,17 @@ def markdown_table(results: dict) -> str:
     ]
     for task, r in results["tasks"].items():
         for split, m in r["metrics"].items():
-            key = SELECT_METRIC[task]
+            key = tasks.TASKS[task].metric
             others = {
                 "entailment": ["macro_f1", "recall_entailment", "recall_neutral", "recall_contradiction"],
                 "paraphrase": ["precision", "recall", "accuracy", "threshold"],
                 "ranking": ["mrr", "questions"],
             }[task]
-            other = ", ".join(f"{k} {_fmt(m[k])}" for k in others if k in m)
-            sel = " (select)" if split == r["select_split"] else ""
+            other = ", ".join(f"{k} {fmt(m[k])}" for k in others if k in m)
+            sel = " (select)" if split in r["select_splits"] else ""
             lines.append(
-                f"| {results['model']} | {task} | {split}{sel} (n={m['n']}) | {key} | {_fmt(m[key])} | {other} | "
-                f"{r.get('head_params', '-')} | {_fmt(r['train_seconds'])} | {_fmt(r['train_examples_per_s'])} |"
+                f"| {results['model']} | {task} | {split}{sel} (n={m['n']}) | {key} | {fmt(m[key])} | {other} | "
+                f"{r.get('head_params', '-')} | {fmt(r['train_seconds'])} | {fmt(r['train_examples_per_s'])} |"
             )
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""`python -m training.inside_lstm`: docs/inside-the-lstm.md, what the shipped entailment encoder's LSTM cells do.
+"""`python -m training.studies.inside_lstm`: docs/inside-the-lstm.md, what the shipped entailment LSTM's cells do.
 
 The LSTM is re-run in numpy from the weights in encoder.onnx's initializers (checked
 against onnxruntime's embeddings, and against the graph's `winners` output when the
@@ -27,9 +27,10 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-from pairscore import artifact  # noqa: E402
+from pairscore import artifact, tasks  # noqa: E402
+from pairscore.schema import Pair  # noqa: E402
+from pairscore.specs import load_pairs  # noqa: E402
 from service.runtime import PairModel  # noqa: E402
-from training.data import load_pairs  # noqa: E402
 
 GATES = ("input", "forget", "output")
 # Closed-class English words (determiners, pronouns, prepositions, conjunctions, auxiliaries, particles).
@@ -65,7 +66,10 @@ def category(token: str) -> str:
 
 @dataclass
 class Trace:
-    """One text through the numpy encoder: last-layer states [T, dim] and, per LSTM (layer, direction), gates/cell [T, H]."""
+    """One text through the numpy encoder.
+
+    Last-layer states [T, dim] and, per LSTM (layer, direction), gates and cell state [T, H].
+    """
 
     tokens: list[str]
     states: np.ndarray
@@ -77,7 +81,7 @@ class Trace:
 
 
 class NumpyLSTM:
-    """The encoder graph's embedding + stacked (Bi)LSTM + max pool, in numpy (float64), from encoder.onnx's initializers.
+    """The encoder graph's embedding + stacked (Bi)LSTM + max pool in float64 numpy, from encoder.onnx's initializers.
 
     ONNX LSTM weights: W [1, 4H, in], R [1, 4H, H], B [1, 8H] with gates ordered i, o, f, c.
     """
@@ -100,7 +104,8 @@ class NumpyLSTM:
         ]
         if len(self.cells) != arch["layers"] * self.directions:
             raise SystemExit(
-                f"{model_dir}: {len(self.cells)} LSTM nodes, card says {arch['layers']} layers x {self.directions} directions"
+                f"{model_dir}: {len(self.cells)} LSTM nodes, "
+                f"card says {arch['layers']} layers x {self.directions} directions"
             )
         self.hidden = self.cells[0][1].shape[1]
 
@@ -214,7 +219,8 @@ def gates_figure(trace: Trace, path: Path, units: int = 32) -> None:
         ax.legend(fontsize=7, loc="center right")
         ax.set_title(f"{direction}: mean gate per token", fontsize=9)
     fig.suptitle(
-        f"\u201c{' '.join(trace.tokens)}\u201d ({units} units with the most varying cell state; forward reads left to right, backward right to left)",
+        f"\u201c{' '.join(trace.tokens)}\u201d ({units} units with the most varying cell state; "
+        "forward reads left to right, backward right to left)",
         fontsize=10,
     )
     fig.tight_layout()
@@ -226,55 +232,73 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
-    lstm = NumpyLSTM(model_dir)
-    served = PairModel(model_dir)
-    trained_on = [
-        d["split"] for d in served.card.get("data", []) if d.get("role") == "train" and d.get("source") == "snli"
-    ]
-    pairs = load_pairs("snli/validation", "entailment", data_dir)
-    texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
-    encodings = dict(zip(texts, served.tokenizer.encode_batch(texts)))
+def reproduction_check(lstm: NumpyLSTM, model_dir: Path, texts: list[str]) -> dict[str, Any]:
+    """check_against_graph on a sample of the texts; stops when the numpy LSTM is not this graph's LSTM."""
     check = check_against_graph(lstm, model_dir, texts[:: max(1, len(texts) // 500)])
     if check["max_abs_diff"] > REPRODUCTION_TOLERANCE:
         raise SystemExit(
-            f"{model_dir}: the numpy LSTM differs from onnxruntime by {check['max_abs_diff']:.1e}; not this graph's LSTM layout?"
+            f"{model_dir}: the numpy LSTM differs from onnxruntime by {check['max_abs_diff']:.1e}; "
+            "not this graph's LSTM layout?"
         )
+    return check
 
-    winners: dict[str, tuple[list[str], np.ndarray]] = {}  # per text: tokens and the winning position of each dim
-    tokens_by_cat: Counter[str] = Counter()
-    wins_by_cat: Counter[str] = Counter()
-    wins_by_token: Counter[str] = Counter()
-    count_by_token: Counter[str] = Counter()
-    forget_by_token: dict[str, list[float]] = defaultdict(list)
-    forget_by_cat: dict[str, list[float]] = defaultdict(list)
-    total_dims = 0
+
+@dataclass
+class Tally:
+    """Dimensions won and forward forget gates, by token and by kind of token, over a set of texts."""
+
+    # per text: its tokens and the position of the token that wins each dimension
+    winners: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    tokens_by_cat: Counter[str] = field(default_factory=Counter)
+    wins_by_cat: Counter[str] = field(default_factory=Counter)
+    wins_by_token: Counter[str] = field(default_factory=Counter)
+    count_by_token: Counter[str] = field(default_factory=Counter)
+    forget_by_token: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    forget_by_cat: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    total_dims: int = 0
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(self.tokens_by_cat.values())
+
+    def relative_wins(self, cat: str) -> float:
+        """A kind of token's share of the dimensions won over its share of the tokens."""
+        return (self.wins_by_cat[cat] / self.total_dims) / max(self.tokens_by_cat[cat] / self.n_tokens, 1e-9)
+
+
+def tally(lstm: NumpyLSTM, texts: list[str], encodings: dict[str, Any]) -> Tally:
+    counts = Tally()
     for text in texts:
         enc = encodings[text]
         trace = lstm.trace(enc.ids, enc.tokens)
-        winners[text] = (list(enc.tokens), trace.winners)
+        counts.winners[text] = (list(enc.tokens), trace.winners)
         if not enc.ids:
             continue
         wins = np.bincount(trace.winners, minlength=len(enc.tokens))
-        total_dims += trace.states.shape[1]
+        counts.total_dims += trace.states.shape[1]
         forward = trace.gates[(0, "forward")]["forget"].mean(axis=1)
         for token, won, forget in zip(enc.tokens, wins, forward):
             cat = category(token)
-            tokens_by_cat[cat] += 1
-            wins_by_cat[cat] += won
-            wins_by_token[token] += won
-            count_by_token[token] += 1
-            forget_by_token[token].append(float(forget))
-            forget_by_cat[cat].append(float(forget))
+            counts.tokens_by_cat[cat] += 1
+            counts.wins_by_cat[cat] += won
+            counts.wins_by_token[token] += won
+            counts.count_by_token[token] += 1
+            counts.forget_by_token[token].append(float(forget))
+            counts.forget_by_cat[cat].append(float(forget))
+    return counts
 
-    # Figures.
-    figures = out / "inside-the-lstm"
+
+def draw_figures(
+    lstm: NumpyLSTM,
+    served: PairModel,
+    winners: dict[str, tuple[list[str], np.ndarray]],
+    selection: list[Pair],
+    labels: Sequence[str],
+    figures: Path,
+) -> None:
     figures.mkdir(parents=True, exist_ok=True)
-    labels = artifact.LABELS["entailment"]
-    selection = load_pairs(SELECTION, "entailment", data_dir)
-    examples = [
-        selection[3 * k + k % 3] for k in range(EXAMPLE_PAIRS)
-    ]  # SNLI lists 3 hypotheses per premise: vary which
+    # SNLI lists 3 hypotheses per premise: vary which
+    examples = [selection[3 * k + k % 3] for k in range(EXAMPLE_PAIRS)]
     win_map_figure(
         [(winners[p.text_a], winners[p.text_b], labels[p.label]) for p in examples],
         served.dim,
@@ -284,10 +308,25 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         enc = served.tokenizer.encode(sentence)
         gates_figure(lstm.trace(enc.ids, enc.tokens), figures / f"gates_{k + 1}.png")
 
-    # Errors on the held-out selection split: how much of the hypothesis vector comes from words the premise has.
+
+Cells = dict[tuple[str, str], list[tuple[float, float, bool, float]]]
+
+
+def error_cells(
+    served: PairModel,
+    selection: list[Pair],
+    encodings: dict[str, Any],
+    winners: dict[str, tuple[list[str], np.ndarray]],
+    labels: Sequence[str],
+) -> Cells:
+    """What separates the errors on the held-out selection split, by (gold, predicted) label.
+
+    Per hypothesis: the share of its tokens the premise has, the dims those win, whether it has a negation word,
+    and the dims the negation words win.
+    """
     probabilities = served.score_pairs([p.text_a for p in selection], [p.text_b for p in selection])
     predicted = probabilities.argmax(axis=1)
-    cells: dict[tuple[str, str], list[tuple[float, float, bool, float]]] = defaultdict(list)
+    cells: Cells = defaultdict(list)
     for pair, guess in zip(selection, predicted):
         premise = set(encodings[pair.text_a].tokens)
         tokens, won = winners[pair.text_b]
@@ -299,11 +338,14 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         cells[(labels[pair.label], labels[guess])].append(
             (float(shared.mean()), float(wins[shared].sum()), bool(negation.any()), float(wins[negation].sum()))
         )
+    return cells
 
-    lines = [
+
+def intro_lines(model_dir: Path, lstm: NumpyLSTM, served: PairModel, check: dict[str, Any]) -> list[str]:
+    return [
         "# Inside the LSTM: what the shipped entailment encoder keeps",
         "",
-        f"Produced by `python -m training.inside_lstm` from `{model_dir.as_posix()}` "
+        f"Produced by `python -m training.studies.inside_lstm` from `{model_dir.as_posix()}` "
         f"({served.card['architecture']['cell']}, "
         f"{'bidirectional' if lstm.directions == 2 else 'unidirectional'}, hidden {lstm.hidden}, max pooling, "
         f"vector dim {served.dim}) on the snli/validation data in the data dir.",
@@ -313,7 +355,8 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         f"cell state. Check: on {check['texts']} snli/validation texts the numpy vectors differ from onnxruntime's "
         f"`embeddings` by at most {check['max_abs_diff']:.1e}"
         + (
-            f", and pick the same winning token as the graph's `winners` output for {pct(check['winners_agree'])} of the dimensions."
+            f", and pick the same winning token as the graph's `winners` output for {pct(check['winners_agree'])} "
+            "of the dimensions."
             if "winners_agree" in check
             else " (this folder has no `winners` output: the win maps below come from the numpy states)."
         ),
@@ -321,35 +364,43 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         + (
             ", the graph the service serves: these are the winners `/explain` reports."
             if served.encoder_file == artifact.ENCODER_FILE
-            else f"; the service serves `{served.encoder_file}`, whose `/explain` winners can differ from these on near-ties."
+            else f"; the service serves `{served.encoder_file}`, whose `/explain` winners can differ from these "
+            "on near-ties."
         ),
         "",
         "## Max-pool win maps",
         "",
-        "Each dimension of the sentence vector is the maximum of that dimension over the tokens' states, so exactly one",
-        "token wins it. The bars are each token's share of the dimensions (what `/explain` returns as weights), for four",
+        "Each dimension of the sentence vector is the maximum of that dimension over the tokens' states, "
+        "so exactly one",
+        "token wins it. The bars are each token's share of the dimensions (what `/explain` returns as "
+        "weights), for four",
         f"pairs of `{SELECTION}` (held out from training; four premises, one of their three hypotheses each):",
         "",
         "![win maps](inside-the-lstm/win_maps.png)",
         "",
+    ]
+
+
+def token_lines(counts: Tally, texts: int, pairs: int, trained_on: list[str], dim: int) -> list[str]:
+    lines = [
         "## Which tokens win, over snli/validation",
         "",
-        f"All {len(texts):,} distinct texts of snli/validation ({len(pairs):,} pairs; the model's training data includes "
+        f"All {texts:,} distinct texts of snli/validation ({pairs:,} pairs; the model's training data includes "
         + (
             ", ".join(f"`{s}`" for s in trained_on) + ", so this mostly describes the encoder on text it learned from)."
             if trained_on
             else "none of them)."
         ),
         "Function words are a closed-class list in",
-        "`training/inside_lstm.py`; punctuation is a token with no letter or digit.",
+        "`training/studies/inside_lstm.py`; punctuation is a token with no letter or digit.",
         "",
         "| tokens | share of tokens | share of dims won | dims won per token, relative to average |",
         "|---|---|---|---|",
     ]
-    n_tokens = sum(tokens_by_cat.values())
     for cat in ("content word", "function word", "punctuation", "unknown ([UNK])"):
-        if tokens_by_cat[cat]:
-            token_share, win_share = tokens_by_cat[cat] / n_tokens, wins_by_cat[cat] / total_dims
+        if counts.tokens_by_cat[cat]:
+            token_share = counts.tokens_by_cat[cat] / counts.n_tokens
+            win_share = counts.wins_by_cat[cat] / counts.total_dims
             lines.append(f"| {cat} | {pct(token_share)} | {pct(win_share)} | {win_share / token_share:.2f}x |")
     lines += [
         "",
@@ -358,37 +409,49 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
         "| token | kind | occurrences | share of all dims won | dims won per occurrence |",
         "|---|---|---|---|---|",
     ]
-    for token, won in wins_by_token.most_common(20):
+    for token, won in counts.wins_by_token.most_common(20):
+        occurrences = counts.count_by_token[token]
         lines.append(
-            f"| `{token}` | {category(token)} | {count_by_token[token]:,} | {pct(won / total_dims)} | {won / count_by_token[token]:.1f} of {served.dim} |"
+            f"| `{token}` | {category(token)} | {occurrences:,} | {pct(won / counts.total_dims)} | "
+            f"{won / occurrences:.1f} of {dim} |"
         )
-
-    content_x = (wins_by_cat["content word"] / total_dims) / max(tokens_by_cat["content word"] / n_tokens, 1e-9)
-    function_x = (wins_by_cat["function word"] / total_dims) / max(tokens_by_cat["function word"] / n_tokens, 1e-9)
-    punct_x = (wins_by_cat["punctuation"] / total_dims) / max(tokens_by_cat["punctuation"] / n_tokens, 1e-9)
-    lines += [
+    content_x, function_x = counts.relative_wins("content word"), counts.relative_wins("function word")
+    punct_x = counts.relative_wins("punctuation")
+    return lines + [
         "",
-        f"Read off: a content word wins {content_x:.2f}x its share of dimensions and a function word {function_x:.2f}x, so the",
-        f"max pool keeps mostly {'content' if content_x > function_x else 'function'} words. Punctuation wins {punct_x:.2f}x its share:"
+        f"Read off: a content word wins {content_x:.2f}x its share of dimensions and a function word "
+        f"{function_x:.2f}x, so the",
+        f"max pool keeps mostly {'content' if content_x > function_x else 'function'} words. "
+        f"Punctuation wins {punct_x:.2f}x its share:"
         + (
-            " the final `.` is where both directions have read the whole sentence, and it wins many dimensions as a summary slot."
+            " the final `.` is where both directions have read the whole sentence, and it wins many dimensions as a "
+            "summary slot."
             if punct_x > 1
             else " it is mostly ignored."
         ),
         "",
+    ]
+
+
+def gate_lines(counts: Tally) -> list[str]:
+    lines = [
         "## Gates and cell state over time",
         "",
-        "Input, forget and output gates and the cell state of the first layer, per token (columns) for the 32 units whose",
-        "cell state varies most (rows), forward direction on top, backward below; the right panel is the mean gate over all",
-        "units. A forget gate near 1 keeps the cell's memory, a dip means the unit lets go of what it held before that token.",
+        "Input, forget and output gates and the cell state of the first layer, per token (columns) for "
+        "the 32 units whose",
+        "cell state varies most (rows), forward direction on top, backward below; the right panel is the "
+        "mean gate over all",
+        "units. A forget gate near 1 keeps the cell's memory, a dip means the unit lets go of what it "
+        "held before that token.",
         "",
     ]
     for k in range(len(GATE_SENTENCES)):
         lines += [f"![gates {k + 1}](inside-the-lstm/gates_{k + 1}.png)", ""]
-    frequent = {t: float(np.mean(v)) for t, v in forget_by_token.items() if len(v) >= 50}
+    frequent = {t: float(np.mean(v)) for t, v in counts.forget_by_token.items() if len(v) >= 50}
     order = sorted(frequent, key=frequent.get)
     lines += [
-        "Where the forward forget gate opens and closes, over snli/validation (mean over units of the forget gate at the",
+        "Where the forward forget gate opens and closes, over snli/validation (mean over units of the "
+        "forget gate at the",
         "token, tokens seen at least 50 times):",
         "",
         "| closes most (forgets) | mean forget | stays open most (keeps) | mean forget |",
@@ -396,85 +459,124 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     ]
     for low, high in zip(order[:10], order[::-1][:10]):
         lines.append(f"| `{low}` | {frequent[low]:.3f} | `{high}` | {frequent[high]:.3f} |")
-    mean_forget = {cat: float(np.mean(v)) for cat, v in forget_by_cat.items()}
-    content_f, function_f = (
-        mean_forget.get("content word", float("nan")),
-        mean_forget.get("function word", float("nan")),
-    )
-    lines += [
+    mean_forget = {cat: float(np.mean(v)) for cat, v in counts.forget_by_cat.items()}
+    content_f = mean_forget.get("content word", float("nan"))
+    function_f = mean_forget.get("function word", float("nan"))
+    return lines + [
         "",
         f"Mean forward forget gate by kind of token: content words {content_f:.3f}, function words {function_f:.3f}, "
         f"punctuation {mean_forget.get('punctuation', float('nan')):.3f}. "
         + (
-            "The cells let go of what they held when a content word arrives (a new person, object or action takes the memory) "
-            "and carry their memory through function words and punctuation."
+            "The cells let go of what they held when a content word arrives (a new person, object or action takes the "
+            "memory) and carry their memory through function words and punctuation."
             if content_f < function_f
             else "Content words do not close the forget gate more than function words do."
         ),
     ]
 
-    def row(cell: tuple[str, str]) -> str:
-        values = cells.get(cell, [])
-        if not values:
-            return f"| {cell[0]} | {cell[1]} | 0 | | | | |"
-        shared, shared_wins, has_neg, neg_wins = (np.array(v, dtype=float) for v in zip(*values))
-        negated = neg_wins[has_neg.astype(bool)]
-        return (
-            f"| {cell[0]} | {cell[1]} | {len(values)} | {pct(shared.mean())} | {pct(shared_wins.mean())} | {pct(has_neg.mean())} | "
-            f"{pct(negated.mean()) if len(negated) else '–'} |"
-        )
 
-    shown = [
-        ("entailment", "entailment"),
-        ("neutral", "neutral"),
-        ("contradiction", "contradiction"),
-        ("neutral", "entailment"),
-        ("contradiction", "entailment"),
-        ("contradiction", "neutral"),
-        ("neutral", "contradiction"),
-    ]
-    neutral_ok = np.mean([v[1] for v in cells.get(("neutral", "neutral"), [(0, 0, 0, 0)])])
-    neutral_err = np.mean([v[1] for v in cells.get(("neutral", "entailment"), [(0, 0, 0, 0)])])
-    contra_neg_ok = np.mean([v[2] for v in cells.get(("contradiction", "contradiction"), [(0, 0, 0, 0)])])
-    contra_neg_err = np.mean([v[2] for v in cells.get(("contradiction", "entailment"), [(0, 0, 0, 0)])])
-    lines += [
+def cell_row(cells: Cells, cell: tuple[str, str]) -> str:
+    """One (gold, predicted) row of the error table."""
+    values = cells.get(cell, [])
+    if not values:
+        return f"| {cell[0]} | {cell[1]} | 0 | | | | |"
+    shared, shared_wins, has_neg, neg_wins = (np.array(v, dtype=float) for v in zip(*values))
+    negated = neg_wins[has_neg.astype(bool)]
+    return (
+        f"| {cell[0]} | {cell[1]} | {len(values)} | {pct(shared.mean())} | {pct(shared_wins.mean())} | "
+        f"{pct(has_neg.mean())} | {pct(negated.mean()) if len(negated) else '–'} |"
+    )
+
+
+SHOWN_CELLS = (
+    ("entailment", "entailment"),
+    ("neutral", "neutral"),
+    ("contradiction", "contradiction"),
+    ("neutral", "entailment"),
+    ("contradiction", "entailment"),
+    ("contradiction", "neutral"),
+    ("neutral", "contradiction"),
+)
+
+
+def cell_mean(cells: Cells, cell: tuple[str, str], column: int) -> float:
+    """The mean of one column of a (gold, predicted) cell; 0 for an empty cell."""
+    return np.mean([v[column] for v in cells.get(cell, [(0, 0, 0, 0)])])
+
+
+def error_lines(cells: Cells) -> list[str]:
+    neutral_ok = cell_mean(cells, ("neutral", "neutral"), 1)
+    neutral_err = cell_mean(cells, ("neutral", "entailment"), 1)
+    contra_neg_ok = cell_mean(cells, ("contradiction", "contradiction"), 2)
+    contra_neg_err = cell_mean(cells, ("contradiction", "entailment"), 2)
+    return [
         "",
         "## What it means for the entailment errors",
         "",
-        f"docs/experiments.md's confusion matrix (`{SELECTION}`) shows the model's main errors: neutral and contradiction",
-        "pairs called entailment. The same split through the served model, by gold and predicted label: the share of the",
-        "hypothesis's tokens that also occur in the premise, the share of the hypothesis vector's dimensions those shared",
-        "tokens win, the share of hypotheses with a negation word, and the dimensions the negation words win where present.",
+        f"docs/experiments.md's confusion matrix (`{SELECTION}`) shows the model's main errors: neutral "
+        "and contradiction",
+        "pairs called entailment. The same split through the served model, by gold and predicted label: "
+        "the share of the",
+        "hypothesis's tokens that also occur in the premise, the share of the hypothesis vector's "
+        "dimensions those shared",
+        "tokens win, the share of hypotheses with a negation word, and the dimensions the negation words "
+        "win where present.",
         "",
-        "| gold | predicted | pairs | hypothesis tokens in premise | dims won by them | has a negation | dims won by negation |",
+        "| gold | predicted | pairs | hypothesis tokens in premise | dims won by them | has a negation "
+        "| dims won by negation |",
         "|---|---|---|---|---|---|---|",
-        *[row(cell) for cell in shown],
+        *[cell_row(cells, cell) for cell in SHOWN_CELLS],
         "",
-        f"Neutral hypotheses called entailment get {pct(neutral_err)} of their dimensions from words the premise also has, against "
-        f"{pct(neutral_ok)} for neutral pairs the model gets right: "
+        f"Neutral hypotheses called entailment get {pct(neutral_err)} of their dimensions from words the premise also "
+        f"has, against {pct(neutral_ok)} for neutral pairs the model gets right: "
         + (
-            "the vector of such a hypothesis is mostly the premise's own content, and the head, which compares the two vectors "
-            "dimension by dimension, reads that as entailment; the new detail that makes the pair neutral wins few dimensions."
+            "the vector of such a hypothesis is mostly the premise's own content, and the head, which compares the two "
+            "vectors dimension by dimension, reads that as entailment; the new detail that makes the pair neutral wins "
+            "few dimensions."
             if neutral_err > neutral_ok
             else "lexical overlap does not explain these errors on this split."
         )
-        + f" Contradictions called entailment carry a negation word in {pct(contra_neg_err)} of cases (vs {pct(contra_neg_ok)} of the "
-        "contradictions it gets right): "
+        + f" Contradictions called entailment carry a negation word in {pct(contra_neg_err)} of cases "
+        f"(vs {pct(contra_neg_ok)} of the contradictions it gets right): "
         + (
-            "so these errors are mostly not negations the encoder dropped but contradictions of content (another person, place or "
-            "action) hidden among overlapping words."
+            "so these errors are mostly not negations the encoder dropped but contradictions of content (another "
+            "person, place or action) hidden among overlapping words."
             if contra_neg_err < contra_neg_ok
             else "a negation word that wins only a few dimensions is outvoted by the overlapping content words."
         )
-        + " Training data whose neutral and contradiction hypotheses overlap the premise heavily (the full SNLI train split, "
-        "counterfactual pairs) is what would move these dimensions.",
+        + " Training data whose neutral and contradiction hypotheses overlap the premise heavily (the full SNLI train "
+        "split, counterfactual pairs) is what would move these dimensions.",
         "",
+    ]
+
+
+def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
+    """docs/inside-the-lstm.md's text; writes its figures under OUT/inside-the-lstm/."""
+    lstm = NumpyLSTM(model_dir)
+    served = PairModel(model_dir)
+    trained_on = [
+        d["split"] for d in served.card.get("data", []) if d.get("role") == "train" and d.get("source") == "snli"
+    ]
+    pairs = load_pairs("snli/validation", "entailment", data_dir)
+    texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
+    encodings = dict(zip(texts, served.tokenizer.encode_batch(texts)))
+    check = reproduction_check(lstm, model_dir, texts)
+    counts = tally(lstm, texts, encodings)
+    labels = tasks.TASKS["entailment"].labels
+    selection = load_pairs(SELECTION, "entailment", data_dir)
+    draw_figures(lstm, served, counts.winners, selection, labels, out / "inside-the-lstm")
+    cells = error_cells(served, selection, encodings, counts.winners, labels)
+    lines = [
+        *intro_lines(model_dir, lstm, served, check),
+        *token_lines(counts, len(texts), len(pairs), trained_on, served.dim),
+        *gate_lines(counts),
+        *error_lines(cells),
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.inside_lstm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m training.studies.inside_lstm", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/entailment"), help="an LSTM entailment model folder")
     parser.add_argument(
         "--data_dir", help="data folder with snli/validation (default: PAIRSCORE_DATA_DIR or ../shared/data)"

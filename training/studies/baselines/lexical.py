@@ -1,14 +1,14 @@
-"""Lexical baselines on the release models' splits and metrics (issue 4).
+"""Lexical baselines on the release models' splits and metrics.
 
 - paraphrase: TF-IDF cosine of the two sentences (vectorizer fit on the training sentences);
   the decision threshold is the one maximising F1 on the *training* split.
 - entailment: multinomial logistic regression on 14 lexical-overlap features (TF-IDF cosine,
   unigram/bigram overlap, IDF-weighted coverage, lengths, negation words); C picked on the
-  selection split (the only thing tuned there).
+  selection splits (the only thing tuned there).
 - ranking: BM25 (rank-bm25's BM25Okapi, English stop words removed); k1 and b picked by MAP on
-  wiki_qa/train; at evaluation the index is the evaluated split's candidate answers.
+  the training split; at evaluation the index is the evaluated split's candidate answers.
 
-    python -m training.baselines.lexical [--data-dir ../shared/data] [--out docs/results/lexical.json]
+    python -m training.studies.baselines.lexical [--data-dir ../shared/data] [--out docs/results/lexical.json]
 """
 
 from __future__ import annotations
@@ -19,11 +19,17 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+from rank_bm25 import BM25Okapi
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from pairscore import tasks
 from pairscore.metrics import best_threshold
 from pairscore.schema import Pair
-from training.baselines.common import (
-    SELECT_METRIC,
+from pairscore.specs import resolve_data_dir
+from training.studies.baselines.common import (
     binary_metrics,
     command_line,
     common_args,
@@ -37,7 +43,6 @@ from training.baselines.common import (
     tokenize,
     write_results,
 )
-from training.data import resolve_data_dir
 
 NEGATIONS = frozenset(
     {"not", "no", "n't", "never", "nobody", "nothing", "none", "nowhere", "neither", "nor", "cannot", "without"}
@@ -45,8 +50,6 @@ NEGATIONS = frozenset(
 
 
 def _vectorizer(texts: Sequence[str]):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     vec = TfidfVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, sublinear_tf=True, min_df=1)
     vec.fit(sorted(set(texts)))
     return vec
@@ -68,13 +71,15 @@ def run_paraphrase(splits, data_dir) -> dict:
     thr = best_threshold([p.label for p in train], s_train)
     train_s = time.perf_counter() - t0
     metrics = {"train": binary_metrics([p.label for p in train], s_train, thr)}
-    for name, sources in (splits.select, *splits.report):
-        pairs = load_sources(data_dir, "paraphrase", sources)
-        metrics[name] = evaluate(
+    for spec in splits.measured:
+        pairs = load_sources(data_dir, "paraphrase", [spec])
+        metrics[spec] = evaluate(
             "paraphrase", pairs, _cosine(vec, [p.text_a for p in pairs], [p.text_b for p in pairs]), thr
         )
     return {
-        "method": "TF-IDF cosine (sublinear tf, fit on training sentences), threshold maximising F1 on the training split",
+        "method": (
+            "TF-IDF cosine (sublinear tf, fit on training sentences), threshold maximising F1 on the training split"
+        ),
         "threshold": thr,
         "vocab_size": len(vec.vocabulary_),
         "head_params": 1,
@@ -145,13 +150,8 @@ def entailment_features(pairs: Sequence[Pair], vec) -> np.ndarray:
 
 
 def run_entailment(splits, data_dir, c_grid=(0.01, 0.1, 1.0, 10.0)) -> dict:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     train = load_sources(data_dir, "entailment", splits.train)
-    select_name, select_sources = splits.select
-    select = load_sources(data_dir, "entailment", select_sources)
+    select = load_sources(data_dir, "entailment", splits.select)
     t0 = time.perf_counter()
     vec = _vectorizer([p.text_a for p in train] + [p.text_b for p in train])
     x_train = entailment_features(train, vec)
@@ -167,16 +167,16 @@ def run_entailment(splits, data_dir, c_grid=(0.01, 0.1, 1.0, 10.0)) -> dict:
             best = (acc, c, clf)
     train_s = time.perf_counter() - t0
     _, c_best, clf = best
-    metrics = {
-        "train": evaluate("entailment", train, clf.predict_proba(x_train)),
-        select_name: evaluate("entailment", select, clf.predict_proba(x_sel)),
-    }
-    for name, sources in splits.report:
-        pairs = load_sources(data_dir, "entailment", sources)
-        metrics[name] = evaluate("entailment", pairs, clf.predict_proba(entailment_features(pairs, vec)))
+    metrics = {"train": evaluate("entailment", train, clf.predict_proba(x_train))}
+    for spec in splits.measured:
+        pairs = load_sources(data_dir, "entailment", [spec])
+        metrics[spec] = evaluate("entailment", pairs, clf.predict_proba(entailment_features(pairs, vec)))
     lr = clf[-1]
     return {
-        "method": "multinomial logistic regression (standardised) on lexical-overlap features; C picked on the selection split",
+        "method": (
+            "multinomial logistic regression (standardised) on lexical-overlap features; "
+            "C picked on the selection split"
+        ),
         "features": list(FEATURES),
         "C": c_best,
         "selection_accuracy_by_C": tried,
@@ -184,7 +184,9 @@ def run_entailment(splits, data_dir, c_grid=(0.01, 0.1, 1.0, 10.0)) -> dict:
         "train_rows": len(train),
         "train_seconds": train_s,
         "train_examples_per_s": len(train) * len(c_grid) / train_s,
-        "train_examples_per_s_note": "rows x C values tried / seconds (feature extraction of train + selection split included)",
+        "train_examples_per_s_note": (
+            "rows x C values tried / seconds (feature extraction of train + selection split included)"
+        ),
         "metrics": metrics,
     }
 
@@ -193,15 +195,11 @@ def run_entailment(splits, data_dir, c_grid=(0.01, 0.1, 1.0, 10.0)) -> dict:
 
 
 def _bm25_tokens(text: str) -> list[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
     return [t for t in tokenize(text) if t not in ENGLISH_STOP_WORDS]
 
 
 def bm25_scores(pairs: Sequence[Pair], k1: float, b: float) -> np.ndarray:
     """BM25 of each candidate for its question; the index is this split's distinct candidates."""
-    from rank_bm25 import BM25Okapi
-
     docs = sorted({p.text_b for p in pairs})
     doc_id = {d: i for i, d in enumerate(docs)}
     bm25 = BM25Okapi([_bm25_tokens(d) for d in docs], k1=k1, b=b)
@@ -225,9 +223,9 @@ def run_ranking(splits, data_dir, k1_grid=(0.6, 0.9, 1.2, 1.5, 2.0), b_grid=(0.3
     train_s = time.perf_counter() - t0
     _, k1, b = best
     metrics = {"train": ranking_metrics(train, bm25_scores(train, k1, b))}
-    for name, sources in (splits.select, *splits.report):
-        pairs = load_sources(data_dir, "ranking", sources)
-        metrics[name] = evaluate("ranking", pairs, bm25_scores(pairs, k1, b))
+    for spec in splits.measured:
+        pairs = load_sources(data_dir, "ranking", [spec])
+        metrics[spec] = evaluate("ranking", pairs, bm25_scores(pairs, k1, b))
     return {
         "method": "BM25Okapi (rank-bm25), stop words removed; k1, b picked by MAP on the training split; "
         "index = the evaluated split's candidate answers",
@@ -252,17 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = {
         "model": "lexical",
-        "command": command_line(argv, "training.baselines.lexical"),
+        "command": command_line(argv, "training.studies.baselines.lexical"),
         "data_dir": str(resolve_data_dir(args.data_dir).resolve()),
         "environment": environment(),
         "tasks": {},
     }
     t_all = time.perf_counter()
     for task in args.tasks:
-        splits = task_splits(task, args.snli_holdout, args.twitter_holdout, args.mrpc_holdout)
+        splits = task_splits(task, args.recipes)
         r = RUNNERS[task](splits, args.data_dir)
-        r["select_split"] = splits.select[0]
-        r["select_metric"] = SELECT_METRIC[task]
+        r["select_splits"] = list(splits.select)
+        r["select_metric"] = tasks.TASKS[task].metric
         r["train_sources"] = list(splits.train)
         results["tasks"][task] = r
     results["total_seconds"] = time.perf_counter() - t_all

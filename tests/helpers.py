@@ -1,0 +1,50 @@
+"""What several test files need: where things are, a checked POST, BentoML's batch counters, the shared data.
+
+tests/conftest.py puts this folder on sys.path (pytest's rootdir conftest), so any test imports it as `helpers`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pairscore import tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
+MODELS = ROOT / "models"  # the shipped models
+CONFIGS = ROOT / "training" / "configs"
+TASKS = tasks.NAMES
+
+
+def post(client, path: str, body: dict):
+    """POST JSON, assert 200, return the decoded answer."""
+    response = client.post(path, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def merged_batches(metrics: str, method: str = "entailment") -> tuple[float, float]:
+    """(adaptive batches run, of which merged more than one request) for a batchable API, from /metrics text."""
+
+    def value(pattern: str) -> float:
+        found = re.search(pattern + rf'\{{[^}}]*method_name="{method}"[^}}]*\}} ([0-9.e+]+)', metrics)
+        return float(found.group(1)) if found else 0.0
+
+    count = value("bentoml_service_adaptive_batch_size_count")
+    return count, count - value(r'bentoml_service_adaptive_batch_size_bucket\{le="1.0",')
+
+
+def shared_data_or_skip(*specs: str) -> Path:
+    """The data folder the release recipes read (PAIRSCORE_DATA_DIR, else ../shared/data), or skip the test naming
+    the first split file missing from it."""
+    from pairscore.specs import parse_spec, resolve_data_dir
+
+    data_dir = resolve_data_dir()
+    for spec in specs:
+        source, split, _ = parse_spec(spec)
+        if not (data_dir / source / f"{split}.jsonl").is_file():
+            pytest.skip(f"{data_dir / source / split}.jsonl is not here: set PAIRSCORE_DATA_DIR to the shared data")
+    return data_dir

@@ -1,0 +1,72 @@
+"""What a training run leaves behind for whoever comes next: its logs, and best.json beside them.
+
+`pairscore train` and `python -m training.distill` both end by writing best.json (the best checkpoint, the metric
+it was picked on, its score) in the run's log folder. Scripts that chain runs (the studies: release, ablation,
+experiments) read that file; nothing parses what a run prints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pytorch_lightning import Trainer
+from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+BEST_FILE = "best.json"
+
+
+@dataclass(frozen=True)
+class Best:
+    checkpoint: str
+    monitor: str
+    score: float
+
+    def write(self, folder: str | Path) -> Path:
+        path = Path(folder) / BEST_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> Best:
+        data = json.loads(Path(path).read_text())
+        return cls(str(data["checkpoint"]), str(data["monitor"]), float(data["score"]))
+
+
+def default_loggers(root: str, name: str) -> list[Logger]:
+    """CSV always; TensorBoard too when it is installed (same version folder)."""
+    loggers: list[Logger] = [CSVLogger(root, name=name)]
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        loggers.append(TensorBoardLogger(root, name=name, version=loggers[0].version))
+    return loggers
+
+
+class RunCLI(LightningCLI):
+    """A LightningCLI whose runs log under default_root_dir/<log_name()> and hand over best.json when they end."""
+
+    def log_name(self) -> str:
+        raise NotImplementedError
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer_config = self.config_init["trainer"]
+        if trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or "runs", self.log_name())
+        return super().instantiate_trainer(**kwargs)
+
+    def fit_and_hand_over(self, ckpt_path: str | None = None) -> Best | None:
+        """Fit, then write best.json in the run's log folder (rank 0); every rank says which checkpoint it kept.
+        None without a checkpoint."""
+        checkpoints = self.trainer.checkpoint_callback
+        self.trainer.fit(self.model, self.datamodule, ckpt_path=ckpt_path)
+        if checkpoints is None or not checkpoints.best_model_path:
+            return None
+        best = Best(checkpoints.best_model_path, checkpoints.monitor, float(checkpoints.best_model_score))
+        print(f"best checkpoint: {best.checkpoint} ({best.monitor}={best.score:.4f})")
+        log_dir = self.trainer.log_dir  # a collective under DDP: every rank asks
+        if self.trainer.is_global_zero:
+            print(f"handed over in {best.write(log_dir)}")
+        return best

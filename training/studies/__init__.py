@@ -1,0 +1,1 @@
+"""Studies: the release, the ablation, the experiments and the baselines, each a script over the training library."""

@@ -1,0 +1,195 @@
+"""Train, export and document the release models in models/: the command each model card names.
+
+    python -m training.studies.release [distill] [entailment paraphrase ranking] [--models models]
+        [--variant FRAGMENT.yaml] [--distill-variant FRAGMENT.yaml]
+
+Stages, in order: `distill` caches the teacher's vectors (training.teacher) and pre-trains the encoders on them
+(training/configs/distill.yaml with each task's DISTILLED variant); each task then runs its recipe from its
+encoder (model.init_encoder), is exported in artifact format v2 with the fp32 encoder served (batch-independent),
+gets its reported (non-selection) splits, the fallback-token rates and the STS-B cosine of its /embed vectors in
+the card, and models/README.md is rendered from the cards. Without the `distill` stage the tasks start from the
+encoders an earlier distill stage handed over (runs/release/distill-*/), or --distilled. Every stage hands over
+best.json (training.studies.stages); `--variant` / `--distill-variant` add a YAML fragment of config values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pairscore import artifact, tasks
+from pairscore.specs import load_pairs
+from pairscore.tasks import fmt
+from service.evaluate import calibration_errors, evaluate
+from service.runtime import PairModel
+from training.evaluators import STS_SPLIT, STSEvaluator
+from training.export import export, split_oov
+from training.studies import stages
+from training.studies.stages import Variant
+
+STAGES = ("distill", *tasks.NAMES)
+# The distilled encoders, by name: variants of training/configs/distill.yaml (the ablation adds its size sweep).
+DISTILLED: dict[str, Variant] = {
+    "2 epochs": {"trainer": {"max_epochs": 2}, "model": {"hidden_size": 128}},
+    "12 epochs": {"trainer": {"max_epochs": 12}, "model": {"hidden_size": 128}},
+}
+# The encoder each task starts from. At equal task epochs, longer distillation lifted MRPC and cost entailment and
+# both ranking splits; a wider encoder won neither task on every split (docs/experiments.md).
+DISTILL = {"entailment": "2 epochs", "paraphrase": "12 epochs", "ranking": "2 epochs"}
+
+
+def distill(runs: Path, name: str, variant: Variant) -> stages.Best:
+    """The teacher's vectors (cached), then one distilled encoder, handed over in runs/distill-<name>/."""
+    print("teacher: the teacher's vectors of every training text (cached after the first run)", flush=True)
+    if subprocess.run([sys.executable, "-m", "training.teacher"]).returncode:
+        raise SystemExit("teacher vectors failed (see above)")
+    return stages.distill(stages.merge(DISTILLED[name], variant), runs / f"distill-{stages.slug(name)}", "distill")
+
+
+def distilled_encoder(runs: Path, task: str) -> str:
+    """The checkpoint the distill stage handed over for the task's DISTILL variant."""
+    folder = runs / f"distill-{stages.slug(DISTILL[task])}"
+    best = stages.handed_over(folder)
+    if best is None:
+        raise SystemExit(
+            f"{folder}: no distilled encoder for {task} yet; run the distill stage first or give --distilled"
+        )
+    return best.checkpoint
+
+
+def finish_card(task: str, out: Path, card: dict[str, Any], command: str) -> dict[str, Any]:
+    """Add the reported splits (metrics, fallback tokens, calibration), the /embed vectors' STS-B cosine
+    and the command."""
+    served = PairModel(out)
+    data_dir = card["config"]["data"].get("data_dir")
+    reported = {
+        spec: load_pairs(spec, task, data_dir) for spec in tasks.TASKS[task].reported if spec not in card["metrics"]
+    }
+    card["reported"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in reported.items()}
+    card["oov"]["splits"].update({spec: split_oov(served, pairs) for spec, pairs in reported.items()})
+    if card.get("calibration"):
+        card["calibration"]["splits"].update(
+            {spec: calibration_errors(served, pairs) for spec, pairs in reported.items()}
+        )
+    card["embed_sts"] = {
+        "split": STS_SPLIT,
+        "metric": "spearman of the cosine of two /embed vectors",
+        "spearman": STSEvaluator(STS_SPLIT, data_dir)(served.encode),
+    }
+    card["reproduce"] = command
+    artifact.write_card(out, card)
+    return artifact.read_card(out)
+
+
+def render_readme(models: Path) -> str:
+    """models/README.md: one table row per model, from the cards alone."""
+    lines = [
+        "# Release models",
+        "",
+        "Rendered from each folder's `card.json` by `python -m training.studies.release --readme-only`; "
+        "every figure was measured by the command in its card's `reproduce` "
+        "(`pairscore evaluate` on the exported graphs, onnxruntime; fp32 encoders served).",
+        "",
+        "| task | architecture | parameters | selection splits (served) | also reported | "
+        "/embed cosine, STS-B Spearman | max fallback-token rate | distilled from | trained | licences |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task in tasks.NAMES:
+        path = models / task
+        if not (path / artifact.CARD_FILE).is_file():
+            continue
+        card = artifact.read_card(path)
+        arch = card["architecture"]
+        metric = tasks.TASKS[task].metric
+        shape = (
+            f"{'Bi' if arch['bidirectional'] else ''}{arch['cell'].upper()} {arch['layers']}×{arch['hidden_size']}, "
+            f"{arch['pooling']} pooling, {arch['embeddings']} {arch['embedding_dim']}d, "
+            f"vocabulary {arch['vocab_size']:,}" + (", + pair features" if card.get("features") else "")
+        )
+        selection = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card["metrics"].items())
+        reported = "; ".join(
+            f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card.get("reported", {}).items()
+        )
+        oov = max((v["token_rate"] for v in (card.get("oov") or {}).get("splits", {}).values()), default=None)
+        teacher = card.get("teacher") or {}
+        training = card.get("training") or {}
+        distilled = (teacher.get("distillation") or {}).get("seconds", 0)
+        trained = (
+            f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} epochs"
+            + (f" (+ {distilled / 60:.0f} min distillation)" if teacher else "")
+            + f", {training.get('hardware', '?')}"
+        )
+        licences = "; ".join(sorted({f"{d['source']}: {d['licence']}" for d in card["data"]}))
+        lines.append(
+            f"| {task} | {shape} | {arch['parameters']:,} | {selection} | {reported or '–'} | "
+            f"{fmt((card.get('embed_sts') or {}).get('spearman'))} | {'–' if oov is None else f'{100 * oov:.2f}%'} | "
+            f"{teacher.get('name', '–')} | {trained} | {licences} |"
+        )
+    lines += [
+        "",
+        "Reproduce the models: the `reproduce` command in their cards (`python -m training.studies.release` runs the "
+        "distillation stage, then every task).",
+        "",
+        "**Licences.** SICK and Twitter URL are CC BY-NC-SA 3.0 (non-commercial); MRPC, WikiQA and TrecQA are "
+        "research-use only. A model trained on them inherits those terms: the entailment model (SICK) and the "
+        "paraphrase model (Twitter URL, MRPC) are for non-commercial research use, the ranking model "
+        "(WikiQA, TrecQA) for research use. The distilled encoders saw the training texts of every source (no labels).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def read_variant(path: Path | None) -> Variant:
+    return yaml.safe_load(path.read_text()) or {} if path else {}
+
+
+def release(task: str, args: argparse.Namespace, variant: Variant, command: str) -> dict[str, Any]:
+    """Train the task from its distilled encoder, export it over models/TASK and finish its card."""
+    encoder = str(args.distilled) if args.distilled else distilled_encoder(args.runs, task)
+    best = stages.train(task, stages.merge(variant, {"model": {"init_encoder": encoder}}), args.runs / task, task)
+    out = args.models / task
+    print(f"{task}: exporting {best.checkpoint} -> {out}", flush=True)
+    card = export(Path(best.checkpoint), out, tune_threshold=task == "paraphrase", force=True)
+    card = finish_card(task, out, card, command)
+    print(
+        f"{task}: metrics {card['metrics']} reported {card['reported']} embed_sts {card['embed_sts']['spearman']:.4f}"
+    )
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stages", nargs="*", default=list(STAGES), help=f"any of {', '.join(STAGES)} (default: all)")
+    parser.add_argument("--models", type=Path, default=Path("models"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/release"))
+    parser.add_argument("--distilled", type=Path, help="one encoder checkpoint for every task (default: DISTILL's)")
+    parser.add_argument("--variant", type=Path, help="a YAML fragment of config values for every task recipe")
+    parser.add_argument("--distill-variant", type=Path, help="a YAML fragment of config values for the distill stage")
+    parser.add_argument("--readme-only", action="store_true", help="only render models/README.md from the cards")
+    args = parser.parse_args(argv)
+    unknown = set(args.stages) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s) {sorted(unknown)}: expected {', '.join(STAGES)}")
+    if not args.readme_only:
+        chosen = [t for t in tasks.NAMES if t in args.stages]
+        command = " ".join(
+            ["python -m training.studies.release"]
+            + [f"--{flag.replace('_', '-')} {path}" for flag, path in vars(args).items() if "variant" in flag and path]
+        )
+        if "distill" in args.stages:
+            for name in dict.fromkeys(DISTILL[t] for t in chosen or tasks.NAMES):
+                distill(args.runs, name, read_variant(args.distill_variant))
+        for task in chosen:
+            release(task, args, read_variant(args.variant), command)
+    (args.models / "README.md").write_text(render_readme(args.models))
+    print((args.models / "README.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
