@@ -78,7 +78,7 @@ def measure(model: PairModel, pairs: list[tuple[str, str]], noise: list[tuple[st
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=str(REPO / "models"))
     p.add_argument("--data-dir")
@@ -91,38 +91,47 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(OUT_DIR / "batch_independence.json"))
-    args = p.parse_args(argv)
-    root = data_dir(args.data_dir)
-    rows, raw = [], []
-    for task in SOURCES:
-        folder = Path(args.models) / task
-        card = PairModel(folder, threads=args.threads).card
-        graphs = card["graphs"]
-        files = args.encoders or list(
-            dict.fromkeys(f for f in (graphs.get("encoder_fp32"), graphs.get("encoder_int8"), graphs["encoder"]) if f)
-        )
-        pairs = first_pairs(root, task, args.pairs)
-        noise = first_pairs(root, task, args.noise, offset=args.pairs)
-        for name in files:
-            if not (folder / name).is_file():
-                continue
-            model = PairModel(folder, threads=args.threads, encoder_file=name)
-            m = measure(model, pairs, noise, seed=1)
-            served = "yes" if name == graphs["encoder"] else ""
-            raw.append({"task": task, "encoder": name, "served": bool(served), "pairs": len(pairs), **m})
-            rows.append(
-                [
-                    task,
-                    name,
-                    served,
-                    len(pairs),
-                    f"{m['together_max_diff']:.2g}",
-                    m["together_flips"],
-                    f"{m['merged_max_diff']:.2g}",
-                    m["merged_flips"],
-                    m["together_ms"],
-                ]
-            )
+    return p.parse_args(argv)
+
+
+def encoder_files(graphs: dict[str, str], chosen: list[str] | None) -> list[str]:
+    """--encoders, else the card's encoders, each once (the served one is often also the fp32 or int8 one)."""
+    return chosen or list(
+        dict.fromkeys(f for f in (graphs.get("encoder_fp32"), graphs.get("encoder_int8"), graphs["encoder"]) if f)
+    )
+
+
+def measure_task(task: str, root: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One result per encoder file of the task's model; a file the model folder lacks is skipped."""
+    folder = Path(args.models) / task
+    graphs = PairModel(folder, threads=args.threads).card["graphs"]
+    pairs = first_pairs(root, task, args.pairs)
+    noise = first_pairs(root, task, args.noise, offset=args.pairs)
+    results = []
+    for name in encoder_files(graphs, args.encoders):
+        if not (folder / name).is_file():
+            continue
+        model = PairModel(folder, threads=args.threads, encoder_file=name)
+        m = measure(model, pairs, noise, seed=1)
+        results.append({"task": task, "encoder": name, "served": name == graphs["encoder"], "pairs": len(pairs), **m})
+    return results
+
+
+def render(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            r["task"],
+            r["encoder"],
+            "yes" if r["served"] else "",
+            r["pairs"],
+            f"{r['together_max_diff']:.2g}",
+            r["together_flips"],
+            f"{r['merged_max_diff']:.2g}",
+            r["merged_flips"],
+            r["together_ms"],
+        ]
+        for r in results
+    ]
     table = md_table(
         [
             "task",
@@ -137,14 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         ],
         rows,
     )
-    markdown = (
+    return (
         f"### Batch independence on {args.models} (first {args.pairs} pairs; "
         f"merged with {args.noise} others, shuffled)\n\n"
         "Flips: entailment label, paraphrase decision at the card's threshold, "
         "rank of the answer within its question.\n\n" + table
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = data_dir(args.data_dir)
+    results = [result for task in SOURCES for result in measure_task(task, root, args)]
+    markdown = render(args, results)
     publish(
-        {"machine": machine(), "models": str(Path(args.models).resolve()), "results": raw, "markdown": markdown},
+        {"machine": machine(), "models": str(Path(args.models).resolve()), "results": results, "markdown": markdown},
         Path(args.out),
     )
     return 0

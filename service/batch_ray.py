@@ -48,7 +48,7 @@ class InputError(ValueError):
 
 
 def input_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
-    """The filesystem and the data files that a file, folder or glob names, local or as a URI (s3://, gs://, file://)."""
+    """The filesystem and the data files a file, folder or glob names, local or as a URI (s3://, gs://, file://)."""
     fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
     if glob.has_magic(path):
         base = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")[0] or "/"
@@ -197,10 +197,48 @@ def driver_schema(model: PairModel, fs: pafs.FileSystem, files: list[str], chunk
     return None
 
 
+def run_pipeline(
+    args: argparse.Namespace, model: PairModel, in_fs: pafs.FileSystem, files: list[str], schema: Any, sink: Any
+) -> float:
+    """Read every file in parallel, score on a pool of actors, write through the sink; returns the seconds it took."""
+    import ray.data  # optional: the `ray` extra
+
+    model_files = {name: (model.model_dir / name).read_bytes() for name in [artifact.CARD_FILE, *model.card["files"]]}
+    ray.data.DataContext.get_current().enable_progress_bars = not args.no_progress
+    actors = args.concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)) // args.num_cpus)
+    started = time.perf_counter()
+    (
+        ray.data.from_items([{"path": path} for path in files], override_num_blocks=len(files))
+        .map_batches(
+            read_numbered,
+            batch_size=1,
+            fn_kwargs={"fs": in_fs, "chunk": args.chunk},
+            num_cpus=READ_CPUS,
+            compute=ray.data.TaskPoolStrategy(size=min(actors, len(files))),
+        )
+        .map_batches(
+            Scorer,
+            batch_size=args.chunk,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=args.num_cpus,
+            fn_constructor_kwargs={
+                "model_files": model_files,
+                "threads": args.num_cpus,
+                "schema": schema,
+                "target": args.output,
+                "name_files": len(files) > 1,
+            },
+        )
+        .write_datasink(sink)
+    )
+    return time.perf_counter() - started
+
+
 def main(args: argparse.Namespace) -> int:
     """Run `pairscore score --ray` with the local scorer's parsed arguments."""
     try:
-        import ray.data
+        import ray  # optional: the `ray` extra
     except ModuleNotFoundError:
         print(
             "pairscore score --ray: needs the 'ray' extra: pip install -c constraints.txt -e '.[ray]'", file=sys.stderr
@@ -217,41 +255,12 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, OSError, artifact.ArtifactError) as exc:
         print(f"pairscore score: {exc}", file=sys.stderr)
         return 2
-    model_files = {name: (model.model_dir / name).read_bytes() for name in [artifact.CARD_FILE, *model.card["files"]]}
     started_here = not ray.is_initialized()
     if started_here:
         ray.init()  # a local cluster, or the one RAY_ADDRESS names
     try:
-        ray.data.DataContext.get_current().enable_progress_bars = not args.no_progress
-        actors = args.concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)) // args.num_cpus)
         sink = parts_sink(out_fs, folder, schema)
-        started = time.perf_counter()
-        (
-            ray.data.from_items([{"path": path} for path in files], override_num_blocks=len(files))
-            .map_batches(
-                read_numbered,
-                batch_size=1,
-                fn_kwargs={"fs": in_fs, "chunk": args.chunk},
-                num_cpus=READ_CPUS,
-                compute=ray.data.TaskPoolStrategy(size=min(actors, len(files))),
-            )
-            .map_batches(
-                Scorer,
-                batch_size=args.chunk,
-                batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=actors),
-                num_cpus=args.num_cpus,
-                fn_constructor_kwargs={
-                    "model_files": model_files,
-                    "threads": args.num_cpus,
-                    "schema": schema,
-                    "target": args.output,
-                    "name_files": len(files) > 1,
-                },
-            )
-            .write_datasink(sink)
-        )
-        seconds = time.perf_counter() - started
+        seconds = run_pipeline(args, model, in_fs, files, schema, sink)
     finally:
         if started_here:
             ray.shutdown()

@@ -126,6 +126,8 @@ def test_quality_regression(task: str) -> None:
 @pytest.mark.parametrize("task", TASKS)
 def test_embed_vectors_keep_their_sts_cosine(task: str) -> None:
     """The plain cosine of two /embed vectors keeps the STS-B Spearman its card states (within 0.01)."""
+    pytest.importorskip("torchmetrics", reason="the Spearman of training.evaluators: needs the 'train' extra")
+    pytest.importorskip("datasets", reason="loads stsb/validation: needs the 'train' extra")
     from training.evaluators import STS_SPLIT, STSEvaluator
 
     card = json.loads((MODELS / task / "card.json").read_text())

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import TASKS
+
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_STACK = ("torch", "lightning", "pytorch_lightning", "lightning_fabric", "datasets", "torchmetrics")
 
@@ -44,7 +46,7 @@ def test_bento_builds_offline_with_models_and_pins(tiny_models, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     (bento,) = [p for p in (tmp_path / "home" / "bentos" / "pairscore").iterdir() if p.name != "latest"]
-    for task in ("entailment", "paraphrase", "ranking"):
+    for task in TASKS:
         assert (bento / "src" / "models" / task / "card.json").is_file()
     assert (bento / "src" / "service" / "app.py").is_file()
     requirements = (bento / "env" / "python" / "requirements.txt").read_text()

@@ -54,7 +54,11 @@ def test_numpy_ece_equals_torchmetrics(task):
 
 def test_retemper_undoes_a_temperature():
     z = np.random.default_rng(0).normal(size=(50, 3)) * 3
-    softmax = lambda x: np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
+
+    def softmax(x: np.ndarray) -> np.ndarray:
+        e = np.exp(x - x.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
     assert np.abs(metrics.retemper(softmax(z / 2.0), 2.0) - softmax(z)).max() < 1e-9
     sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     assert np.abs(metrics.retemper(sigmoid(z[:, 0] / 2.0), 2.0) - sigmoid(z[:, 0])).max() < 1e-9

@@ -320,16 +320,8 @@ def distillation_lines(root: Path) -> list[str]:
     return lines + [""]
 
 
-def render(
-    results: dict[str, dict[str, dict[str, Any] | None]],
-    release: dict[str, dict[str, Any]],
-    baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
-    vocabulary: dict[str, Any],
-    epochs: int,
-    command: str,
-    root: Path,
-) -> list[str]:
-    """Markdown lines: the ablation table (steps as columns) and the vocabulary table."""
+def ablation_columns(results: dict, release: dict[str, dict[str, Any]], epochs: int) -> dict[str, dict[str, Any]]:
+    """Column name -> {"metrics": task -> split -> metrics, "sts": task -> Spearman, "epochs"}: v1, steps, release."""
     columns: dict[str, dict[str, Any]] = {"v1 (shipped)": {"metrics": v1_results(), "epochs": "release"}}
     for name, by_task in results.items():
         columns[name] = {
@@ -343,6 +335,41 @@ def render(
             "sts": {t: (c.get("embed_sts") or {}).get("spearman") for t, c in release.items()},
             "epochs": "release",
         }
+    return columns
+
+
+def vocabulary_lines(vocabulary: dict[str, Any]) -> list[str]:
+    splits = next(iter(vocabulary.values()))
+    lines = [
+        "",
+        "### Fallback-token rate per vocabulary option",
+        "",
+        "Share of tokens that become the fallback token (`[UNK]`), share of texts with at least one, and tokens per "
+        "text, on each split's distinct texts. Target: at most 1% of tokens on every selection split.",
+        "",
+        "| vocabulary | " + " | ".join(f"`{s}`" for s in splits) + " |",
+        "|---" * (1 + len(splits)) + "|",
+    ]
+    for name, by_split in vocabulary.items():
+        cells = [
+            f"{100 * v['token_rate']:.2f}% ({100 * v['text_rate']:.1f}% of texts, {v['tokens_per_text']:.1f} tok)"
+            for v in by_split.values()
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def render(
+    results: dict[str, dict[str, dict[str, Any] | None]],
+    release: dict[str, dict[str, Any]],
+    baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
+    vocabulary: dict[str, Any],
+    epochs: int,
+    command: str,
+    root: Path,
+) -> list[str]:
+    """Markdown lines: the ablation table (steps as columns), the distilled encoders and the vocabulary table."""
+    columns = ablation_columns(results, release, epochs)
     names = list(columns) + list(baselines)
     lines = [
         "## Models v2: one lever at a time",
@@ -376,25 +403,4 @@ def render(
         "training/studies/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).",
         "",
     ]
-    lines += distillation_lines(root)
-    lines += [
-        "",
-        "### Fallback-token rate per vocabulary option",
-        "",
-        "Share of tokens that become the fallback token (`[UNK]`), share of texts with at least one, and tokens per "
-        "text, on each split's distinct texts. Target: at most 1% of tokens on every selection split.",
-        "",
-        "| vocabulary | " + " | ".join(f"`{s}`" for s in next(iter(vocabulary.values()))) + " |",
-        "|---" * (1 + len(next(iter(vocabulary.values())))) + "|",
-    ]
-    for name, splits in vocabulary.items():
-        lines.append(
-            f"| {name} | "
-            + " | ".join(
-                f"{100 * v['token_rate']:.2f}% ({100 * v['text_rate']:.1f}% of texts, {v['tokens_per_text']:.1f} tok)"
-                for v in splits.values()
-            )
-            + " |"
-        )
-    lines.append("")
-    return lines
+    return lines + distillation_lines(root) + vocabulary_lines(vocabulary)

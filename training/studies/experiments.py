@@ -183,6 +183,46 @@ def kept_grid(doc: Path) -> list[str]:
     return section + [""]
 
 
+def grid_lines(grid: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each, fp32)",
+        "",
+        "Each row is the release recipe with one change (its config), trained from scratch for the same epochs. "
+        "Train time and examples/s are the training loop's own clock (saved in the checkpoint) with the torch threads "
+        "the run had; the variants ran one after another beside other jobs, so read speed ratios loosely "
+        "(benchmarks/train_speed.py measures the recipes alone). Parameters include frozen embeddings.",
+        "",
+        "| variant | config | accuracy | parameters | train time (s) | examples/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | `{json.dumps(r['variant']) if r['variant'] else '(recipe)'}` | {fmt(r['accuracy'])} "
+        f"| {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |"
+        for r in grid
+    ]
+    return lines + [""]
+
+
+def comparison_lines(table: Table, baselines: list[str]) -> list[str]:
+    columns = ["pairscore", *baselines]
+    lines = [
+        "## Release models and baselines: same data, same splits, same metrics",
+        "",
+        "The headline metric per task (entailment accuracy, paraphrase F1, ranking MAP over clean questions). "
+        "Entailment selects on its first row, paraphrase and ranking on both of theirs (the cards' `metrics`; "
+        "`reported` splits select nothing); pairscore's figures use the served encoder. "
+        "all-MiniLM-L6-v2 was pre-trained on data that includes the SNLI and MultiNLI train splits and QA sets "
+        "(the `data_config.json` in its package), which pairscore's models cannot use here: the comparison favours it.",
+        "",
+        "| task | split | metric | " + " | ".join(columns) + " |",
+        "|---" * (3 + len(columns)) + "|",
+    ]
+    for (task, spec), values in table.items():
+        cells = " | ".join(fmt(values.get(c)) for c in columns)
+        lines.append(f"| {task} | `{spec}` | {tasks.TASKS[task].metric} | {cells} |")
+    return lines + [""]
+
+
 def render(
     grid: list[dict[str, Any]],
     table: Table,
@@ -200,47 +240,9 @@ def render(
         "(docs/results/*.json).",
         "",
     ]
-    if grid:
-        lines += [
-            f"## NLI encoder variants (accuracy on `{SELECTION}`, {grid[0]['epochs']} epochs each, fp32)",
-            "",
-            "Each row is the release recipe with one override, trained for the same epochs. Train time and "
-            "examples/s are the training loop's own clock (saved in the checkpoint) with the torch threads the run "
-            "had; the variants ran one after another beside other jobs, so read speed ratios loosely "
-            "(benchmarks/train_speed.py measures the recipes alone). Parameters include frozen embeddings.",
-            "",
-            "| variant | config | accuracy | parameters | train time (s) | examples/s |",
-            "|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['name']} | `{json.dumps(r['variant']) if r['variant'] else '(recipe)'}` | {fmt(r['accuracy'])} "
-            f"| {fmt(r['parameters'])} | {r['train_seconds']:.0f} | {fmt(r['examples_per_second'], 0)} |"
-            for r in grid
-        ]
-        lines.append("")
-    else:
-        lines += kept or []
+    lines += grid_lines(grid) if grid else kept or []
     lines += ablation or []
-    columns = ["pairscore", *baselines]
-    lines += [
-        "## Release models and baselines: same data, same splits, same metrics",
-        "",
-        "The headline metric per task (entailment accuracy, paraphrase F1, ranking MAP over clean questions). "
-        "Entailment selects on its first row, paraphrase and ranking on both of theirs (the cards' `metrics`; "
-        "`reported` splits select nothing); pairscore's figures use the served encoder. "
-        "all-MiniLM-L6-v2 was pre-trained on data that includes the SNLI and MultiNLI train splits and QA sets "
-        "(the `data_config.json` in its package), which pairscore's models cannot use here: the comparison favours it.",
-        "",
-        "| task | split | metric | " + " | ".join(columns) + " |",
-        "|---" * (3 + len(columns)) + "|",
-    ]
-    for (task, spec), values in table.items():
-        lines.append(
-            f"| {task} | `{spec}` | {tasks.TASKS[task].metric} | "
-            + " | ".join(fmt(values.get(c)) for c in columns)
-            + " |"
-        )
-    lines.append("")
+    lines += comparison_lines(table, baselines)
     for plot in plots:
         lines += [f"![{plot.stem}]({plot.name})", ""]
     return "\n".join(lines)
