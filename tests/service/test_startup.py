@@ -68,3 +68,26 @@ def test_pairscore_serve_runs_the_same_service(tiny_models, tmp_path):
     )
     assert result.returncode != 0
     assert str(models / "entailment" / "head.onnx") in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value, accepted",
+    [
+        ("PAIRSCORE_MAX_PAIRS", "abc", "a whole number above 0"),
+        ("PAIRSCORE_TIMEOUT_S", "0", "a number above 0"),
+        ("PAIRSCORE_MAX_BATCH_PAIRS", "1", "a whole number, at least 2"),
+        ("PAIRSCORE_ORT_THREADS", "two", "a whole number above 0"),
+    ],
+)
+def test_bad_environment_value_stops_startup_with_one_line(tmp_path, name, value, accepted):
+    result = subprocess.run(
+        serve_command(free_port()),
+        env=serve_env(REPO / "models", tmp_path / "bentoml", **{name: value}),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip()
+    assert output == f"pairscore: {name}={value!r} is not accepted: expected {accepted}", output
