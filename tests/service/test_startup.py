@@ -91,3 +91,5 @@ def test_bad_environment_value_stops_startup_with_one_line(tmp_path, name, value
     assert result.returncode != 0
     output = (result.stdout + result.stderr).strip()
     assert output == f"pairscore: {name}={value!r} is not accepted: expected {accepted}", output
+    if name == "PAIRSCORE_MAX_PAIRS":  # docs/service.md › Limits and knobs quotes this line
+        assert output in " ".join((REPO / "docs" / "service.md").read_text().split())
