@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,24 @@ def test_bad_environment_value_stops_startup_with_one_line(tmp_path, name, value
     assert output == f"pairscore: {name}={value!r} is not accepted: expected {accepted}", output
     if name == "PAIRSCORE_MAX_PAIRS":  # docs/service.md › Limits and knobs quotes this line
         assert output in " ".join((REPO / "docs" / "service.md").read_text().split())
+
+
+def test_startup_message_is_the_documented_one(tiny_models, tmp_path):
+    """docs/service.md › Start it shows the message of a corrupt encoder (hashes cut to `…`): it is the real one."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    flip_bit(models / "paraphrase" / "encoder.onnx")
+    result = subprocess.run(
+        serve_command(free_port()),
+        env=serve_env(models, tmp_path / "bentoml"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    doc = (REPO / "docs" / "service.md").read_text()
+    shown = next(line for line in doc.splitlines() if line.startswith("pairscore: cannot serve"))
+    shown = shown.replace("in models:", f"in {models}:").replace(": models/", f": {models}/")
+    pattern = re.escape(shown).replace(re.escape("…"), "[0-9a-f]{64}")
+    assert result.returncode == 1
+    assert re.fullmatch(pattern, (result.stdout + result.stderr).strip()), result.stdout + result.stderr
