@@ -6,9 +6,22 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from server_process import REPO, free_port, serve_command, serve_env
+
+
+def serve_expecting_failure(models: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """`bentoml serve` of the service on `models`, which should stop before it listens (bounded by a timeout)."""
+    return subprocess.run(
+        serve_command(free_port()),
+        env=serve_env(models, tmp_path / "bentoml", **env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def flip_bit(path):
@@ -30,14 +43,7 @@ def test_bad_artifact_stops_startup(tiny_models, tmp_path, damage, named):
     models = tmp_path / "models"
     shutil.copytree(tiny_models, models)
     damage(models)
-    result = subprocess.run(
-        serve_command(free_port()),
-        env=serve_env(models, tmp_path / "bentoml"),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_expecting_failure(models, tmp_path)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert str(models / named) in output, output[-2000:]
@@ -81,14 +87,7 @@ def test_pairscore_serve_runs_the_same_service(tiny_models, tmp_path):
     ],
 )
 def test_bad_environment_value_stops_startup_with_one_line(tmp_path, name, value, accepted):
-    result = subprocess.run(
-        serve_command(free_port()),
-        env=serve_env(REPO / "models", tmp_path / "bentoml", **{name: value}),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_expecting_failure(REPO / "models", tmp_path, **{name: value})
     assert result.returncode != 0
     output = (result.stdout + result.stderr).strip()
     assert output == f"pairscore: {name}={value!r} is not accepted: expected {accepted}", output
@@ -101,14 +100,7 @@ def test_startup_message_is_the_documented_one(tiny_models, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(tiny_models, models)
     flip_bit(models / "paraphrase" / "encoder.onnx")
-    result = subprocess.run(
-        serve_command(free_port()),
-        env=serve_env(models, tmp_path / "bentoml"),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_expecting_failure(models, tmp_path)
     doc = (REPO / "docs" / "service.md").read_text()
     shown = next(line for line in doc.splitlines() if line.startswith("pairscore: cannot serve"))
     shown = shown.replace("in models:", f"in {models}:").replace(": models/", f": {models}/")
