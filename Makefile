@@ -4,7 +4,7 @@ SERVE_VENV ?= .venv-serve
 DEV_VENV ?= .venv
 PIP_FLAGS = -q -c constraints.txt
 
-.PHONY: serve test lint bench
+.PHONY: serve test lint bench doc-answers
 
 $(SERVE_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -23,8 +23,15 @@ lint: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ruff check .
 	$(DEV_VENV)/bin/ruff format --check .
 
+# A narrowed run (PYTEST_ARGS, e.g. -m slow) that selects no test is an answer, not a failure: pytest's exit 5
+# passes there, with a line saying so. A plain `make test` that collects nothing still fails.
 test: $(DEV_VENV)/.installed
-	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/pytest $(PYTEST_ARGS)
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/pytest $(PYTEST_ARGS)$(if $(PYTEST_ARGS), \
+	  || { status=$$?; [ $$status -eq 5 ] && echo "make test: no test matches PYTEST_ARGS (pytest exit 5)" || exit $$status; })
+
+# Rewrites the example answers in README.md and docs/ from a server on models/ (after the models change).
+doc-answers: $(DEV_VENV)/.installed
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/pytest tests/docs --update-examples $(PYTEST_ARGS)
 
 bench: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[bench]'

@@ -127,6 +127,24 @@ def checkpoint_path(card: dict[str, Any], model_dir: Path) -> Path | None:
     return REPO / path
 
 
+def missing_checkpoint(ckpt: Path, models_root: Path) -> str:
+    """Why the torch column is empty and how to fill it: the training runs are not shipped with the models."""
+    seconds, distilled = 0.0, {}
+    for card_path in sorted(models_root.glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        seconds += float((card.get("training") or {}).get("seconds", 0))
+        teacher = card.get("teacher") or {}
+        distilled[teacher.get("checkpoint")] = float((teacher.get("distillation") or {}).get("seconds", 0))
+    minutes = (seconds + sum(distilled.values())) / 60
+    return (
+        f"checkpoint {ckpt} is not in this checkout: training runs are not shipped with {models_root}/. "
+        "To fill this column, train the release into a new folder, "
+        "`python -m training.studies.release --models runs/release-models` (a long job: the cards record "
+        f"{minutes:.0f} min of distillation and training, plus the teacher's vectors), then "
+        "`make bench BENCH_ARGS='--models runs/release-models'`"
+    )
+
+
 def torch_engine(model_dir: Path, threads: int) -> tuple[Engine | None, str]:
     """PairModel whose encoder/head run the checkpoint's torch modules; (None, why) when impossible."""
     from service.runtime import PairModel
@@ -136,7 +154,7 @@ def torch_engine(model_dir: Path, threads: int) -> tuple[Engine | None, str]:
     if ckpt is None:
         return None, "card.json names no checkpoint"
     if not ckpt.is_file():
-        return None, f"checkpoint {ckpt} is gone"
+        return None, missing_checkpoint(ckpt, model_dir.parent)
     try:
         from pairscore import artifact
         from training.export import load_checkpoint

@@ -29,6 +29,7 @@ from service.explain import explain_pair
 from service.limits import ENV
 from service.loading import load_models
 from service.middleware import RequestGuard
+from service.request_log import ClientErrorLog, quiet_client_errors
 from service.runtime import DEFAULT_MAX_TOKENS, PairModel
 from service.schemas import (
     JSON,
@@ -50,6 +51,7 @@ from service.schemas import (
     TextB,
     Texts,
     items,
+    strict_api,
 )
 
 logger = logging.getLogger("pairscore")
@@ -107,7 +109,7 @@ class PairScore:
                 model.cache.metrics = CacheMetrics("+".join(sharing[id(model.cache)]))
                 model.cache.metrics.record(0, 0, len(model.cache), model.cache.bytes)
 
-    @bentoml.api(**BATCHED)
+    @strict_api(**BATCHED)
     def entailment(
         self, pairs: EntailmentPairs = items(LIMITS.max_pairs, "premise/hypothesis pairs")
     ) -> Annotated[list[EntailmentResult], JSON]:
@@ -116,7 +118,7 @@ class PairScore:
         outputs = model.score_pairs([p.premise for p in pairs], [p.hypothesis for p in pairs])
         return [EntailmentResult(**result) for result in model.results(outputs)]
 
-    @bentoml.api(**BATCHED)
+    @strict_api(**BATCHED)
     def paraphrase(
         self, pairs: ParaphrasePairs = items(LIMITS.max_pairs, "text pairs")
     ) -> Annotated[list[ParaphraseResult], JSON]:
@@ -125,7 +127,7 @@ class PairScore:
         outputs = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
         return [ParaphraseResult(**result) for result in model.results(outputs)]
 
-    @bentoml.api
+    @strict_api()
     def rank(
         self,
         question: Question = bentoml.Field(json_schema_extra={"maxLength": LIMITS.max_chars}),
@@ -137,7 +139,7 @@ class PairScore:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
         return [RankedAnswer(index=i, score=scores[i]) for i in order[:top_k]]
 
-    @bentoml.api
+    @strict_api()
     def embed(
         self,
         texts: Texts = items(LIMITS.max_texts, "texts to embed"),
@@ -146,14 +148,14 @@ class PairScore:
         """Sentence vectors from the task's encoder, one per text."""
         return self.models[task].encode(texts).tolist()
 
-    @bentoml.api
+    @strict_api()
     async def info(self) -> Annotated[Info, JSON]:
         """Model cards (labels, threshold, encoder, quantization, architecture, metrics, versions) and active limits."""
         models = {task: model_info(model) for task, model in self.models.items()}
         limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
         return Info(models=models, limits=limits)
 
-    @bentoml.api
+    @strict_api()
     def explain(self, task: Task, text_a: TextA, text_b: TextB) -> Annotated[Explanation, JSON]:
         """The task endpoint's answer for one pair, and each text's tokens weighted by their share of its vector."""
         if task == "entailment":
@@ -184,5 +186,7 @@ def model_info(model: PairModel) -> ModelInfo:
     )
 
 
+quiet_client_errors()
+PairScore.add_asgi_middleware(ClientErrorLog)  # outermost of ours: sees every 4xx, RequestGuard's too
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
 PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")

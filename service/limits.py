@@ -9,7 +9,7 @@ never fails the requests batched with it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from service.errors import LimitExceeded
@@ -48,6 +48,7 @@ class Limits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Limits:
+        """The defaults, overridden by the environment; BadSetting names the first bad variable."""
         values: dict[str, float | int] = {}
         for field in fields(cls):
             raw = env.get(ENV[field.name])
@@ -57,16 +58,9 @@ class Limits:
             try:
                 value = kind(raw)
             except ValueError:
-                raise ValueError(f"{ENV[field.name]}={raw!r}: not a number") from None
-            if (
-                value < 0
-                or (value == 0 and field.name not in MAY_BE_ZERO)
-                or (field.name == "max_batch_pairs" and value < 2)
-            ):
-                raise ValueError(
-                    f"{ENV[field.name]}={raw!r}: must be positive "
-                    f"(0 allowed for {sorted(ENV[n] for n in MAY_BE_ZERO)}; max_batch_pairs at least 2)"
-                )
+                value = None
+            if value is None or not _allowed(field.name, value):
+                raise BadSetting(f"{ENV[field.name]}={raw!r} is not accepted: expected {_accepted(field.name, kind)}")
             values[field.name] = value
         return cls(**values)  # type: ignore[arg-type]
 
@@ -76,10 +70,27 @@ class Limits:
         if count > limit:
             raise LimitExceeded(f"{field}: {count} items, over the limit of {limit} ({ENV[limit_name]})")
 
-    def check_texts(self, field: str, texts: Sequence[str]) -> None:
-        """Refuse any text longer than max_chars, naming its position."""
-        for i, text in enumerate(texts):
-            if len(text) > self.max_chars:
-                raise LimitExceeded(
-                    f"{field}[{i}]: {len(text)} characters, over the limit of {self.max_chars} ({ENV['max_chars']})"
-                )
+    def check_text(self, where: str, text: str) -> None:
+        """Refuse a text longer than max_chars; `where` is its field path (`pairs[3].premise`, `question`)."""
+        if len(text) > self.max_chars:
+            raise LimitExceeded(
+                f"{where}: {len(text)} characters, over the limit of {self.max_chars} ({ENV['max_chars']})"
+            )
+
+
+def _allowed(name: str, value: float) -> bool:
+    if name == "max_batch_pairs":
+        return value >= 2
+    return (value >= 0 if name in MAY_BE_ZERO else value > 0) and value != float("inf")
+
+
+def _accepted(name: str, kind: type) -> str:
+    """What `name` accepts, in words, for the start-up message."""
+    what = "a number" if kind is float else "a whole number"
+    if name == "max_batch_pairs":
+        return f"{what}, at least 2"
+    return f"{what}, 0 or more (0 turns it off)" if name in MAY_BE_ZERO else f"{what} above 0"
+
+
+class BadSetting(ValueError):
+    """An environment value the service cannot run with; its message is the one line start-up prints."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from pairscore import artifact, tasks
 from service.cache import CachedPairModel, VectorCache
-from service.runtime import PairModel
+from service.runtime import PairModel, default_threads
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 # Quantizations whose vectors do not depend on the other texts in a batch (docs/artifact-format.md).
@@ -122,6 +122,11 @@ def load_models(root: Path | None = None, cache_entries: int = 0, cache_bytes: i
 def check_all() -> int:
     """Load and check the models in model_root() (the server's start-up check): 0, or 1 with the file named."""
     root = model_root()
+    try:
+        default_threads()
+    except ValueError as exc:  # a bad PAIRSCORE_ORT_THREADS: one line, not a traceback
+        print(f"pairscore: {exc}", file=sys.stderr)
+        return 1
     try:
         load_models(root)
     except artifact.ArtifactError as exc:

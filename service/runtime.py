@@ -26,7 +26,11 @@ DEFAULT_MAX_TOKENS = 128  # for a card without max_tokens
 def default_threads() -> int:
     """onnxruntime intra-op threads: PAIRSCORE_ORT_THREADS, else every core up to 4."""
     value = os.environ.get("PAIRSCORE_ORT_THREADS")
-    return int(value) if value else max(1, min(4, os.cpu_count() or 1))
+    if not value:
+        return max(1, min(4, os.cpu_count() or 1))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"PAIRSCORE_ORT_THREADS={value!r} is not accepted: expected a whole number above 0")
+    return int(value)
 
 
 def open_session(path: Path, threads: int, inputs: Sequence[str], output: str) -> ort.InferenceSession:

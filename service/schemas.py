@@ -12,14 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
+import bentoml
 from bentoml.validators import ContentType
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pairscore.tasks import TASKS
 from pairscore.tasks import TaskName as Task
-from service.limits import Limits
+from service.limits import BadSetting, Limits
 
-LIMITS = Limits.from_env()
+try:
+    LIMITS = Limits.from_env()
+except BadSetting as exc:  # read when the service is imported: stop start-up with one line, not a traceback
+    raise SystemExit(f"pairscore: {exc}") from None
 Text = Field(json_schema_extra={"maxLength": LIMITS.max_chars})
 # A fixed media type: BentoML otherwise derives it from the output's JSON schema, rebuilt on every response.
 JSON = ContentType("application/json")
@@ -105,35 +109,59 @@ class Explanation(BaseModel):
     text_b: ExplainedText
 
 
+def strict_api(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """`@bentoml.api(**options)` whose request body refuses unknown top-level fields (400 naming the field).
+
+    BentoML builds an API's input model from the method's signature with pydantic's default
+    extra="ignore", so a client's typo (`"top-k"`) would pass silently. This is the model
+    BentoML builds (IODescriptor.from_input, the same call @bentoml.api makes), with
+    extra="forbid" like the nested models; it keeps BentoML's name for it, so /docs.json
+    keeps its component names.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        generated = bentoml.IODescriptor.from_input(func, skip_self=True)
+        strict = type(
+            generated.__name__,
+            (generated,),
+            {"model_config": ConfigDict(extra="forbid"), "__module__": func.__module__},
+        )
+        return bentoml.api(input_spec=strict, **options)(func)
+
+    return decorate
+
+
 def items(limit: int, description: str) -> Any:
     """A required non-empty list field, its limit shown in the schema."""
     return Field(min_length=1, description=description, json_schema_extra={"maxItems": limit})
 
 
-def limited(field: str, limit_name: str, sides: dict[str, Callable[[Any], str]] | None = None) -> AfterValidator:
+def limited(field: str, limit_name: str, sides: Sequence[str] = ()) -> AfterValidator:
     """Refuse (413) a list `field` longer than LIMITS.<limit_name>, or any text in it over max_chars.
 
-    `sides` names the text attributes of each item (`{"premise": lambda p: p.premise}`); without
-    it the items are the texts. Reuse it for any new endpoint's list fields.
+    `sides` names the text attributes of each item (`("premise", "hypothesis")`); without it
+    the items are the texts. A text is named by its field path, as a 400 names a field:
+    `pairs[3].premise`, `texts[0]`. Reuse it for any new endpoint's list fields.
     """
 
     def check(values: Sequence[Any]) -> Sequence[Any]:
         LIMITS.check_count(field, len(values), limit_name)
-        if sides is None:
-            LIMITS.check_texts(field, values)
-        else:
-            for side, text in sides.items():
-                LIMITS.check_texts(f"{field}.{side}", [text(item) for item in values])
+        for i, item in enumerate(values):
+            if sides:
+                for side in sides:
+                    LIMITS.check_text(f"{field}[{i}].{side}", getattr(item, side))
+            else:
+                LIMITS.check_text(f"{field}[{i}]", item)
         return values
 
     return AfterValidator(check)
 
 
 def limited_text(field: str) -> AfterValidator:
-    """Refuse (413) a single text over max_chars."""
+    """Refuse (413) a single text over max_chars, named `field`."""
 
     def check(value: str) -> str:
-        LIMITS.check_texts(field, [value])
+        LIMITS.check_text(field, value)
         return value
 
     return AfterValidator(check)
@@ -141,11 +169,11 @@ def limited_text(field: str) -> AfterValidator:
 
 EntailmentPairs = Annotated[
     list[EntailmentPair],
-    limited("pairs", "max_pairs", {"premise": lambda p: p.premise, "hypothesis": lambda p: p.hypothesis}),
+    limited("pairs", "max_pairs", ("premise", "hypothesis")),
 ]
 ParaphrasePairs = Annotated[
     list[ParaphrasePair],
-    limited("pairs", "max_pairs", {"text_a": lambda p: p.text_a, "text_b": lambda p: p.text_b}),
+    limited("pairs", "max_pairs", ("text_a", "text_b")),
 ]
 Answers = Annotated[list[str], limited("answers", "max_answers")]
 Texts = Annotated[list[str], limited("texts", "max_texts")]

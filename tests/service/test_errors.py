@@ -30,9 +30,19 @@ CASES = [
     ("too many pairs", "/entailment", {"pairs": [PAIR] * 17}, 413, "PAIRSCORE_MAX_PAIRS"),
     ("too many answers", "/rank", {"question": "q", "answers": ["a"] * 33}, 413, "PAIRSCORE_MAX_ANSWERS"),
     ("too many texts", "/embed", {"texts": ["a"] * 17}, 413, "PAIRSCORE_MAX_TEXTS"),
-    ("long premise", "/entailment", {"pairs": [PAIR, {"premise": LONG, "hypothesis": "b"}]}, 413, "pairs.premise[1]"),
+    ("long premise", "/entailment", {"pairs": [PAIR, {"premise": LONG, "hypothesis": "b"}]}, 413, "pairs[1].premise:"),
+    ("long text_b", "/paraphrase", {"pairs": [{"text_a": "a", "text_b": LONG}]}, 413, "pairs[0].text_b:"),
     ("long question", "/rank", {"question": LONG, "answers": ["a"]}, 413, "PAIRSCORE_MAX_CHARS"),
-    ("long text", "/embed", {"texts": [LONG]}, 413, "texts[0]"),
+    ("long text", "/embed", {"texts": ["a", LONG]}, 413, "texts[1]:"),
+    ("long answer", "/rank", {"question": "q", "answers": ["a", "b", LONG]}, 413, "answers[2]:"),
+    (
+        "long single text",
+        "/explain",
+        {"task": "ranking", "text_a": "q", "text_b": LONG},
+        413,
+        '"text_b: 2001 characters',
+    ),
+    ("unknown nested field", "/entailment", {"pairs": [{**PAIR, "label": "x"}]}, 400, "pairs[0].label"),
     ("lone surrogate", "/embed", b'{"texts": ["\\ud800"]}', 400, "json"),
     ("deep nesting", "/embed", b'{"texts": ' + b"[" * 3000 + b"]" * 3000 + b"}", 400, "json"),
     ("body too large", "/entailment", b'{"pairs": []' + b" " * 70000 + b"}", 413, "PAIRSCORE_MAX_BODY_BYTES"),
@@ -47,6 +57,35 @@ def test_error_matrix(client, path, body, status, needle):
     payload = response.json()
     assert set(payload) == {"error", "detail"}, payload
     assert needle.lower() in json.dumps(payload["detail"]).lower(), payload
+
+
+# A valid body for every POST endpoint: one unknown top-level field added must make it a 400 naming that field.
+VALID = {
+    "/entailment": {"pairs": [PAIR]},
+    "/paraphrase": {"pairs": [{"text_a": "a", "text_b": "b"}]},
+    "/rank": {"question": "q", "answers": ["a"], "top_k": 1},
+    "/embed": {"texts": ["a"], "task": "paraphrase"},
+    "/explain": {"task": "entailment", "text_a": "a", "text_b": "b"},
+    "/info": {},
+}
+
+
+@pytest.mark.parametrize("path", VALID)
+def test_unknown_top_level_field_is_refused(client, path):
+    assert client.post(path, json=VALID[path]).status_code == 200
+    response = client.post(path, json={**VALID[path], "top-k": 1})
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "invalid_request", "detail": "top-k: Extra inputs are not permitted"}
+
+
+def test_over_limit_texts_are_named_by_their_path_like_400s(client):
+    """413 and 400 name a text the same way: `pairs[2].premise`, `text_b`."""
+    missing = client.post("/entailment", json={"pairs": [PAIR, PAIR, {"premise": "a"}]}).json()["detail"]
+    too_long = client.post("/entailment", json={"pairs": [PAIR, PAIR, {"premise": LONG, "hypothesis": "b"}]})
+    assert missing == "pairs[2].hypothesis: Field required"
+    assert (
+        too_long.json()["detail"] == "pairs[2].premise: 2001 characters, over the limit of 2000 (PAIRSCORE_MAX_CHARS)"
+    )
 
 
 def test_limit_error_names_field_and_limit(client):
