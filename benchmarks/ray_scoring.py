@@ -30,10 +30,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import OUT_DIR, REPO, busy_processes, data_dir, machine, md_table, publish, read_jsonl, versions  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    OUT_DIR,
+    REPO,
+    busy_processes,
+    data_dir,
+    machine,
+    md_table,
+    publish,
+    read_jsonl,
+    versions,
+)
 from pairscore.cli import main as pairscore  # noqa: E402
 from pairscore.io import iter_rows  # noqa: E402
-from service.batch import chunks  # noqa: E402
+from service.rows import chunks  # noqa: E402
 from service.runtime import PairModel  # noqa: E402
 
 PROJECTED_ACTORS = (1, 2, 4, 8, 16, 32, 64)
@@ -76,7 +86,7 @@ def read_ceiling(path: Path) -> float:
     return count / (time.perf_counter() - start)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=40_000)
     parser.add_argument("--chunk", type=int, default=1024, help="rows per model call (the scorer's default)")
@@ -84,7 +94,37 @@ def main() -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs of the local Ray cluster")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of every job, interleaved; the best round counts")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def run_rounds(
+    args: argparse.Namespace, common: list[str], model_dir: Path, source: Path, work: Path
+) -> dict[str, list[float]]:
+    """Rows/s of every job per round, interleaved so that a burst of load on the shared machine hits every job alike."""
+    jobs: dict[str, list[float]] = {}
+    for round_ in range(args.repeat):
+        local = [*common, "--input", str(source), "--output", str(work / f"{round_}-local.parquet")]
+        jobs.setdefault("local", []).append(run_job(local, args.rows))
+        for actors in dict.fromkeys((args.cpus, 1)):
+            on_ray = [
+                *common,
+                "--input",
+                str(source),
+                "--output",
+                str(work / f"{round_}-ray{actors}"),
+                "--ray",
+                "--concurrency",
+                str(actors),
+                "--num-cpus",
+                "1",
+            ]
+            jobs.setdefault(f"ray, {actors} actor(s) x 1 CPU", []).append(run_job(on_ray, args.rows))
+        jobs.setdefault("model", []).append(model_ceiling(model_dir, source, args.chunk, min(args.rows, 10_000)))
+    return jobs
+
+
+def main() -> int:
+    args = parse_args()
     import ray
 
     model_dir = args.models / "entailment"
@@ -102,7 +142,6 @@ def main() -> int:
         "versions": versions(),
     }
     common = ["--model", str(model_dir), "--chunk", str(args.chunk)]
-    jobs: dict[str, list[float]] = {}
     start = time.perf_counter()
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     result["ray_start_s"] = time.perf_counter() - start
@@ -110,26 +149,7 @@ def main() -> int:
         run_job(
             [*common, "--input", str(work / "warmup.jsonl"), "--output", str(work / "warmup"), "--ray"], WARMUP_ROWS
         )
-        for round_ in range(
-            args.repeat
-        ):  # interleaved, so that a burst of load on the shared machine hits every job alike
-            local = [*common, "--input", str(source), "--output", str(work / f"{round_}-local.parquet")]
-            jobs.setdefault("local", []).append(run_job(local, args.rows))
-            for actors in dict.fromkeys((args.cpus, 1)):
-                on_ray = [
-                    *common,
-                    "--input",
-                    str(source),
-                    "--output",
-                    str(work / f"{round_}-ray{actors}"),
-                    "--ray",
-                    "--concurrency",
-                    str(actors),
-                    "--num-cpus",
-                    "1",
-                ]
-                jobs.setdefault(f"ray, {actors} actor(s) x 1 CPU", []).append(run_job(on_ray, args.rows))
-            jobs.setdefault("model", []).append(model_ceiling(model_dir, source, args.chunk, min(args.rows, 10_000)))
+        jobs = run_rounds(args, common, model_dir, source, work)
     finally:
         ray.shutdown()
     result["jobs"] = jobs
@@ -138,6 +158,47 @@ def main() -> int:
     result["markdown"] = report(result)
     publish(result, OUT_DIR / "ray_scoring.json")
     return 0
+
+
+def setup_paragraph(r: dict[str, Any]) -> str:
+    """What ran and how it was counted, with the machine's load around it (the figures mean little without it)."""
+    return (
+        f"{r['rows']:,} SNLI validation pairs (repeated, with ids) in one JSONL file, entailment model "
+        f"(`{Path(r['model']).name}`), chunks of {r['chunk']} rows, a local Ray cluster of {r['cpus']} CPUs "
+        f"(started in {r['ray_start_s']:.1f} s, and a warm-up job, not counted below); "
+        "rows/s from each job's start (model load, actors' "
+        f"start) to its last row written, best of {len(r['jobs']['local'])} interleaved rounds. Load average "
+        f"{r['machine']['loadavg']} at start, {r['loadavg_at_end']} at the end"
+        + (f"; busy at start: {'; '.join(r['busy_at_start'])}" if r["busy_at_start"] else "")
+        + "."
+    )
+
+
+def projection_table(per_actor: float, reader: float) -> str:
+    """N actors as N × one actor, and the input files N actors need so that reading keeps up with them."""
+    return md_table(
+        ["actors (1 CPU each)", "rows/s if linear", "10M rows take", "read tasks needed (files ≥)"],
+        [
+            [
+                n,
+                n * per_actor,
+                f"{1e7 / (n * per_actor) / 60:.1f} min",
+                max(1, -(-round(n * per_actor) // round(reader))),
+            ]
+            for n in PROJECTED_ACTORS
+        ],
+    )
+
+
+def overhead_note(per_actor: float, model: float) -> str:
+    """Where one actor's end-to-end rate falls short of the model alone, or why no shortfall shows."""
+    return (
+        f"{100 * (1 - per_actor / model):.0f}% below the model alone: the actor's start (model load), "
+        "Ray's hand-offs between read, score and write, and the Parquet write"
+        if per_actor < model
+        else "not below the model alone measured at another moment: on this loaded machine the difference is noise, "
+        "and Ray's per-row overhead is too small to see"
+    )
 
 
 def report(r: dict[str, Any]) -> str:
@@ -160,39 +221,13 @@ def report(r: dict[str, Any]) -> str:
             ["reading + parsing the JSONL file (one read task's ceiling)", reader],
         ],
     )
-    projected = md_table(
-        ["actors (1 CPU each)", "rows/s if linear", "10M rows take", "read tasks needed (files ≥)"],
-        [
-            [
-                n,
-                n * per_actor,
-                f"{1e7 / (n * per_actor) / 60:.1f} min",
-                max(1, -(-round(n * per_actor) // round(reader))),
-            ]
-            for n in PROJECTED_ACTORS
-        ],
-    )
-    overhead = (
-        f"{100 * (1 - per_actor / model):.0f}% below the model alone: the actor's start (model load), "
-        "Ray's hand-offs between read, score and write, and the Parquet write"
-        if per_actor < model
-        else "not below the model alone measured at another moment: on this loaded machine the difference is noise, "
-        "and Ray's per-row overhead is too small to see"
-    )
     return "\n\n".join(
         [
-            f"{r['rows']:,} SNLI validation pairs (repeated, with ids) in one JSONL file, entailment model "
-            f"(`{Path(r['model']).name}`), chunks of {r['chunk']} rows, a local Ray cluster of {r['cpus']} CPUs "
-            f"(started in {r['ray_start_s']:.1f} s, and a warm-up job, not counted below); "
-            "rows/s from each job's start (model load, actors' "
-            f"start) to its last row written, best of {len(r['jobs']['local'])} interleaved rounds. Load average "
-            f"{r['machine']['loadavg']} at start, {r['loadavg_at_end']} at the end"
-            + (f"; busy at start: {'; '.join(r['busy_at_start'])}" if r["busy_at_start"] else "")
-            + ".",
+            setup_paragraph(r),
             jobs,
             ceilings,
-            projected,
-            f"- Per actor: {per_actor:,.0f} rows/s end to end, {overhead}.",
+            projection_table(per_actor, reader),
+            f"- Per actor: {per_actor:,.0f} rows/s end to end, {overhead_note(per_actor, model)}.",
             "- N actors: the projection is N × one actor, which holds only while every actor has its own CPU, "
             f"the input is split into enough files (one read task parses ~{reader:,.0f} rows/s), "
             "and storage and the object store keep up.",
