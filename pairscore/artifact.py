@@ -14,8 +14,8 @@ from typing import Any
 
 from pairscore import tasks
 
-FORMAT_VERSION = 2  # written
-READABLE_VERSIONS = (1, 2)  # read: a v1 folder is a v2 folder without the optional v2 parts
+FORMAT_VERSION = 3  # written
+READABLE_VERSIONS = (1, 2, 3)  # read: each version adds optional parts the server can do without
 
 CARD_FILE = "card.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -23,6 +23,7 @@ ENCODER_FILE = "encoder.onnx"
 ENCODER_INT8_FILE = "encoder.int8.onnx"
 HEAD_FILE = "head.onnx"
 FEATURES_FILE = "features.json"  # v2, optional: statistics for pairscore.features
+WEIGHTS_FILE = "weights.safetensors"  # v3: the torch weights training continues from (training.pretrained)
 
 # ONNX graph interface (names are part of the format).
 ENCODER_INPUTS = ("input_ids", "lengths")  # int64 [batch, seq], int64 [batch]

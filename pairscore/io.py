@@ -1,18 +1,23 @@
 """Stream rows from JSONL, CSV or Parquet files as dicts, one (line number, row) at a time.
 
-Shared by `pairscore evaluate` and the batch scorer. A line that does not parse is
-yielded as the exception, so callers decide whether to skip, report or stop.
+Shared by `pairscore evaluate`, the batch scorer (local and Ray) and training on a user's files. A line that does
+not parse is yielded as the exception, so callers decide whether to skip, report or stop. A file is named by a
+path, a folder, a glob or a pyarrow filesystem URI (s3://, gs://, file://).
 """
 
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
+import os
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -24,6 +29,37 @@ def file_format(path: str | Path) -> str:
     if suffix not in FORMATS:
         raise ValueError(f"{path}: unknown file type {suffix!r}, expected one of {sorted(FORMATS)}")
     return FORMATS[suffix]
+
+
+def data_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
+    """The filesystem and the data files a file, folder or glob names, local or as a URI (s3://, gs://, file://)."""
+    fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
+    if glob.has_magic(path):
+        base = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")[0] or "/"
+        wanted = path.split("/")  # a `*` stays within one folder, as in a shell
+        listed = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+        files = sorted(
+            i.path
+            for i in listed
+            if i.is_file and len(i.path.split("/")) == len(wanted) and all(map(fnmatch, i.path.split("/"), wanted))
+        )
+    else:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory:  # a folder: its data files, other files (_SUCCESS, .crc) left alone
+            listed = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            files = sorted(i.path for i in listed if i.is_file and Path(i.path).suffix.lower() in FORMATS)
+        else:
+            files = [path] if info.is_file else []
+    if not files:
+        raise ValueError(f"{spec}: no such file, or no data files in it")
+    for path in files:
+        file_format(path)  # ValueError naming the file
+    return fs, files
+
+
+def open_file(fs: pafs.FileSystem, path: str) -> Any:
+    """A binary stream of one data file (Parquet needs random access)."""
+    return fs.open_input_file(path) if file_format(path) == "parquet" else fs.open_input_stream(path)
 
 
 def iter_rows(path: str | Path, stream: BinaryIO | None = None) -> Iterator[tuple[int, dict | Exception]]:

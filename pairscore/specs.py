@@ -1,20 +1,27 @@
-"""Split specs: where a task's pairs come from, as text a config can hold ('snli/validation[:-1000]', 'hub:snli/train').
+"""Split specs: where a task's pairs come from, as text a config can hold.
 
-Every source loads in its hub schema, from a local data directory (`datasets.load_dataset("json", ...)`) or from
-its hub id, and goes through pairscore.schema, the one mapping layer shared with serving. Parsing a spec needs
-nothing but the standard library, so serving-side code and tests can name splits; loading rows needs `datasets`
-(the `train` extra), imported where rows are loaded.
+Two kinds, with the same slice syntax (`datasets`' split slicing: `[:-1000]`, `[-2000:]`, `[:10%]`):
+- a shared source, `[hub:]SOURCE/SPLIT[SLICE]` ('snli/validation[:-1000]', 'hub:snli/train'): loaded in its hub
+  schema from a local data directory (`datasets.load_dataset("json", ...)`) or from its hub id;
+- a user's file, `PATH[SLICE]`: a JSONL, CSV or Parquet file, a folder or glob of them, or a pyarrow filesystem URI
+  (s3://, gs://), read by pairscore.io as the batch scorer reads it, columns mapped by `--data.columns` or
+  detected. A run that names only files reads nothing from the data directory.
+Both go through pairscore.schema, the one mapping layer shared with serving. Parsing a spec needs nothing but the
+standard library; loading rows needs `datasets` (the `train` extra), imported where rows are loaded.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pairscore.schema import Pair, RowError, detect_columns, to_pair
+from pairscore import io
+from pairscore.schema import Columns, Pair, RowError, accepted, detect_columns, to_pair
 
 DATA_DIR_ENV = "PAIRSCORE_DATA_DIR"
 DEFAULT_DATA_DIR = Path("../shared/data")
@@ -40,6 +47,8 @@ SOURCES = {
     "stsb": Source("paraphrase", "scores CC BY-SA 4.0", "sentence-transformers/stsb"),  # graded: no binary labels
 }
 SPEC = re.compile(r"^(?P<hub>hub:)?(?P<source>\w+)/(?P<split>\w+)(?P<slice>\[[-0-9:%]*\])?$")
+FILE_SPEC = re.compile(r"^(?P<path>.+?)(?P<slice>\[[-0-9:%]*\])?$")
+USER_DATA = "the user's own data: its terms are the user's"  # a file's licence entry in the card
 
 
 class DataError(ValueError):
@@ -49,6 +58,18 @@ class DataError(ValueError):
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """The flag if given, else $PAIRSCORE_DATA_DIR, else ../shared/data (relative to the working directory)."""
     return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def is_file(spec: str) -> bool:
+    """Whether a spec names a user's file (a data file suffix, a folder, a glob or a URI) rather than a source."""
+    path = FILE_SPEC.match(spec.strip())["path"]
+    return "://" in path or glob.has_magic(path) or Path(path).suffix.lower() in io.FORMATS or Path(path).is_dir()
+
+
+def check(spec: str) -> None:
+    """DataError naming the spec when it is neither a shared source's spec nor a file spec."""
+    if not is_file(spec):
+        parse_spec(spec)
 
 
 def parse_spec(spec: str) -> tuple[str, str, str]:
@@ -63,7 +84,10 @@ def parse_spec(spec: str) -> tuple[str, str, str]:
             "e.g. 'snli/validation[:-1000]' or 'hub:snli/train'"
         )
     if match["source"] not in SOURCES:
-        raise DataError(f"split spec {spec!r}: unknown source {match['source']!r}, expected one of {sorted(SOURCES)}")
+        raise DataError(
+            f"split spec {spec!r}: unknown source {match['source']!r}, expected one of {sorted(SOURCES)}, "
+            f"or a data file ({', '.join(sorted(io.FORMATS))}), folder, glob or URI"
+        )
     return match["source"], match["split"], match["split"] + (match["slice"] or "")
 
 
@@ -86,18 +110,92 @@ def load_rows(spec: str, data_dir: str | Path | None = None, hub: bool = False) 
     return datasets.load_dataset("json", data_files={split: str(path)}, split=selection)
 
 
-def load_pairs(spec: str, task: str, data_dir: str | Path | None = None, hub: bool = False) -> list[Pair]:
-    """Canonical pairs of one split spec; rows without a gold label (None, SNLI's -1) are dropped."""
+def load_pairs(
+    spec: str, task: str, data_dir: str | Path | None = None, hub: bool = False, columns: Columns | None = None
+) -> list[Pair]:
+    """Canonical pairs of one spec; rows without a gold label (SNLI's -1) are dropped. `columns` maps a file's
+    columns (a shared source has its own schema)."""
+    if is_file(spec):
+        return load_file_pairs(spec, task, columns)
     source = parse_spec(spec)[0]
     if SOURCES[source].task != task:
         raise DataError(f"split spec {spec!r}: {source} is a {SOURCES[source].task} source, not {task}")
     rows = load_rows(spec, data_dir, hub)
     try:
-        columns = detect_columns(task, rows.column_names)
-        pairs = [to_pair(task, row, columns) for row in rows]
+        found = detect_columns(task, rows.column_names)
+        pairs = [to_pair(task, row, found) for row in rows]
     except RowError as exc:
         raise DataError(f"split spec {spec!r}: {exc}") from exc
     pairs = [pair for pair in pairs if pair.label is not None and pair.label >= 0]
     if not pairs:
         raise DataError(f"split spec {spec!r}: no labelled rows")
     return pairs
+
+
+def file_rows(spec: str) -> list[tuple[str, int, dict | Exception]]:
+    """(file, line, row or the error it raised) of every file a file spec names, in file order, sliced."""
+    import datasets  # optional here: the `train` extra has it, the serving install does not
+
+    match = FILE_SPEC.match(spec.strip())
+    try:
+        fs, paths = io.data_files(match["path"])
+    except (ValueError, OSError) as exc:
+        raise DataError(f"data spec {spec!r}: {exc}") from None
+    rows = []
+    for path in paths:
+        with io.open_file(fs, path) as stream:
+            rows += [(path, line, row) for line, row in io.iter_rows(path, stream)]
+    if not rows:
+        raise DataError(f"data spec {spec!r}: no rows in {', '.join(paths)}")
+    if match["slice"]:
+        try:
+            (part,) = datasets.ReadInstruction.from_spec(f"rows{match['slice']}").to_absolute({"rows": len(rows)})
+        except (ValueError, AssertionError) as exc:
+            raise DataError(f"data spec {spec!r}: bad slice ({exc})") from None
+        rows = rows[part.from_ : part.to]
+    return rows
+
+
+def load_file_pairs(spec: str, task: str, columns: Columns | None = None) -> list[Pair]:
+    """A file spec's labelled pairs; any row that cannot be read stops the load with its file and line."""
+    pairs, found = [], {}
+    for path, line, row in file_rows(spec):
+        try:
+            if isinstance(row, Exception):
+                raise row
+            if path not in found:
+                found[path] = detect_columns(task, row.keys(), columns)
+            pair = to_pair(task, row, found[path])
+        except RowError as exc:
+            if path not in found:  # the first row's columns fit no mapping
+                raise DataError(f"{path}: {exc}") from None
+            raise DataError(f"{path}:{line}: {exc}") from None
+        except ValueError as exc:
+            raise DataError(f"{path}:{line}: {exc}") from None
+        if pair.label is None:
+            raise DataError(
+                f"{path}:{line}: no gold label in field {found[path].label!r}; name the label column with "
+                f"--columns ...,label=COL (accepted mappings: {accepted(task)})"
+            )
+        if pair.label >= 0:
+            pairs.append(pair)
+    if not pairs:
+        raise DataError(f"data spec {spec!r}: no labelled rows")
+    return pairs
+
+
+def describe(spec: str) -> dict[str, Any]:
+    """What a card says of a spec's data: a shared source's licence and hub id, or a user's files with sha256."""
+    if not is_file(spec):
+        source = SOURCES[parse_spec(spec)[0]]
+        return {"source": parse_spec(spec)[0], "licence": source.licence, "hub_id": source.hub_id}
+    fs, paths = io.data_files(FILE_SPEC.match(spec.strip())["path"])
+    return {"source": "file", "licence": USER_DATA, "files": [{"path": p, "sha256": _sha256(fs, p)} for p in paths]}
+
+
+def _sha256(fs: Any, path: str) -> str:
+    digest = hashlib.sha256()
+    with fs.open_input_stream(path) as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -22,12 +22,30 @@ from tqdm import tqdm
 
 from pairscore import artifact
 from pairscore.io import file_format, iter_rows
+from pairscore.schema import Columns, parse_columns
 from service import batch_ray
 from service.loading import check_model
-from service.rows import chunks, error_line, first_schema, fit_schema, score_rows, summary, unknown_fields
+from service.rows import (
+    chunks,
+    error_line,
+    first_row_columns,
+    first_schema,
+    fit_schema,
+    score_rows,
+    summary,
+    unknown_fields,
+)
 from service.runtime import PairModel
 
 CHUNK_ROWS = 1024
+
+
+def columns_arg(value: str) -> Columns | None:
+    """argparse type of --columns (the same spelling as `pairscore evaluate --columns` and `--data.columns`)."""
+    try:
+        return parse_columns(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(value: str) -> int:
@@ -48,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--chunk", type=_positive, default=CHUNK_ROWS, help=f"rows per model call (default {CHUNK_ROWS})"
+    )
+    parser.add_argument(
+        "--columns",
+        type=columns_arg,
+        help="text_a=COL,text_b=COL[,label=COL][,group=COL]: the columns holding the texts (default: by schema)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     ray = parser.add_argument_group("Ray Data", "pip install -c constraints.txt -e '.[ray]'; docs/service.md")
@@ -116,13 +139,18 @@ class RowWriter:
 
 
 def score_file(
-    model: PairModel, input_path: Path, output: RowWriter, errors: Any, chunk: int, progress: Any
+    model: PairModel,
+    input_path: Path,
+    output: RowWriter,
+    errors: Any,
+    chunk: int,
+    progress: Any,
+    columns: Columns | None = None,
 ) -> tuple[int, int]:
     """Score every row; returns (scored, rejected)."""
     scored = rejected = 0
-
     for rows in chunks(iter_rows(input_path), chunk):
-        good, bad = score_rows(model, rows)
+        good, bad = score_rows(model, rows, columns)
         refused = output.write([out for _, _, out in good])
         bad += [(good[i][0], reason, good[i][1]) for i, reason in refused.items()]
         errors.writelines(error_line(*reject) for reject in bad)
@@ -146,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, artifact.ArtifactError) as exc:
         print(f"pairscore score: {exc}", file=sys.stderr)
         return 2
-    if not args.input.is_file():
-        print(f"pairscore score: {args.input}: no such file", file=sys.stderr)
+    try:
+        if not args.input.is_file():
+            raise ValueError(f"{args.input}: no such file")
+        if args.columns:
+            first_row_columns(model.task, iter_rows(args.input), args.columns, str(args.input))
+    except ValueError as exc:
+        print(f"pairscore score: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     output = RowWriter(args.output)
@@ -156,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         tqdm(unit=" rows", disable=args.no_progress, desc=args.input.name) as progress,
     ):
         try:
-            scored, rejected = score_file(model, args.input, output, errors, args.chunk, progress)
+            scored, rejected = score_file(model, args.input, output, errors, args.chunk, progress, args.columns)
         finally:
             output.close()
     print(summary(scored, rejected, args.output, errors_path, time.perf_counter() - started), file=sys.stderr)

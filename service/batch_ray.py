@@ -17,7 +17,6 @@ Ray is imported only in here, and lazily: the serving install never has it.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import pickle
 import sys
@@ -25,7 +24,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +33,19 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pairscore import artifact
-from pairscore.io import FORMATS, file_format, iter_rows
+from pairscore.io import data_files, iter_rows, open_file
+from pairscore.schema import Columns
 from service.loading import check_model
-from service.rows import chunks, error_line, first_schema, fit_schema, score_rows, summary, unknown_fields
+from service.rows import (
+    chunks,
+    error_line,
+    first_row_columns,
+    first_schema,
+    fit_schema,
+    score_rows,
+    summary,
+    unknown_fields,
+)
 from service.runtime import PairModel
 
 READ_CPUS = 0  # read tasks claim no CPU (reading is light next to scoring): the actors may hold every CPU
@@ -45,32 +53,6 @@ READ_CPUS = 0  # read tasks claim no CPU (reading is light next to scoring): the
 
 class InputError(ValueError):
     """An input or output location that cannot be used; the message names it."""
-
-
-def input_files(spec: str) -> tuple[pafs.FileSystem, list[str]]:
-    """The filesystem and the data files a file, folder or glob names, local or as a URI (s3://, gs://, file://)."""
-    fs, path = pafs.FileSystem.from_uri(spec) if "://" in spec else (pafs.LocalFileSystem(), os.path.abspath(spec))
-    if glob.has_magic(path):
-        base = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")[0] or "/"
-        wanted = path.split("/")  # a `*` stays within one folder, as in a shell
-        listed = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-        files = sorted(
-            i.path
-            for i in listed
-            if i.is_file and len(i.path.split("/")) == len(wanted) and all(map(fnmatch, i.path.split("/"), wanted))
-        )
-    else:
-        info = fs.get_file_info(path)
-        if info.type == pafs.FileType.Directory:  # a folder: its data files, other files (_SUCCESS, .crc) left alone
-            listed = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-            files = sorted(i.path for i in listed if i.is_file and Path(i.path).suffix.lower() in FORMATS)
-        else:
-            files = [path] if info.is_file else []
-    if not files:
-        raise InputError(f"{spec}: no such file, or no data files in it")
-    for path in files:
-        file_format(path)  # ValueError naming the file
-    return fs, files
 
 
 def output_folder(spec: str) -> tuple[pafs.FileSystem, str]:
@@ -85,15 +67,11 @@ def output_folder(spec: str) -> tuple[pafs.FileSystem, str]:
     return fs, path
 
 
-def _open(fs: pafs.FileSystem, path: str) -> Any:
-    return fs.open_input_file(path) if file_format(path) == "parquet" else fs.open_input_stream(path)
-
-
 def read_numbered(batch: dict[str, Any], fs: pafs.FileSystem, chunk: int) -> Iterator[pa.Table]:
     """Ray read step: each file's rows in chunks, with file, line number, the row (pickled, any Parquet type
     survives) or the reason it could not be read."""
     for path in batch["path"]:
-        with _open(fs, path) as stream:
+        with open_file(fs, path) as stream:
             for rows in chunks(iter_rows(path, stream), chunk):
                 failed = [isinstance(row, Exception) for _, row in rows]
                 yield pa.table(
@@ -115,14 +93,20 @@ class Scorer:
     cluster nodes need no copy), onnxruntime threads = the actor's CPUs."""
 
     def __init__(
-        self, model_files: dict[str, bytes], threads: int, schema: pa.Schema | None, target: str, name_files: bool
+        self,
+        model_files: dict[str, bytes],
+        threads: int,
+        schema: pa.Schema | None,
+        target: str,
+        name_files: bool,
+        columns: Columns | None = None,
     ):
         with tempfile.TemporaryDirectory(prefix="pairscore-model-") as folder:  # everything is read at load
             for name, data in model_files.items():
                 (Path(folder) / name).write_bytes(data)
             self.model = PairModel(folder, threads=threads)
         self.schema = schema if schema is not None else pa.schema([])  # no scorable row in the whole input
-        self.target, self.name_files = target, name_files
+        self.target, self.name_files, self.columns = target, name_files, columns
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Rows in; out: `scored` (the output row, as a struct of the output schema) or `rejected` (its error line)."""
@@ -131,7 +115,7 @@ class Scorer:
             ValueError(error) if error is not None else pickle.loads(row)
             for row, error in zip(batch["row"].to_pylist(), batch["error"].to_pylist())
         ]
-        good, bad = score_rows(self.model, list(enumerate(rows)))  # numbered by position in the batch
+        good, bad = score_rows(self.model, list(enumerate(rows)), self.columns)  # numbered by position in the batch
         outputs = [out for _, _, out in good]
         refused = unknown_fields(outputs, self.schema.names, self.target)
         table = fit_schema(outputs, self.schema, refused)
@@ -186,12 +170,19 @@ def parts_sink(fs: pafs.FileSystem, folder: str, schema: pa.Schema | None) -> An
     return PartsDatasink()
 
 
-def driver_schema(model: PairModel, fs: pafs.FileSystem, files: list[str], chunk: int) -> pa.Schema | None:
-    """The output schema the local scorer would fix: from the first chunk that has a scorable row."""
+def driver_schema(
+    model: PairModel, fs: pafs.FileSystem, files: list[str], chunk: int, columns: Columns | None = None
+) -> pa.Schema | None:
+    """The output schema the local scorer would fix: from the first chunk that has a scorable row. A --columns
+    mapping is checked against each file's first row first (RowError naming the file)."""
+    if columns:
+        for path in files:
+            with open_file(fs, path) as stream:
+                first_row_columns(model.task, iter_rows(path, stream), columns, path)
     for path in files:
-        with _open(fs, path) as stream:
+        with open_file(fs, path) as stream:
             for rows in chunks(iter_rows(path, stream), chunk):
-                good, _ = score_rows(model, rows)
+                good, _ = score_rows(model, rows, columns)
                 if good:
                     return first_schema([out for _, _, out in good])
     return None
@@ -228,6 +219,7 @@ def run_pipeline(
                 "schema": schema,
                 "target": args.output,
                 "name_files": len(files) > 1,
+                "columns": args.columns,
             },
         )
         .write_datasink(sink)
@@ -249,8 +241,8 @@ def main(args: argparse.Namespace) -> int:
             raise InputError(f"--errors {args.errors}: with --ray, rejected rows go to {args.output}/errors/")
         model = PairModel(args.model, threads=args.num_cpus)
         check_model(model, model.task)
-        in_fs, files = input_files(args.input)
-        schema = driver_schema(model, in_fs, files, args.chunk)
+        in_fs, files = data_files(args.input)
+        schema = driver_schema(model, in_fs, files, args.chunk, args.columns)
         out_fs, folder = output_folder(args.output)
     except (ValueError, OSError, artifact.ArtifactError) as exc:
         print(f"pairscore score: {exc}", file=sys.stderr)

@@ -12,24 +12,37 @@ from typing import Any
 
 import pyarrow as pa
 
-from pairscore.schema import Pair, RowError, detect_columns, to_pair
+from pairscore.schema import Columns, Pair, RowError, detect_columns, to_pair
 from service.runtime import PairModel
 
 COLLISION_PREFIX = "input_"  # an input field named like a score field is kept under this prefix
 
 
-def texts(task: str, row: dict[str, Any]) -> Pair:
-    """The row's text pair; its gold label, if any, is neither needed nor checked."""
-    filled = [key for key, value in row.items() if value is not None]  # Parquet/CSV unions carry nulls
-    try:
-        col_a, col_b, col_label = detect_columns(task, filled)
-    except RowError:
-        col_a, col_b, col_label = detect_columns(task, row.keys())
-    return to_pair(task, {col_a: row.get(col_a), col_b: row.get(col_b)}, (col_a, col_b, col_label))
+def texts(task: str, row: dict[str, Any], columns: Columns | None = None) -> Pair:
+    """The row's text pair (by `columns`, else by its schema); its gold label, if any, is neither needed nor checked."""
+    if columns is None:
+        filled = [key for key, value in row.items() if value is not None]  # Parquet/CSV unions carry nulls
+        try:
+            columns = detect_columns(task, filled)
+        except RowError:
+            columns = detect_columns(task, row.keys())
+    return to_pair(task, {columns.text_a: row.get(columns.text_a), columns.text_b: row.get(columns.text_b)}, columns)
+
+
+def first_row_columns(task: str, rows: Iterable[tuple[int, dict | Exception]], columns: Columns, where: str) -> None:
+    """Refuse a --columns mapping that the file's first readable row does not have (RowError naming the file), so a
+    misnamed column stops the job at once instead of rejecting every row."""
+    for _, row in rows:
+        if isinstance(row, dict):
+            try:
+                detect_columns(task, row.keys(), columns)
+            except RowError as exc:
+                raise RowError(f"{where}: {exc}") from None
+            return
 
 
 def score_rows(
-    model: PairModel, rows: list[tuple[int, dict | Exception]]
+    model: PairModel, rows: list[tuple[int, dict | Exception]], columns: Columns | None = None
 ) -> tuple[list[tuple[int, dict, dict]], list[tuple[int, str, Any]]]:
     """Score numbered rows: (line, row, output row) per scored row, (line, reason, row or None) per rejected one."""
     good, rejected = [], []
@@ -38,7 +51,7 @@ def score_rows(
             rejected.append((line, str(row), None))
             continue
         try:
-            good.append((line, row, texts(model.task, row)))
+            good.append((line, row, texts(model.task, row, columns)))
         except RowError as exc:
             rejected.append((line, str(exc), row))
     if not good:

@@ -71,7 +71,7 @@ def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models,
     from training.data import PairDataModule
 
     module = PairDataModule(
-        "ranking", ["wiki_qa/train"], ["trec_qa/validation"], data_dir=str(FIXTURE_DATA), features=True
+        "ranking", ["wiki_qa/train"], ["trec_qa/validation"], data_dir=str(FIXTURE_DATA), features=True, min_val=10
     )
     module.setup("fit")
     exported = tmp_path / "features.json"

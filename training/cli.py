@@ -25,6 +25,7 @@ class PairCLI(RunCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.task", "model.task")
         parser.link_arguments("data.features", "model.features")
+        parser.link_arguments("model.init_from", "data.init_from")  # a folder's tokenizer and features stay
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume training from this checkpoint")
 
     def log_name(self) -> str:

@@ -12,15 +12,48 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from pairscore import tasks
 from pairscore.features import PairFeatures, resolve
-from pairscore.schema import Pair
-from pairscore.specs import SOURCES, DataError, load_pairs, parse_spec
+from pairscore.schema import Pair, parse_columns
+from pairscore.specs import DataError, describe, is_file, load_pairs
+from pairscore.specs import check as check_spec
 from pairscore.tasks import TaskName
 from training.batching import BucketBatchSampler, padded
+from training.pretrained import Pretrained
 from training.tokenizer import Kind, build_tokenizer
+
+ROLES = ("train", "val", "calibration")
+MIN_VALIDATION = 20  # labelled pairs: fewer select a checkpoint on noise
+
+
+def clean_questions(pairs: list[Pair]) -> tuple[list[Pair], dict[str, int]]:
+    """The pairs of questions with at least one correct and one wrong answer, and a count of what was dropped."""
+    answers: dict[str, list[int]] = {}
+    for pair in pairs:
+        answers.setdefault(pair.group, []).append(pair.label > 0)
+    no_correct = {g for g, labels in answers.items() if not any(labels)}
+    no_wrong = {g for g, labels in answers.items() if all(labels)}
+    kept = [p for p in pairs if p.group not in no_correct | no_wrong]
+    dropped = {
+        "questions": len(no_correct | no_wrong),
+        "no_correct_answer": len(no_correct),
+        "no_wrong_answer": len(no_wrong),
+        "rows": len(pairs) - len(kept),
+    }
+    return kept, dropped
+
+
+def check_validation(pairs: list[Pair], task: str, least: int) -> None:
+    """DataError, before any training, for a validation set a checkpoint cannot be selected on."""
+    labels = {p.label for p in pairs}
+    fix = "add validation data, e.g. hold out the end of a file with a slice: --data.val='[\"my.csv[-500:]\"]'"
+    if len(pairs) < least:
+        raise DataError(f"data.val: {len(pairs)} labelled pairs, too few to select on (at least {least}): {fix}")
+    if task != "ranking" and len(labels) < 2:
+        raise DataError(f"data.val: every pair has label {labels.pop()}: nothing to select on: {fix}")
 
 
 class EncodedPairs(Dataset):
@@ -66,7 +99,8 @@ def collate(items: list[tuple[list[int], list[int], int, int, Any]]) -> dict[str
 
 
 class PairDataModule(pl.LightningDataModule):
-    """Loads and mixes the split specs of one task, builds the tokenizer on the training texts."""
+    """Loads and mixes the split specs of one task, builds the tokenizer on the training texts (or takes the one of
+    the model folder the run starts from), and refuses data it cannot train or select on before training starts."""
 
     def __init__(
         self,
@@ -75,6 +109,7 @@ class PairDataModule(pl.LightningDataModule):
         val: list[str],
         data_dir: str | None = None,
         hub: bool = False,
+        columns: str | None = None,
         batch_size: int = 64,
         max_tokens: int = 128,
         min_freq: int = 1,
@@ -84,16 +119,21 @@ class PairDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         features: bool | list[str] = False,
         calibration: list[str] | None = None,
+        min_val: int = MIN_VALIDATION,
+        init_from: str | None = None,
     ):
         """Where the pairs come from and how they are batched.
 
         Args:
             task: one of pairscore.tasks (entailment | paraphrase | ranking).
-            train: split specs mixed for training, e.g. ['snli_cad/train', 'snli/validation[:-1000]'].
-            val: split specs for model selection.
-            data_dir: local data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data).
-            hub: load every spec from its Hugging Face hub id instead of the data folder
+            train: data specs mixed for training: shared sources (['snli_cad/train', 'snli/validation[:-1000]'])
+                or files, folders, globs, URIs of JSONL/CSV/Parquet (['my_pairs.csv[:-500]']).
+            val: data specs for model selection (['my_pairs.csv[-500:]']).
+            data_dir: local data folder of the shared sources (default $PAIRSCORE_DATA_DIR, else ../shared/data).
+            hub: load every shared source from its Hugging Face hub id instead of the data folder
                 ('hub:snli/train' does it for one spec).
+            columns: which columns of the files hold what: text_a=COL,text_b=COL[,label=COL][,group=COL]
+                (default: detected from the shared schemas; `pairscore score` and `evaluate` take the same).
             batch_size: pairs per batch (ranking batches hold whole questions).
             max_tokens: tokens kept per text.
             min_freq: minimum count for a word to enter the vocabulary.
@@ -103,16 +143,20 @@ class PairDataModule(pl.LightningDataModule):
             chunk_batches: batches per length-sorting chunk.
             num_workers: DataLoader workers.
             features: exact-match pair features for the head (pairscore.features): true = all, or a list of names.
-            calibration: split specs held out of training to fit the export's temperature (entailment, paraphrase),
+            calibration: data specs held out of training to fit the export's temperature (entailment, paraphrase),
                 e.g. ['twitter_url/train[-4000:-2000]']; pairs repeating a training pair are left out of it.
+                A run that trains on files only ignores shared-source specs here (a recipe's own slices).
+            min_val: fewest labelled validation pairs (of clean questions, for ranking) a run selects on.
+            init_from: set from model.init_from: the model folder whose tokenizer and pair features the run keeps.
         """
         super().__init__()
         try:
             tasks.get(task)
+            self.columns = parse_columns(columns)
         except ValueError as exc:
-            raise DataError(str(exc)) from None
+            raise DataError(f"data: {exc}") from None
         for spec in [*train, *val, *(calibration or [])]:
-            parse_spec(spec)
+            check_spec(spec)
         try:
             resolve(features)
         except ValueError as exc:
@@ -121,37 +165,54 @@ class PairDataModule(pl.LightningDataModule):
         self.tokenizer = None
         self.pair_features: PairFeatures | None = None
         self.sources: list[dict[str, Any]] = []
+        self.max_tokens = max_tokens
+
+    def _specs(self, role: str) -> list[str]:
+        """A role's specs; a run on files only takes no shared-source calibration slice from the recipe."""
+        h, specs = self.hparams, list(self.hparams[role] or [])
+        if role == "calibration" and all(is_file(s) for s in h.train):
+            shared = [s for s in specs if not is_file(s)]
+            if shared:
+                rank_zero_info(f"data.calibration: {shared} left out: this run trains on files only")
+            specs = [s for s in specs if is_file(s)]
+        return specs
+
+    def _load(self, role: str, spec: str) -> list[Pair]:
+        """One spec's pairs, recorded for the card; ranking keeps only questions with a correct and a wrong answer."""
+        h = self.hparams
+        pairs = load_pairs(spec, h.task, h.data_dir, h.hub, self.columns)
+        # question ids repeat across sources (wiki_qa and trec_qa both have "train-1"): a group is per split
+        pairs = [p if p.group is None else replace(p, group=f"{spec}|{p.group}") for p in pairs]
+        entry = {"split": spec, "role": role, **describe(spec)}
+        if h.task == "ranking":
+            pairs, entry["dropped"] = clean_questions(pairs)
+            if entry["dropped"]["questions"]:
+                rank_zero_info(f"{spec}: {entry['dropped']}: dropped (no signal to rank on)")
+            if not pairs:
+                raise DataError(f"{spec}: no question has both a correct and a wrong answer")
+        self.sources.append({**entry, "rows": len(pairs)})
+        return pairs
 
     def setup(self, stage: str | None = None) -> None:
         if self.tokenizer is not None:
             return
         h = self.hparams
-        loaded = {}
-        for role in ("train", "val", "calibration"):
-            loaded[role] = []
-            for spec in h[role] or []:
-                # question ids repeat across sources (wiki_qa and trec_qa both have "train-1"): a group is per split
-                pairs = [
-                    p if p.group is None else replace(p, group=f"{spec}|{p.group}")
-                    for p in load_pairs(spec, h.task, h.data_dir, h.hub)
-                ]
-                source = parse_spec(spec)[0]
-                info = SOURCES[source]
-                self.sources.append(
-                    {
-                        "source": source,
-                        "split": spec,
-                        "role": role,
-                        "rows": len(pairs),
-                        "licence": info.licence,
-                        "hub_id": info.hub_id,
-                    }
-                )
-                loaded[role] += pairs
+        loaded = {role: [p for spec in self._specs(role) for p in self._load(role, spec)] for role in ROLES}
+        check_validation(loaded["val"], h.task, h.min_val)
         train_texts = list(dict.fromkeys(t for p in loaded["train"] for t in (p.text_a, p.text_b)))
-        self.tokenizer = build_tokenizer(train_texts, h.min_freq, h.max_vocab, h.max_tokens, h.tokenizer)
-        if resolve(h.features):
-            self.pair_features = PairFeatures.fit(train_texts, h.features)
+        if h.init_from:
+            pretrained = Pretrained.load(h.init_from)
+            self.tokenizer, self.pair_features = pretrained.tokenizer, pretrained.features
+            self.max_tokens = int(pretrained.card["max_tokens"])
+            if resolve(h.features) != (self.pair_features.names if self.pair_features else []):
+                raise DataError(
+                    f"data.features={h.features}: {h.init_from}'s head takes "
+                    f"{self.pair_features.names if self.pair_features else 'no'} pair features"
+                )
+        else:
+            self.tokenizer = build_tokenizer(train_texts, h.min_freq, h.max_vocab, h.max_tokens, h.tokenizer)
+            if resolve(h.features):
+                self.pair_features = PairFeatures.fit(train_texts, h.features)
         texts = list(dict.fromkeys(train_texts + [t for p in loaded["val"] for t in (p.text_a, p.text_b)]))
         ids = {text: enc.ids for text, enc in zip(texts, self.tokenizer.encode_batch(texts))}
         self.train_set = EncodedPairs(loaded["train"], ids, self.pair_features)

@@ -166,6 +166,12 @@ def load_distilled(path: str | Path) -> dict[str, Any]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if "pairscore" not in checkpoint or "teacher" not in checkpoint["pairscore"]:
         raise ValueError(f"{path}: not a checkpoint written by `python -m training.distill`")
-    prefix = "model.encoder."
-    state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    return {"hparams": checkpoint["hyper_parameters"], "state_dict": state, "pairscore": checkpoint["pairscore"]}
+    state = checkpoint["state_dict"]
+    encoder = {k.removeprefix("model.encoder."): v for k, v in state.items() if k.startswith("model.encoder.")}
+    projection = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.projection.")}
+    return {
+        "hparams": checkpoint["hyper_parameters"],
+        "state_dict": encoder,
+        "projection": projection,
+        "pairscore": checkpoint["pairscore"],
+    }

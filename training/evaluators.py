@@ -27,9 +27,9 @@ class STSEvaluator:
 
     def __init__(self, spec: str = STS_SPLIT, data_dir: str | Path | None = None):
         rows = load_rows(spec, data_dir)
-        a, b, _ = detect_columns("paraphrase", rows.column_names)
+        columns = detect_columns("paraphrase", rows.column_names)
         self.spec = spec
-        self.texts_a, self.texts_b = list(rows[a]), list(rows[b])
+        self.texts_a, self.texts_b = list(rows[columns.text_a]), list(rows[columns.text_b])
         self.scores = np.asarray(rows["score"], dtype=np.float64)
 
     def __call__(self, encode: Encode) -> float:

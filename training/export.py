@@ -34,6 +34,7 @@ from training import calibration
 from training.batching import padded
 from training.heads import ServingHead
 from training.model import PairModule
+from training.pretrained import save_weights
 
 PARITY_TOLERANCE = 1e-5
 PARITY_TEXTS = 64
@@ -335,6 +336,8 @@ def write_folder(source: Checkpoint, out: Path, temperature: float, int8: bool, 
     out.mkdir(parents=True, exist_ok=True)
     for stale in (artifact.CARD_FILE, artifact.ENCODER_INT8_FILE, artifact.FEATURES_FILE):
         (out / stale).unlink(missing_ok=True)
+    # the distillation's projection ("projection.*") rides along, so a distillation can continue from the folder
+    save_weights(out / artifact.WEIGHTS_FILE, {**source.model.state_dict(), **(source.extra.get("projection") or {})})
     Tokenizer.from_str(source.extra["tokenizer"]).save(str(out / artifact.TOKENIZER_FILE))
     if source.features:
         source.features.save(out / artifact.FEATURES_FILE)
@@ -385,6 +388,8 @@ def describe(source: Checkpoint, graphs: dict[str, str], fitted: dict[str, Any] 
         "calibration": calibrated,
         "quantization": "none",  # fp32 served: a text's vector never depends on its batch (dynamic int8's would)
         "teacher": source.extra.get("teacher"),  # the distillation teacher and run (training.distill), or None
+        "weights": {"file": artifact.WEIGHTS_FILE, "dtype": "float32", "token_table": artifact.ENCODER_FILE},
+        "init_from": source.extra.get("started_from"),  # the model folder this one continued from, or None
         "data": source.extra["data"],
         "config": source.extra.get("recipe") or {"model": hp, "data": source.data_hp},
         "metrics": {},

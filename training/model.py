@@ -23,6 +23,7 @@ from training.distill_module import load_distilled
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
 from training.heads import PairHead
+from training.pretrained import PROJECTION, Pretrained
 from training.tokenizer import special_ids, vocabulary
 
 
@@ -78,6 +79,7 @@ class PairModule(pl.LightningModule):
         weight_decay: float = 0.0,
         features: bool | list[str] = False,
         init_encoder: str | None = None,
+        init_from: str | None = None,
         freeze_encoder: bool = False,
     ):
         """Architecture and optimisation of the pair model.
@@ -100,6 +102,8 @@ class PairModule(pl.LightningModule):
             features: the exact-match pair features the head takes (linked from data.features).
             init_encoder: a `python -m training.distill` checkpoint whose encoder (same shape, same tokenizer)
                 starts this one.
+            init_from: a model folder (format 3, e.g. models/paraphrase) whose weights start this one: encoder
+                and head for the same task, the encoder for another; its tokenizer and pair features are kept.
             freeze_encoder: keep the encoder as loaded (only the head trains): one encoder, one vector space
                 for every task.
         """
@@ -109,6 +113,8 @@ class PairModule(pl.LightningModule):
         self.head: PairHead | None = None
         self.embedding_coverage: float | None = None
         self.teacher: dict[str, Any] | None = None  # the distillation teacher and run, when init_encoder is given
+        self.started_from: dict[str, Any] | None = None  # the model folder init_from names
+        self.projection: dict[str, torch.Tensor] = {}  # the distilled encoder's map into the teacher's space
         self.recipe: dict[str, Any] | None = None  # the full training config, set by `pairscore train`
         self.training_totals: dict[str, float] = {"seconds": 0.0, "examples": 0, "epochs": 0}
         self._clock: tuple[float, int] | None = None  # (epoch start, examples seen) while an epoch runs
@@ -155,7 +161,11 @@ class PairModule(pl.LightningModule):
                 rank_zero_info(
                     f"{self.hparams.embeddings} covers {100 * self.embedding_coverage:.1f}% of the {len(vocab)} tokens"
                 )
-            if self.hparams.init_encoder:
+            if self.hparams.init_from and self.hparams.init_encoder:
+                raise ValueError("model.init_from and model.init_encoder: give one starting point")
+            if self.hparams.init_from:
+                self._load_pretrained(self.hparams.init_from)
+            elif self.hparams.init_encoder:
                 self._load_encoder(self.hparams.init_encoder, tokenizer)
             if self.hparams.freeze_encoder:
                 self.encoder.requires_grad_(False)
@@ -177,12 +187,39 @@ class PairModule(pl.LightningModule):
                 f"data.tokenizer={self.trainer.datamodule.hparams.tokenizer}"
             )
         self.encoder.load_state_dict(distilled["state_dict"])
+        self.projection = distilled["projection"]
         self.teacher = {
             **distilled["pairscore"]["teacher"],
             "checkpoint": str(path),
             "distillation": distilled["pairscore"].get("training"),
         }
         rank_zero_info(f"encoder initialised from {path}")
+
+    def _load_pretrained(self, folder: str) -> None:
+        """Start from a model folder's weights: its architecture must be this recipe's (the tokenizer is the folder's,
+        through the datamodule); encoder and head for the same task, the encoder alone for another."""
+        pretrained = Pretrained.load(folder)
+        config, same_task = pretrained.model_config, pretrained.card["task"] == self.hparams.task
+        shape = ["embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling", "embeddings"]
+        shape += ["head_hidden"] if same_task else []
+        differ = {k: (config.get(k), self.hparams[k]) for k in shape if config.get(k) != self.hparams[k]}
+        served_features = (pretrained.card.get("features") or {}).get("names", [])
+        if same_task and served_features != resolve(self.hparams.features):
+            differ["features"] = (served_features, resolve(self.hparams.features))
+        if differ:
+            raise ValueError(f"model.init_from={folder}: the model differs from this recipe (folder, here): {differ}")
+        state = pretrained.state_dict()
+        self.projection = {k: v for k, v in state.items() if k.startswith(PROJECTION)}
+        model_state = {k: v for k, v in state.items() if not k.startswith(PROJECTION)}
+        if not same_task:
+            model_state = {k: v for k, v in model_state.items() if k.startswith("encoder.")}
+        missing, unexpected = self.load_state_dict(model_state, strict=False)
+        missing = [k for k in missing if same_task or k.startswith("encoder.")]
+        if missing or unexpected:
+            raise ValueError(f"model.init_from={folder}: weights missing {missing}, unexpected {unexpected}")
+        self.started_from = pretrained.describe()
+        self.teacher = pretrained.card.get("teacher")
+        rank_zero_info(f"{'model' if same_task else 'encoder'} initialised from {folder}")
 
     def forward(
         self,
@@ -282,10 +319,12 @@ class PairModule(pl.LightningModule):
         checkpoint["pairscore"] = {
             "tokenizer": datamodule.tokenizer.to_str(),
             "features": datamodule.pair_features.to_json() if datamodule.pair_features else None,
-            "max_tokens": datamodule.hparams.max_tokens,
+            "max_tokens": datamodule.max_tokens,
             "data": datamodule.sources,
             "embedding_coverage": self.embedding_coverage,
             "teacher": self.teacher,
+            "started_from": self.started_from,
+            "projection": self.projection,
             "recipe": self.recipe,
             "training": {
                 **self._training_so_far(),
@@ -298,6 +337,8 @@ class PairModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.embedding_coverage = checkpoint.get("pairscore", {}).get("embedding_coverage")
         self.teacher = checkpoint.get("pairscore", {}).get("teacher")
+        self.started_from = checkpoint.get("pairscore", {}).get("started_from")
+        self.projection = checkpoint.get("pairscore", {}).get("projection") or {}
         totals = checkpoint.get("pairscore", {}).get("training", {})
         self.training_totals = {
             key: totals.get(key, 0) for key in ("seconds", "examples", "epochs")

@@ -48,12 +48,10 @@ def training_texts(data_dir: str | Path | None = None, specs: tuple[str, ...] = 
     texts: dict[str, None] = {}
     for spec in specs:
         rows = load_rows(spec, data_dir)
-        a, b, _ = detect_columns(
-            SOURCES[parse_spec(spec)[0]].task, rows.column_names
-        )  # labels not needed (STS-B has scores)
+        columns = detect_columns(SOURCES[parse_spec(spec)[0]].task, rows.column_names)  # texts only: no labels
         for row in rows:
-            texts.setdefault(row[a])
-            texts.setdefault(row[b])
+            texts.setdefault(row[columns.text_a])
+            texts.setdefault(row[columns.text_b])
     return list(texts)
 
 

@@ -113,7 +113,7 @@ def test_questions_of_two_sources_stay_apart_though_their_ids_repeat(tmp_path):
         ]
         (tmp_path / source / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     module = data.PairDataModule(
-        "ranking", ["wiki_qa/train", "trec_qa/train"], ["wiki_qa/train"], data_dir=str(tmp_path)
+        "ranking", ["wiki_qa/train", "trec_qa/train"], ["wiki_qa/train"], data_dir=str(tmp_path), min_val=6
     )
     module.setup()
     assert sorted(map(len, module.train_set.units)) == [3, 3, 3, 3]

@@ -1,0 +1,99 @@
+"""A model folder as a starting point: the weights, tokenizer and pair features a fine-tuning run continues from.
+
+Format v3 folders carry weights.safetensors: the trained torch weights (float32) of everything but the token
+table, which is read back from encoder.onnx, where it is stored once (float16 for the release models, exactly the
+values the served encoder uses). So a run started from a folder starts from the model that folder serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+
+from pairscore import artifact
+from pairscore.features import PairFeatures
+
+TABLE_KEY = "encoder.embedding.weight"  # the token table's name in the torch state dict
+PROJECTION = "projection."  # the distillation's map into the teacher's space, kept beside the task weights
+
+
+def token_table(encoder_onnx: Path) -> np.ndarray:
+    """The float32 token table an encoder graph looks its input ids up in (the Gather on `input_ids`)."""
+    graph = onnx.load(str(encoder_onnx)).graph
+    tables = {init.name: init for init in graph.initializer if len(init.dims) == 2}
+    lookups = [
+        node
+        for node in graph.node
+        if node.op_type == "Gather" and node.input[0] in tables and node.input[1] == artifact.ENCODER_INPUTS[0]
+    ]
+    if len(lookups) != 1:
+        raise artifact.ArtifactError(f"{encoder_onnx}: expected one token-table lookup, found {len(lookups)}")
+    return numpy_helper.to_array(tables[lookups[0].input[0]]).astype(np.float32)
+
+
+def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """weights.safetensors: every tensor but the token table, float32."""
+    tensors = {k: v.detach().float().contiguous() for k, v in state.items() if k != TABLE_KEY}
+    save_file(tensors, str(path), metadata={"format": "pairscore", "token_table": artifact.ENCODER_FILE})
+
+
+@dataclass
+class Pretrained:
+    """A v3 model folder, read for training."""
+
+    folder: Path
+    card: dict[str, Any]
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Pretrained:
+        folder = Path(folder)
+        card = artifact.read_card(folder)  # every file's sha256 checked
+        weights = (card.get("weights") or {}).get("file")
+        if not weights:
+            raise artifact.ArtifactError(
+                f"{folder / artifact.CARD_FILE}: format {card['format_version']} folder without weights "
+                f"({artifact.WEIGHTS_FILE}, format 3): it can be served but not trained further"
+            )
+        return cls(folder, card)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        tokenizer = Tokenizer.from_file(str(self.folder / self.card["graphs"]["tokenizer"]))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(int(self.card["max_tokens"]))
+        return tokenizer
+
+    @property
+    def features(self) -> PairFeatures | None:
+        described = self.card.get("features")
+        return PairFeatures.load(self.folder / described["file"]) if described else None
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        """The model's init arguments as its training config recorded them."""
+        return dict(self.card["config"]["model"])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The torch weights, token table included, as the folder serves them."""
+        state = load_file(str(self.folder / self.card["weights"]["file"]))
+        table = token_table(self.folder / self.card["graphs"]["encoder_fp32"])
+        state[TABLE_KEY] = torch.from_numpy(table)
+        return state
+
+    def describe(self) -> dict[str, Any]:
+        """What a card says a model started from."""
+        return {
+            "folder": str(self.folder),
+            "task": self.card["task"],
+            "created": self.card.get("created"),
+            "card_sha256": artifact.sha256_file(self.folder / artifact.CARD_FILE),
+            "reproduce": self.card.get("reproduce"),
+        }
