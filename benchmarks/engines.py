@@ -176,9 +176,10 @@ class MiniLMEngine(Engine):
     name = "minilm"
 
     def __init__(self, threads: int):
-        from training.studies.baselines.minilm import load_minilm
+        from training.teacher import TEACHERS, load_model
 
-        self.model, self.path = load_minilm(threads)
+        self.path = TEACHERS["minilm"].folder()
+        self.model = load_model(self.path, threads)
         self.note = f"all-MiniLM-L6-v2 from {self.path}, max_seq_length {self.model.max_seq_length}"
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:

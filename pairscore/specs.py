@@ -107,7 +107,10 @@ def load_rows(spec: str, data_dir: str | Path | None = None, hub: bool = False) 
             f"{path}: data file for {spec!r} not found "
             f"(set --data.data_dir or ${DATA_DIR_ENV}, or --data.hub=true to use the hub)"
         )
-    return datasets.load_dataset("json", data_files={split: str(path)}, split=selection)
+    try:
+        return datasets.load_dataset("json", data_files={split: str(path)}, split=selection)
+    except ValueError as exc:  # a slice past the data, or a file datasets cannot parse
+        raise DataError(f"split spec {spec!r}: {exc}") from None
 
 
 def load_pairs(

@@ -48,3 +48,28 @@ def shared_data_or_skip(*specs: str) -> Path:
         if not (data_dir / source / f"{split}.jsonl").is_file():
             pytest.skip(f"{data_dir / source / split}.jsonl is not here: set PAIRSCORE_DATA_DIR to the shared data")
     return data_dir
+
+
+def tiny_teacher(folder: Path, dim: int = 8) -> Path:
+    """A real sentence-transformers folder, tiny and random (a 1-layer BERT on MiniLM's vocabulary): a stand-in
+    teacher that loads and encodes like the real ones, offline, in a second."""
+    if (folder / "modules.json").is_file():
+        return folder
+    import shutil
+
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel
+
+    from training.tokenizer import minilm_tokenizer_path
+
+    bert = folder / "bert"
+    config = BertConfig(hidden_size=dim, num_hidden_layers=1, num_attention_heads=2, intermediate_size=2 * dim)
+    BertModel(config).save_pretrained(bert)
+    source = minilm_tokenizer_path().parent
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (source / name).is_file():
+            shutil.copy(source / name, bert / name)
+    transformer = models.Transformer(str(bert), max_seq_length=64)
+    SentenceTransformer(modules=[transformer, models.Pooling(dim)], device="cpu").save(str(folder))
+    shutil.rmtree(bert)
+    return folder

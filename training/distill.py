@@ -24,6 +24,9 @@ from training.teacher_data import TeacherDataModule
 
 
 class DistillCLI(RunCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("model.init_from", "data.init_from")  # the folder's tokenizer stays
+
     def log_name(self) -> str:
         return "distill"
 

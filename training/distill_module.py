@@ -14,13 +14,14 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_info
-from torch.nn import functional as F
 
 from pairscore import machine
 from training.batching import padded
+from training.distill_losses import relational_loss, similarity_agreement, vector_loss
 from training.distiller import Distiller
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
+from training.pretrained import PROJECTION, Pretrained
 from training.tokenizer import special_ids, vocabulary
 
 
@@ -38,9 +39,14 @@ class DistillModule(pl.LightningModule):
         bidirectional: bool = True,
         pooling: Literal["max", "mean", "last"] = "max",
         dropout: float = 0.0,
-        teacher_dim: int = 384,
+        teacher_dim: int | None = None,
         loss: Literal["cosine", "mse", "cosine+mse"] = "cosine",
+        vector_weight: float = 1.0,
+        relational: Literal["none", "mse", "kl"] = "none",
+        relational_weight: float = 1.0,
+        temperature: float = 0.05,
         lr: float = 2e-3,
+        init_from: str | None = None,
     ):
         """The student encoder (same arguments as PairModule's) and the distillation loss.
 
@@ -55,13 +61,20 @@ class DistillModule(pl.LightningModule):
             bidirectional: add a backward direction.
             pooling: max | mean | last.
             dropout: on embeddings and between layers.
-            teacher_dim: the teacher's vector size (384 for all-MiniLM-L6-v2).
-            loss: 1 - cosine to the teacher's vector, MSE (teacher vectors are unit length), or both.
+            teacher_dim: the teacher's vector size: set from the teacher; only given when loading a checkpoint.
+            loss: the vector loss: 1 - cosine to the teacher's vector, MSE (teacher vectors are unit length), or both.
+            vector_weight: the vector loss's weight (0: relational only).
+            relational: match the teacher's in-batch cosine similarities: none | mse | kl (softmax rows).
+            relational_weight: the relational loss's weight.
+            temperature: the softmax temperature of the kl relational loss.
             lr: AdamW learning rate.
+            init_from: a model folder (format 3) whose encoder (and distillation projection, when its teacher's
+                size fits) starts the student; its tokenizer is kept (data.init_from is linked to it).
         """
         super().__init__()
         self.save_hyperparameters()
         self.model: Distiller | None = None
+        self.started_from: dict[str, Any] | None = None
         if vocab_size is not None:
             self._build(["[PAD]"] + [f"#{i}" for i in range(vocab_size - 1)], "learned", set())
         self.training_totals = {"seconds": 0.0, "texts": 0}
@@ -75,25 +88,49 @@ class DistillModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.model is None:
-            tokenizer = self.trainer.datamodule.tokenizer
-            vocab = vocabulary(tokenizer)
-            self._build(vocab, self.hparams.embeddings, special_ids(tokenizer))
-            self.hparams.vocab_size = len(vocab)
+            datamodule = self.trainer.datamodule
+            vocab = vocabulary(datamodule.tokenizer)
+            self.hparams.vocab_size, self.hparams.teacher_dim = len(vocab), datamodule.teacher_dim
+            self._build(vocab, self.hparams.embeddings, special_ids(datamodule.tokenizer))
             rank_zero_info(
                 f"{self.hparams.embeddings} vectors cover {100 * self.embedding_coverage:.1f}% of {len(vocab)} tokens"
             )
+            if self.hparams.init_from:
+                self._load_pretrained(self.hparams.init_from)
 
-    def _loss(self, predicted: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cosine = F.cosine_similarity(predicted, target, dim=-1).mean()
-        loss = {"cosine": 1 - cosine, "mse": F.mse_loss(predicted, target) * self.hparams.teacher_dim}.get(
-            self.hparams.loss
+    def _load_pretrained(self, folder: str) -> None:
+        """The folder's encoder (same shape), and its distillation projection when it maps into this teacher's size."""
+        pretrained = Pretrained.load(folder)
+        config, h = pretrained.model_config, self.hparams
+        shape = ("embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling", "embeddings")
+        differ = {k: (config.get(k), h[k]) for k in shape if config.get(k) != h[k]}
+        if differ:
+            raise ValueError(f"model.init_from={folder}: the encoder differs from this recipe (folder, here): {differ}")
+        state = pretrained.state_dict()
+        self.model.encoder.load_state_dict(
+            {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
         )
-        if loss is None:
-            loss = 1 - cosine + F.mse_loss(predicted, target) * self.hparams.teacher_dim
-        return loss, cosine
+        projection = {k.removeprefix(PROJECTION): v for k, v in state.items() if k.startswith(PROJECTION)}
+        if projection and projection["weight"].shape == self.model.projection.weight.shape:
+            self.model.projection.load_state_dict(projection)
+        else:
+            rank_zero_info(f"{folder}: no projection into a {h.teacher_dim}-d teacher space: a new one is learned")
+        self.started_from = pretrained.describe()
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        h = self.hparams
+        vectors, projected = self.model(batch["ids"], batch["lengths"])
+        vector, cosine = vector_loss(projected, batch["target"], h.loss)
+        out = {"loss": h.vector_weight * vector, "cosine": cosine}
+        if h.relational != "none":
+            out["relational"] = relational_loss(vectors, batch["target"], h.relational, h.temperature)
+            out["loss"] = out["loss"] + h.relational_weight * out["relational"]
+        if not self.training:
+            out["similarity_spearman"] = similarity_agreement(vectors, batch["target"])
+        return out
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, cosine = self._loss(self.model(batch["ids"], batch["lengths"]), batch["target"])
+        loss = self._loss(batch)["loss"]
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
         self.training_totals["texts"] += len(batch["ids"])
         return loss
@@ -106,9 +143,9 @@ class DistillModule(pl.LightningModule):
         self._start = None
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        loss, cosine = self._loss(self.model(batch["ids"], batch["lengths"]), batch["target"])
-        self.log("val_loss", loss, batch_size=len(batch["ids"]))
-        self.log("val_cosine", cosine, prog_bar=True, batch_size=len(batch["ids"]))
+        """val_cosine (selected on by default) and val_similarity_spearman: the order of the in-batch similarities."""
+        for name, value in self._loss(batch).items():
+            self.log(f"val_{name}", value, prog_bar=name == "cosine", batch_size=len(batch["ids"]))
 
     def on_validation_epoch_end(self) -> None:
         datamodule = self.trainer.datamodule
@@ -145,6 +182,7 @@ class DistillModule(pl.LightningModule):
             "tokenizer": datamodule.tokenizer.to_str(),
             "max_tokens": datamodule.hparams.max_tokens,
             "teacher": datamodule.teacher_info,
+            "started_from": self.started_from,
             "training": {
                 "seconds": self.training_totals["seconds"] + running,
                 "texts": self.training_totals["texts"],
@@ -156,6 +194,7 @@ class DistillModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         totals = checkpoint.get("pairscore", {}).get("training", {})
         self.training_totals = {"seconds": totals.get("seconds", 0.0), "texts": totals.get("texts", 0)}
+        self.started_from = checkpoint.get("pairscore", {}).get("started_from")
 
 
 def load_distilled(path: str | Path) -> dict[str, Any]:

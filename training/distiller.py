@@ -20,5 +20,7 @@ class Distiller(nn.Module):
         self.encoder = encoder
         self.projection = nn.Linear(encoder.dim, teacher_dim)
 
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.projection(self.encoder(input_ids, lengths))
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the served sentence vectors, their projection into the teacher's space)."""
+        vectors = self.encoder(input_ids, lengths)
+        return vectors, self.projection(vectors)

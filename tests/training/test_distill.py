@@ -1,50 +1,42 @@
-"""Distillation on fixtures with a tiny stand-in teacher (no download): the real config and code path, fast_dev_run."""
+"""Distillation on fixtures with a tiny stand-in teacher (a real sentence-transformers folder, no download): the real
+config and code path, the teacher's text-keyed cache, the relational losses, and a continuation from a model folder."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-datasets = pytest.importorskip("datasets")
+torch = pytest.importorskip("torch")
+pytest.importorskip("datasets")
 
-from helpers import FIXTURE_DATA, ROOT  # noqa: E402
+from helpers import CONFIGS, FIXTURE_DATA, tiny_teacher  # noqa: E402
 from training import distill  # noqa: E402
+from training.distill_losses import relational_loss, similarity_agreement  # noqa: E402
 from training.distill_module import load_distilled  # noqa: E402
 from training.runs import BEST_FILE, Best  # noqa: E402
-from training.teacher import training_texts  # noqa: E402
+from training.teacher import TeacherCache, get_teacher  # noqa: E402
+from training.texts import texts_of  # noqa: E402
 
-# The release's TRAINING_SPECS at fixture size (the fixtures hold a few dozen rows per source).
-FIXTURE_SPECS = (
-    "snli_cad/train",
-    "sick/train",
-    "snli/validation[:-20]",
-    "twitter_url/train[:-20]",
-    "mrpc/train",
-    "wiki_qa/train",
-    "stsb/train",
-)
+# The release's text sources at fixture size (the fixtures hold a few dozen rows per source).
+FIXTURE_TEXTS = ["snli_cad/train", "sick/train", "snli/validation[:-20]", "twitter_url/train[:-20]", "wiki_qa/train"]
 
 
-def stand_in_teacher(folder: Path, dim: int = 8) -> Path:
-    """The fixtures' training texts with deterministic unit vectors, in the teacher cache's Arrow layout."""
-    texts = training_texts(FIXTURE_DATA, FIXTURE_SPECS)
-    vectors = np.random.default_rng(0).standard_normal((len(texts), dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    datasets.Dataset.from_dict({"text": texts, "embedding": vectors.tolist()}).save_to_disk(str(folder))
-    return folder
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_teacher(tmp_path_factory.mktemp("teacher") / "tiny")
 
 
-def distill_args(tmp_path: Path, *extra: str) -> list[str]:
+def distill_args(tmp_path: Path, teacher: Path, *extra: str) -> list[str]:
     return [
         "--config",
-        str(ROOT / "training" / "configs" / "distill.yaml"),
-        f"--data.teacher={stand_in_teacher(tmp_path / 'teacher')}",
+        str(CONFIGS / "distill.yaml"),
+        f"--data.teacher={teacher}",
+        f"--data.texts={FIXTURE_TEXTS}",
+        f"--data.cache_dir={tmp_path / 'cache'}",
         f"--data.data_dir={FIXTURE_DATA}",
         "--data.sts=stsb/train",
         "--data.val_size=16",
         "--data.batch_size=16",
-        "--model.teacher_dim=8",
         "--model.embedding_dim=16",
         "--model.hidden_size=16",
         f"--trainer.default_root_dir={tmp_path}",
@@ -55,17 +47,38 @@ def distill_args(tmp_path: Path, *extra: str) -> list[str]:
     ]
 
 
-def test_fast_dev_run(tmp_path):
-    assert distill.main(distill_args(tmp_path, "--trainer.fast_dev_run=true")) == 0
+def test_fast_dev_run_with_relational_loss_and_question_batches(tmp_path, teacher):
+    extra = ["--trainer.fast_dev_run=true", "--model.relational=kl", '--data.pairs=["wiki_qa/train"]']
+    assert distill.main(distill_args(tmp_path, teacher, *extra)) == 0
 
 
-def test_distilled_encoder_starts_a_task_recipe(tmp_path, tiny_recipe):
+def test_teacher_vectors_are_cached_by_text_and_only_new_texts_are_computed(tmp_path, teacher):
+    cache = TeacherCache(get_teacher(str(teacher)), tmp_path)
+    first = texts_of(FIXTURE_TEXTS[:2], FIXTURE_DATA)
+    assert cache.fill(first, threads=1)["texts"] == len(first)
+    more = texts_of(FIXTURE_TEXTS[:3], FIXTURE_DATA)
+    again = TeacherCache(get_teacher(str(teacher)), tmp_path)  # a new process reads what the first one wrote
+    assert again.fill(more, threads=1)["texts"] == len(more) - len(first)
+    assert np.array_equal(again.vectors(first), cache.vectors(first))
+    assert np.allclose(np.linalg.norm(again.vectors(more), axis=1), 1.0, atol=1e-5)
+
+
+def test_relational_losses_are_zero_on_the_teachers_own_similarities():
+    teacher = torch.nn.functional.normalize(torch.randn(12, 8), dim=-1)
+    for kind in ("mse", "kl"):
+        assert float(relational_loss(teacher * 3.0, teacher, kind, 0.05)) == pytest.approx(0.0, abs=1e-6)
+        assert float(relational_loss(torch.randn(12, 8), teacher, kind, 0.05)) > 1e-3
+    assert float(similarity_agreement(teacher, teacher)) == pytest.approx(1.0)
+
+
+def test_distilled_encoder_starts_a_task_recipe(tmp_path, teacher, tiny_recipe):
     from training import cli
 
-    assert distill.main(distill_args(tmp_path)) == 0
+    assert distill.main(distill_args(tmp_path, teacher)) == 0
     checkpoint = Best.read(tmp_path / "distill" / "version_0" / BEST_FILE).checkpoint
     loaded = load_distilled(checkpoint)
-    assert loaded["pairscore"]["teacher"]["texts"] > 0 and "lstm" in loaded["hparams"]["cell"]
+    assert loaded["pairscore"]["teacher"]["texts"] > 0 and loaded["pairscore"]["teacher"]["dim"] == 8
+    assert set(loaded["projection"]) == {"projection.weight", "projection.bias"}
     args = tiny_recipe(
         "entailment",
         tmp_path / "task",
@@ -77,8 +90,8 @@ def test_distilled_encoder_starts_a_task_recipe(tmp_path, tiny_recipe):
     assert cli.main(args) == 0
 
 
-def test_a_missing_teacher_cache_is_named(tmp_path, capsys):
-    args = distill_args(tmp_path)
+def test_a_missing_teacher_is_named(tmp_path, teacher, capsys):
+    args = distill_args(tmp_path, teacher)
     args[2] = f"--data.teacher={tmp_path / 'nowhere'}"
     assert distill.main(args) == 2
     assert "nowhere" in capsys.readouterr().err

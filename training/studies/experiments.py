@@ -236,8 +236,8 @@ def render(
         "# Experiments",
         "",
         f"Produced by `{command}` on {machine.describe()}; the baselines' figures by "
-        "`python -m training.studies.baselines.minilm` and `python -m training.studies.baselines.lexical` "
-        "(docs/results/*.json).",
+        "`python -m training.studies.baselines.frozen --teacher minilm|mpnet` and "
+        "`python -m training.studies.baselines.lexical` (docs/results/*.json).",
         "",
     ]
     lines += grid_lines(grid) if grid else kept or []

