@@ -33,7 +33,7 @@ from training.export import export, export_graphs, split_oov, store_table_fp16
 from training.model import PairModule
 from training.studies import release, stages
 from training.studies.stages import Variant
-from training.teacher import training_texts
+from training.texts import RELEASE, texts_of
 from training.tokenizer import build_tokenizer
 
 V1_REVISION = "3069653"  # the last commit with the v1 models in models/
@@ -187,7 +187,7 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     glove.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     glove.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     minilm = build_tokenizer([], kind="minilm")
-    wordpiece = build_tokenizer(training_texts(), min_freq=2, kind="wordpiece")
+    wordpiece = build_tokenizer(texts_of([RELEASE]), min_freq=2, kind="wordpiece")
     options = {
         "GloVe 6B word list (400,000 words)": dict.fromkeys(texts, glove),
         "all-MiniLM-L6-v2 WordPiece (30,522 pieces)": dict.fromkeys(texts, minilm),
