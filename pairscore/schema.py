@@ -8,6 +8,7 @@ way too: integers, booleans and yes/no words for the two-class tasks, the label 
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,14 @@ def parse_columns(text: str | None) -> Columns | None:
     if "text_a" not in given or "text_b" not in given:
         raise ValueError(f"columns {text!r}: text_a=COL and text_b=COL are both needed")
     return Columns(**given)
+
+
+def columns_arg(value: str) -> Columns | None:
+    """argparse type of --columns (the same spelling as `pairscore evaluate --columns` and `--data.columns`)."""
+    try:
+        return parse_columns(value)
+    except ValueError as exc:
+        raise ArgumentTypeError(str(exc)) from None
 
 
 def accepted(task: str) -> str:

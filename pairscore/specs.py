@@ -137,8 +137,6 @@ def load_pairs(
 
 def file_rows(spec: str) -> list[tuple[str, int, dict | Exception]]:
     """(file, line, row or the error it raised) of every file a file spec names, in file order, sliced."""
-    import datasets  # optional here: the `train` extra has it, the serving install does not
-
     match = FILE_SPEC.match(spec.strip())
     try:
         fs, paths = io.data_files(match["path"])
@@ -151,6 +149,8 @@ def file_rows(spec: str) -> list[tuple[str, int, dict | Exception]]:
     if not rows:
         raise DataError(f"data spec {spec!r}: no rows in {', '.join(paths)}")
     if match["slice"]:
+        import datasets  # optional here (its slice syntax): the `train` extra has it, the serving install does not
+
         try:
             (part,) = datasets.ReadInstruction.from_spec(f"rows{match['slice']}").to_absolute({"rows": len(rows)})
         except (ValueError, AssertionError) as exc:
@@ -161,8 +161,19 @@ def file_rows(spec: str) -> list[tuple[str, int, dict | Exception]]:
 
 def load_file_pairs(spec: str, task: str, columns: Columns | None = None) -> list[Pair]:
     """A file spec's labelled pairs; any row that cannot be read stops the load with its file and line."""
+    pairs = labelled_pairs(file_rows(spec), task, columns)
+    if not pairs:
+        raise DataError(f"data spec {spec!r}: no labelled rows")
+    return pairs
+
+
+def labelled_pairs(
+    rows: list[tuple[str, int, dict | Exception]], task: str, columns: Columns | None = None
+) -> list[Pair]:
+    """Rows -> pairs with a gold label (rows whose label is negative, SNLI's -1, are left out). The first row of
+    each file fixes its columns; a row that cannot be read raises DataError with its file and line."""
     pairs, found = [], {}
-    for path, line, row in file_rows(spec):
+    for path, line, row in rows:
         try:
             if isinstance(row, Exception):
                 raise row
@@ -182,8 +193,6 @@ def load_file_pairs(spec: str, task: str, columns: Columns | None = None) -> lis
             )
         if pair.label >= 0:
             pairs.append(pair)
-    if not pairs:
-        raise DataError(f"data spec {spec!r}: no labelled rows")
     return pairs
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from pairscore import artifact
 from pairscore.io import file_format, iter_rows
-from pairscore.schema import Columns, parse_columns
+from pairscore.schema import Columns, columns_arg
 from service import batch_ray
 from service.loading import check_model
 from service.rows import (
@@ -38,14 +38,6 @@ from service.rows import (
 from service.runtime import PairModel
 
 CHUNK_ROWS = 1024
-
-
-def columns_arg(value: str) -> Columns | None:
-    """argparse type of --columns (the same spelling as `pairscore evaluate --columns` and `--data.columns`)."""
-    try:
-        return parse_columns(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(value: str) -> int:

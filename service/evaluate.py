@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pairscore import artifact, io, metrics
+from pairscore import artifact, metrics
 from pairscore.oov import oov_rates
-from pairscore.schema import Pair, RowError, detect_columns, to_pair
+from pairscore.schema import Columns, Pair, columns_arg
+from pairscore.specs import DataError, file_rows, labelled_pairs
 from service.runtime import PairModel
 
 
@@ -36,30 +37,15 @@ def parse_rows(text: str) -> slice:
         raise argparse.ArgumentTypeError(f"--rows {text!r}: expected START:STOP, e.g. -1000: or :400") from None
 
 
-def read_pairs(path: str | Path, task: str, rows_slice: slice = slice(None)) -> list[Pair]:
-    """Labelled pairs of a JSONL/CSV/Parquet file in any shared schema.
-
-    Rows without a gold label (SNLI's -1) are skipped.
-    """
-    pairs, columns = [], None
+def read_pairs(spec: str, task: str, rows_slice: slice = slice(None), columns: Columns | None = None) -> list[Pair]:
+    """Labelled pairs of JSONL/CSV/Parquet data (a file, folder, glob or URI), by `columns` or any shared schema;
+    rows without a gold label (SNLI's -1) are skipped."""
     try:
-        rows = list(io.iter_rows(path))[rows_slice]
-    except (OSError, ValueError) as exc:
-        raise DataFileError(f"{path}: cannot read ({exc})") from exc
-    for line, row in rows:
-        try:
-            if isinstance(row, Exception):
-                raise row
-            columns = columns or detect_columns(task, row.keys())
-            pair = to_pair(task, row, columns)
-        except (RowError, ValueError) as exc:
-            raise DataFileError(f"{path}:{line}: {exc}") from exc
-        if pair.label is None:
-            raise DataFileError(f"{path}:{line}: field {columns[2]!r} (the gold label) is missing")
-        if pair.label >= 0:
-            pairs.append(pair)
+        pairs = labelled_pairs(file_rows(spec)[rows_slice], task, columns)
+    except DataError as exc:
+        raise DataFileError(str(exc)) from exc
     if not pairs:
-        raise DataFileError(f"{path}: no labelled rows")
+        raise DataFileError(f"{spec}: no labelled rows")
     return pairs
 
 
@@ -95,7 +81,14 @@ def calibration_errors(model: PairModel, pairs: Sequence[Pair]) -> dict[str, flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path, help="a model folder (models/entailment, ...)")
-    parser.add_argument("--data", type=Path, required=True, help="labelled JSONL, CSV or Parquet file")
+    parser.add_argument(
+        "--data", required=True, help="labelled JSONL, CSV or Parquet data: a file, folder, glob or URI (s3://...)"
+    )
+    parser.add_argument(
+        "--columns",
+        type=columns_arg,
+        help="text_a=COL,text_b=COL[,label=COL][,group=COL]: the texts and label columns (default: by schema)",
+    )
     parser.add_argument(
         "--rows", type=parse_rows, default=slice(None), help="evaluate only these rows, e.g. -1000: (the last 1000)"
     )
@@ -104,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model = PairModel(args.model_dir, threads=args.threads, encoder_file=args.encoder)
-        pairs = read_pairs(args.data, model.task, args.rows)
+        pairs = read_pairs(args.data, model.task, args.rows, args.columns)
         result = {
             **evaluate(model, pairs),
             "oov": oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)]),
