@@ -133,9 +133,8 @@ def read_label(task: str, value: Any, column: str = LABEL_COLUMN) -> int | None:
             return int(word in TRUE_WORDS)
     names = ", ".join(labels)
     two_class = ", true/false, yes/no" if len(labels) == 2 else ""
-    raise RowError(
-        f"field {column!r}: {value!r} is not a {task} label (accepted: 0..{len(labels) - 1}{two_class}, {names})"
-    )
+    accepted_labels = f"0..{len(labels) - 1}{two_class}, {names}"
+    raise RowError(f"field {column!r}: {value!r} is not one of the {task} labels (accepted: {accepted_labels})")
 
 
 def to_pair(task: str, row: Mapping[str, Any], columns: Columns | None = None) -> Pair:

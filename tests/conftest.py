@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CONFIGS, FIXTURE_DATA, TASKS
+from helpers import CONFIGS, FIXTURE_DATA, TASKS, TINY_SIZES
 
 # Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source), calibration
 # slices included: a release recipe's (e.g. twitter_url/train[-3000:-2000]) would be empty here.
@@ -24,15 +24,6 @@ TINY_SPLITS = {
     ],
     "ranking": [],
 }
-TINY_SIZES = [
-    "--data.batch_size=16",
-    "--model.hidden_size=16",
-    "--model.head_hidden=16",
-    "--trainer.max_epochs=1",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-]
 
 
 def tiny_train_args(task: str, root: Path, *extra: str) -> list[str]:

@@ -17,6 +17,16 @@ FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data"
 MODELS = ROOT / "models"  # the shipped models
 CONFIGS = ROOT / "training" / "configs"
 TASKS = tasks.NAMES
+# Fixture-sized model and run settings on top of a release recipe: trains in seconds.
+TINY_SIZES = [
+    "--data.batch_size=16",
+    "--model.hidden_size=16",
+    "--model.head_hidden=16",
+    "--trainer.max_epochs=1",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
 
 
 def post(client, path: str, body: dict):

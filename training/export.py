@@ -26,7 +26,7 @@ from tokenizers import Tokenizer
 from pairscore import artifact, machine, metrics, tasks
 from pairscore.features import PairFeatures
 from pairscore.oov import fallback_token, oov_rates
-from pairscore.schema import Pair
+from pairscore.schema import Pair, parse_columns
 from pairscore.specs import DataError, load_pairs
 from service.evaluate import calibration_errors, evaluate
 from service.runtime import PairModel
@@ -240,33 +240,25 @@ def winners_gap(encoder: torch.nn.Module, batch: torch.Tensor, lengths: torch.Te
     return float((picked - vectors).abs().max())
 
 
-def fit_calibration(
-    model: PairModule, extra: dict[str, Any], data_hp: dict[str, Any], data_dir: str | None
-) -> dict[str, Any] | None:
-    """Temperature scaling on the recipe's calibration specs (data.calibration), minus pairs repeating a training pair;
-    None for ranking or a recipe without calibration specs."""
-    specs = data_hp.get("calibration") or []
-    task = model.hparams.task
+def fit_calibration(source: Checkpoint, data_dir: str | None) -> dict[str, Any] | None:
+    """Temperature scaling on the calibration specs the run held out (data.calibration), minus pairs repeating a
+    training pair; None for ranking or a run without calibration specs."""
+    specs, task = source.specs("calibration"), source.task
     if not tasks.get(task).calibrated or not specs:
         return None
-    source = data_dir or data_hp["data_dir"]
     try:
-        training = [p for spec in data_hp["train"] for p in load_pairs(spec, task, source, data_hp["hub"])]
-        pairs = calibration.fresh_pairs(
-            [p for spec in specs for p in load_pairs(spec, task, source, data_hp["hub"])], training
-        )
+        pairs = calibration.fresh_pairs(source.pairs("calibration", data_dir), source.pairs("train", data_dir))
     except (DataError, FileNotFoundError) as exc:
         raise ExportError(f"calibration data: {exc}") from exc
     if not pairs:
         raise ExportError(f"calibration specs {specs}: no pair left once pairs repeating a training pair are dropped")
-    tokenizer = Tokenizer.from_str(extra["tokenizer"])
+    tokenizer = Tokenizer.from_str(source.extra["tokenizer"])
     tokenizer.no_padding()
-    tokenizer.enable_truncation(extra["max_tokens"])
-    features = PairFeatures.from_json(extra["features"]) if extra.get("features") else None
+    tokenizer.enable_truncation(source.extra["max_tokens"])
     logits = calibration.pair_logits(
-        model, lambda texts: [e.ids for e in tokenizer.encode_batch(texts)], pairs, features
+        source.model, lambda texts: [e.ids for e in tokenizer.encode_batch(texts)], pairs, source.features
     )
-    return {"splits": list(specs), "pairs": len(pairs), **calibration.summarize(logits, [p.label for p in pairs], task)}
+    return {"splits": specs, "pairs": len(pairs), **calibration.summarize(logits, [p.label for p in pairs], task)}
 
 
 def split_oov(model: PairModel, pairs: list[Pair]) -> dict[str, float]:
@@ -299,6 +291,20 @@ class Checkpoint:
     @property
     def features(self) -> PairFeatures | None:
         return PairFeatures.from_json(self.extra["features"]) if self.extra.get("features") else None
+
+    def specs(self, role: str) -> list[str]:
+        """The specs the run used in a role (train, val, calibration), as its datamodule recorded them."""
+        return [entry["split"] for entry in self.extra["data"] if entry["role"] == role]
+
+    def pairs(self, role: str, data_dir: str | None = None, spec: str | None = None) -> list[Pair]:
+        """The labelled pairs of a role's specs (or of one spec), mapped as in training (data.columns)."""
+        h, columns = self.data_hp, parse_columns(self.data_hp.get("columns"))
+        where = data_dir or h["data_dir"]
+        return [
+            p
+            for s in ([spec] if spec else self.specs(role))
+            for p in load_pairs(s, self.task, where, h["hub"], columns)
+        ]
 
 
 def read_checkpoint(path: Path, table_dtype: str) -> Checkpoint:
@@ -435,15 +441,11 @@ def export(
     """Write and check the model folder; returns the card."""
     check_destination(out, checkpoint_path, force)
     source = read_checkpoint(checkpoint_path, table_dtype)
-    data_hp = source.data_hp
     try:
-        selection = {
-            spec: load_pairs(spec, source.task, data_dir or data_hp["data_dir"], data_hp["hub"])
-            for spec in data_hp["val"]
-        }
+        selection = {spec: source.pairs("val", data_dir, spec) for spec in source.specs("val")}
     except (DataError, FileNotFoundError) as exc:
         raise ExportError(f"validation data for the card's metrics and the parity check: {exc}") from exc
-    fitted = fit_calibration(source.model, source.extra, data_hp, data_dir)
+    fitted = fit_calibration(source, data_dir)
     temperature = fitted["temperature"] if fitted else 1.0
     card = describe(source, write_folder(source, out, temperature, int8, table_dtype), fitted, table_dtype)
     artifact.write_card(out, card)
