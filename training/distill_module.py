@@ -22,6 +22,7 @@ from training.distiller import Distiller
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
 from training.pretrained import PROJECTION, Pretrained
+from training.runs import checkpoint_of
 from training.tokenizer import special_ids, vocabulary
 
 
@@ -199,7 +200,7 @@ class DistillModule(pl.LightningModule):
 
 def load_distilled(path: str | Path) -> dict[str, Any]:
     """A distillation checkpoint's encoder: {"hparams", "state_dict" (encoder.* keys, prefix removed), "pairscore"}."""
-    path = Path(path)
+    path = checkpoint_of(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: distilled encoder checkpoint not found")
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)

@@ -35,6 +35,7 @@ from training.batching import padded
 from training.heads import ServingHead
 from training.model import PairModule
 from training.pretrained import save_weights
+from training.runs import checkpoint_of
 
 PARITY_TOLERANCE = 1e-5
 PARITY_TEXTS = 64
@@ -465,7 +466,9 @@ def export(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore export", description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by `pairscore train`")
+    parser.add_argument(
+        "checkpoint", help="a .ckpt written by `pairscore train`, or its run's best.json or run folder (version_N)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/entailment")
     parser.add_argument("--int8", action="store_true", help="also write encoder.int8.onnx (dynamic quantization)")
     parser.add_argument("--force", action="store_true", help="replace a folder that holds another model")
@@ -483,10 +486,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data_dir", help="data folder for the validation split (default: the training one)")
     args = parser.parse_args(argv)
     try:
+        args.checkpoint = checkpoint_of(args.checkpoint)
         card = export(
             args.checkpoint, args.out, args.int8, args.tune_threshold, args.data_dir, args.table_dtype, args.force
         )
-    except (ExportError, artifact.ArtifactError) as exc:
+    except (ExportError, artifact.ArtifactError, FileNotFoundError) as exc:
         print(f"pairscore export: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}: parity {card['parity']}, metrics {card['metrics']}")

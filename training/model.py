@@ -100,8 +100,8 @@ class PairModule(pl.LightningModule):
             lr: AdamW learning rate.
             weight_decay: AdamW weight decay.
             features: the exact-match pair features the head takes (linked from data.features).
-            init_encoder: a `python -m training.distill` checkpoint whose encoder (same shape, same tokenizer)
-                starts this one.
+            init_encoder: a `python -m training.distill` checkpoint (or its run's folder or best.json) whose encoder
+                (same shape, same tokenizer) starts this one; with init_from, it replaces the folder's encoder.
             init_from: a model folder (format 3, e.g. models/paraphrase) whose weights start this one: encoder
                 and head for the same task, the encoder for another; its tokenizer and pair features are kept.
             freeze_encoder: keep the encoder as loaded (only the head trains): one encoder, one vector space
@@ -161,11 +161,9 @@ class PairModule(pl.LightningModule):
                 rank_zero_info(
                     f"{self.hparams.embeddings} covers {100 * self.embedding_coverage:.1f}% of the {len(vocab)} tokens"
                 )
-            if self.hparams.init_from and self.hparams.init_encoder:
-                raise ValueError("model.init_from and model.init_encoder: give one starting point")
             if self.hparams.init_from:
                 self._load_pretrained(self.hparams.init_from)
-            elif self.hparams.init_encoder:
+            if self.hparams.init_encoder:  # after init_from: a folder's head with an encoder distilled further
                 self._load_encoder(self.hparams.init_encoder, tokenizer)
             if self.hparams.freeze_encoder:
                 self.encoder.requires_grad_(False)

@@ -37,6 +37,18 @@ class Best:
         return cls(str(data["checkpoint"]), str(data["monitor"]), float(data["score"]))
 
 
+def checkpoint_of(path: str | Path) -> Path:
+    """A checkpoint named directly, or through the best.json of a run (the file, or the run's folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / BEST_FILE
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file (a run folder hands over {BEST_FILE} when it ends)")
+        return Path(Best.read(path).checkpoint)
+    return path
+
+
 def default_loggers(root: str, name: str) -> list[Logger]:
     """CSV always; TensorBoard too when it is installed (same version folder)."""
     loggers: list[Logger] = [CSVLogger(root, name=name)]

@@ -1,0 +1,97 @@
+"""docs/your-data.md, every command as written, in order: a user's CSV (their own column names, yes/no labels)
+-> fine-tune the shipped paraphrase model -> export -> evaluate; distil on the user's texts -> fine-tune -> export;
+serve the folder -> the server answers with the new model; a Bento with it builds (offline)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("datasets")
+
+from helpers import MODELS, ROOT, shared_data_or_skip  # noqa: E402
+from service.runtime import PairModel  # noqa: E402
+
+DOC = ROOT / "docs" / "your-data.md"
+LINKED = ("training", "models", "service", "pairscore", "bentofile.yaml")  # the doc's commands run in a checkout
+
+
+def commands(doc: Path) -> list[str]:
+    """The commands of the doc's bash blocks, continuation lines joined."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), re.S):
+        found += [c.strip() for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    return found
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A working folder that looks like a checkout, with my_pairs.csv and my_texts.txt made from shared MRPC rows."""
+    data = shared_data_or_skip("mrpc/train") / "mrpc" / "train.jsonl"
+    for name in LINKED:
+        (tmp_path / name).symlink_to(ROOT / name)
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    with open(tmp_path / "my_pairs.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["left", "right", "same"])
+        writer.writerows([r["sentence1"], r["sentence2"], "yes" if r["label"] else "no"] for r in rows[:300])
+    (tmp_path / "my_texts.txt").write_text("\n".join(r["sentence1"] for r in rows[300:600]) + "\n")
+    return tmp_path
+
+
+def wait_ready(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not ready in {seconds} s")
+
+
+def test_every_command_of_the_doc_runs_and_serves_the_new_model(checkout, tmp_path):
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
+    env |= {"PIP_NO_INDEX": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    bin_dir = Path(sys.executable).parent
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    server, answer = None, None
+    try:
+        for command in commands(DOC):
+            if command.endswith("&"):  # the server, started in the background
+                server = subprocess.Popen(shlex.split(command[:-1]), cwd=checkout, env=env, start_new_session=True)
+                port = re.search(r"--port (\d+)", command)[1]
+                wait_ready(f"http://127.0.0.1:{port}", server)
+                continue
+            done = subprocess.run(command, shell=True, cwd=checkout, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            if command.startswith("curl"):
+                answer = json.loads(done.stdout)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+    mine, shipped = PairModel(checkout / "artifacts" / "mine" / "paraphrase"), PairModel(MODELS / "paraphrase")
+    pair = (["the company said its profit rose"], ["profit rose, the company said"])
+    assert answer[0]["probability"] == pytest.approx(float(mine.score_pairs(*pair)[0]), abs=1e-6)
+    assert not np.allclose(mine.score_pairs(*pair), shipped.score_pairs(*pair), atol=1e-4)  # it did learn
+    card = mine.card
+    assert card["init_from"]["folder"] == "models/paraphrase" and {d["source"] for d in card["data"]} == {"file"}
+    distilled = PairModel(checkout / "artifacts" / "mine-distilled" / "paraphrase").card
+    assert distilled["teacher"]["sources"] == ["my_texts.txt", "my_pairs.csv#left,right"]
+    assert list((tmp_path / "bentoml" / "bentos" / "pairscore").iterdir())
