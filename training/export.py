@@ -374,6 +374,7 @@ def describe(source: Checkpoint, graphs: dict[str, str], fitted: dict[str, Any] 
     architecture |= {
         "table_dtype": table_dtype,
         "embedding_coverage": source.extra.get("embedding_coverage"),
+        "head": hp.get("head", "mlp"),
         "head_hidden": hp["head_hidden"],
         "parameters": sum(p.numel() for p in model.parameters()),
         "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),

@@ -22,7 +22,7 @@ from pairscore.tasks import TaskName
 from training.distill_module import load_distilled
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
-from training.heads import PairHead
+from training.heads import CosineHead, PairHead, build_head
 from training.pretrained import PROJECTION, Pretrained
 from training.tokenizer import special_ids, vocabulary
 
@@ -74,6 +74,7 @@ class PairModule(pl.LightningModule):
         bidirectional: bool = True,
         pooling: Literal["max", "mean", "last"] = "max",
         dropout: float = 0.1,
+        head: Literal["mlp", "cosine"] = "mlp",
         head_hidden: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -96,6 +97,8 @@ class PairModule(pl.LightningModule):
             bidirectional: add a backward direction.
             pooling: max | mean | last.
             dropout: on embeddings, between layers and in the head.
+            head: mlp (over [u, v, |u-v|, u*v] and the pair features) | cosine (scale * cos(u, v) + features . w;
+                paraphrase and ranking).
             head_hidden: hidden size of the head's MLP.
             lr: AdamW learning rate.
             weight_decay: AdamW weight decay.
@@ -110,7 +113,7 @@ class PairModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.encoder: SentenceEncoder | None = None
-        self.head: PairHead | None = None
+        self.head: PairHead | CosineHead | None = None
         self.embedding_coverage: float | None = None
         self.teacher: dict[str, Any] | None = None  # the distillation teacher and run, when init_encoder is given
         self.started_from: dict[str, Any] | None = None  # the model folder init_from names
@@ -128,7 +131,7 @@ class PairModule(pl.LightningModule):
         self.encoder = SentenceEncoder(
             embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout
         )
-        self.head = PairHead(h.task, self.encoder.dim, h.head_hidden, h.dropout, len(resolve(h.features)))
+        self.head = build_head(h.head, h.task, self.encoder.dim, h.head_hidden, h.dropout, len(resolve(h.features)))
 
     def _metrics(self) -> torchmetrics.MetricCollection:
         task = self.hparams.task
@@ -199,7 +202,7 @@ class PairModule(pl.LightningModule):
         pretrained = Pretrained.load(folder)
         config, same_task = pretrained.model_config, pretrained.card["task"] == self.hparams.task
         shape = ["embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling", "embeddings"]
-        shape += ["head_hidden"] if same_task else []
+        shape += ["head", "head_hidden"] if same_task else []
         differ = {k: (config.get(k), self.hparams[k]) for k in shape if config.get(k) != self.hparams[k]}
         served_features = (pretrained.card.get("features") or {}).get("names", [])
         if same_task and served_features != resolve(self.hparams.features):

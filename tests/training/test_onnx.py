@@ -81,3 +81,19 @@ def test_float16_table_halves_it_and_keeps_parity_with_the_rounded_torch_table(t
     assert np.abs(got - expected).max() <= 1e-6
     with pytest.raises(export.ExportError, match="one token-table lookup"):
         export.store_table_fp16(tmp_path / "encoder.onnx")
+
+
+@pytest.mark.parametrize("task", ["paraphrase", "ranking"])
+def test_the_cosine_head_exports_with_its_pair_features(tmp_path, task):
+    torch.manual_seed(0)
+    model = PairModule(task, vocab_size=30, embedding_dim=8, hidden_size=6, head="cosine", features=True).eval()
+    export.export_graphs(model, tmp_path, temperature=1.5)
+    head = ort.InferenceSession(str(tmp_path / "head.onnx"))
+    u, v, features = torch.randn(7, 12), torch.randn(7, 12), torch.rand(7, model.head.n_features)
+    with torch.no_grad():
+        expected = model.head(u, v, features) / 1.5
+        expected = expected.sigmoid() if task == "paraphrase" else expected
+    got = head.run(None, {"u": u.numpy(), "v": v.numpy(), "features": features.numpy()})[0]
+    assert np.abs(got - expected.numpy()).max() <= 1e-5
+    with pytest.raises(ValueError, match="one logit"):
+        PairModule("entailment", vocab_size=30, embedding_dim=8, hidden_size=6, head="cosine")
