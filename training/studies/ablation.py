@@ -1,11 +1,11 @@
-"""The models-v2 ablation: one lever at a time, every task, every selection and reported split (docs/experiments.md).
+"""The models-v3 ablation: one lever at a time, every task, every selection and reported split (docs/experiments.md).
 
-Each step is the release recipes (training/configs/<task>.yaml) with the variant that
-turn the later levers off, trained for the same short epochs, exported, and measured by
-the serving code (the exporter's card metrics, `pairscore evaluate`'s numbers); the
-/embed vectors' STS-B cosine and the fallback-token rates come with each. "v1" is the
-shipped v1 models, read from their cards at V1_REVISION. Results are cached per step
-and task under runs/experiments/ablation/.
+Each step trains the three release recipes (training/configs/<task>.yaml, their own epochs) from a distilled
+encoder (a variant of training/configs/distill.yaml, `DISTILLED`), exports them and measures them with the serving
+code (the exporter's card metrics: `pairscore evaluate`'s numbers), with what the encoders alone give: the STS-B
+Spearman and the WikiQA / TrecQA MAP of the plain cosine of their /embed vectors, beside the same figures of the
+teachers' own vectors. "v2.1" is the models shipped before, read from their cards at PREVIOUS. Results are cached
+per step and task under runs/experiments/ablation/.
 """
 
 from __future__ import annotations
@@ -15,28 +15,32 @@ import json
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from pairscore import artifact, tasks
+from pairscore import artifact, metrics, tasks
 from pairscore.oov import oov_rates
 from pairscore.specs import load_pairs
 from pairscore.tasks import fmt
 from service.evaluate import evaluate
 from service.runtime import PairModel, encoder_inputs, open_session
 from training.embeddings import load_glove
-from training.evaluators import STSEvaluator
+from training.evaluators import STS_SPLIT, STSEvaluator
 from training.export import export, export_graphs, split_oov, store_table_fp16
 from training.model import PairModule
-from training.studies import release, stages
+from training.studies import stages
 from training.studies.stages import Variant
+from training.teacher import TeacherCache, get_teacher
 from training.texts import RELEASE, texts_of
 from training.tokenizer import build_tokenizer
 
-V1_REVISION = "3069653"  # the last commit with the v1 models in models/
+SEEDS = (42, 1)  # the release recipe's seed, and a second one for the seed spread
+PREVIOUS = "46b7fec"  # the last commit with the v2.1 models in models/
 ROWS = [  # (task, split, metric): the six selection rows, MRPC accuracy beside its F1
     ("entailment", "snli/validation[-1000:]", "accuracy"),
     ("entailment", "sick/validation", "accuracy"),
@@ -46,69 +50,95 @@ ROWS = [  # (task, split, metric): the six selection rows, MRPC accuracy beside 
     ("ranking", "wiki_qa/validation", "map"),
     ("ranking", "trec_qa/validation", "map"),
 ]
-OPEN_VOCABULARY: Variant = {
-    "data": {"tokenizer": "minilm"},
-    "model": {"embeddings": "minilm_frozen", "embedding_dim": 128, "hidden_size": 128},
-}
-WIKIQA_ONLY: Variant = {"data": {"train": ["wiki_qa/train"], "val": ["wiki_qa/validation"]}}  # before the TrecQA step
-# The distilled encoders the steps start from: the release's, and the rest of the size sweep (no task step).
+COSINE_SPLITS = ("wiki_qa/validation", "trec_qa/validation")  # ranked by the plain cosine of two /embed vectors
+MINILM: Variant = {"data": {"teacher": "minilm"}}
+MPNET: Variant = {"data": {"teacher": "mpnet"}}
+RELATIONAL_KL: Variant = {"model": {"relational": "kl", "relational_weight": 1.0, "temperature": 0.05}}
+RELATIONAL_MSE: Variant = {"model": {"relational": "mse", "relational_weight": 10.0}}
+QA_BATCHES: Variant = {"data": {"pairs": ["wiki_qa/train", "trec_qa/train"]}}
+# The distilled encoders the steps start from: variants of training/configs/distill.yaml, by name.
 DISTILLED: dict[str, Variant] = {
-    **release.DISTILLED,
-    "8 epochs, hidden 192": {"trainer": {"max_epochs": 8}, "model": {"hidden_size": 192}},
-    "8 epochs, hidden 256": {"trainer": {"max_epochs": 8}, "model": {"hidden_size": 256}},
-    "2 epochs, input 64": {"trainer": {"max_epochs": 2}, "model": {"hidden_size": 128, "embedding_dim": 64}},
-    "2 epochs, input 256": {"trainer": {"max_epochs": 2}, "model": {"hidden_size": 128, "embedding_dim": 256}},
+    "MiniLM, vector loss": MINILM,
+    "mpnet, vector loss": MPNET,
+    "mpnet, + relational KL": stages.merge(MPNET, RELATIONAL_KL),
+    "mpnet, + relational KL, QA batches": stages.merge(MPNET, RELATIONAL_KL, QA_BATCHES),
+    "mpnet, relational MSE, QA batches": stages.merge(MPNET, RELATIONAL_MSE, QA_BATCHES),
+    "mpnet, + relational KL, QA batches, 6 epochs": stages.merge(
+        MPNET, RELATIONAL_KL, QA_BATCHES, {"trainer": {"max_epochs": 6}}
+    ),
 }
-FEATURES = {"data": {"features": True}}
-NO_FEATURES = {"data": {"features": False}}
 
 
 @dataclass(frozen=True)
 class Step:
     """One column: a variant of the release recipes, for the tasks the lever changes (the others keep the column
-    before), starting from the `distilled` encoder (a DISTILLED name) when one is named."""
+    before), starting from the `distilled` encoder (a DISTILLED name)."""
 
-    variant: Variant
-    distilled: str | None = None
+    distilled: str
+    variant: Variant = field(default_factory=dict)
     tasks: tuple[str, ...] = tasks.NAMES
-    ranking: Variant = field(default_factory=dict)  # more config for the ranking recipe
     side_branch: bool = False  # the next lever builds on the column before this one
 
 
 STEPS: dict[str, Step] = {
-    "+ open vocabulary": Step(stages.merge(OPEN_VOCABULARY, NO_FEATURES), ranking=WIKIQA_ONLY),
-    "+ distillation": Step(stages.merge(OPEN_VOCABULARY, NO_FEATURES), "2 epochs", ranking=WIKIQA_ONLY),
-    "+ exact-match features": Step(stages.merge(OPEN_VOCABULARY, FEATURES), "2 epochs", ranking=WIKIQA_ONLY),
-    "shared encoder (distilled, frozen)": Step(
-        stages.merge(OPEN_VOCABULARY, FEATURES, {"model": {"freeze_encoder": True}}),
-        "2 epochs",
-        ranking=WIKIQA_ONLY,
-        side_branch=True,
-    ),
-    "+ TrecQA training data": Step(stages.merge(OPEN_VOCABULARY, FEATURES), "2 epochs", tasks=("ranking",)),
-    "+ longer distillation": Step(stages.merge(OPEN_VOCABULARY, FEATURES), "12 epochs"),
-    "+ hidden 192": Step(
-        stages.merge(OPEN_VOCABULARY, FEATURES, {"model": {"hidden_size": 192}}), "8 epochs, hidden 192"
-    ),
+    "MiniLM teacher, vector loss (v2 distillation)": Step("MiniLM, vector loss"),
+    "+ mpnet teacher": Step("mpnet, vector loss"),
+    "+ relational loss (KL)": Step("mpnet, + relational KL"),
+    "+ question-answer batches": Step("mpnet, + relational KL, QA batches"),
+    "relational MSE instead of KL": Step("mpnet, relational MSE, QA batches", side_branch=True),
+    "+ cosine ranking head": Step("mpnet, + relational KL, QA batches", {"model": {"head": "cosine"}}, ("ranking",)),
+    "+ longer distillation (6 epochs)": Step("mpnet, + relational KL, QA batches, 6 epochs"),
 }
+RELEASED = "+ question-answer batches"  # the step the release recipe is (training/studies/release.py)
 VOCABULARY_SPLITS = {
     "entailment": ["snli/validation[-1000:]", "sick/validation"],
     "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
     "ranking": ["wiki_qa/validation", "trec_qa/validation"],
 }
+Encode = Callable[[list[str]], np.ndarray]
 
 
-def v1_results() -> dict[str, dict[str, dict[str, float]]]:
-    """task -> split -> metrics of the shipped v1 models (served encoder), from their cards in git."""
+def cosine_map(encode: Encode, spec: str) -> float:
+    """MAP of a ranking split's candidates ordered by the plain cosine of the question's and the answer's vectors."""
+    pairs = load_pairs(spec, "ranking")
+    texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
+    vectors = np.asarray(encode(texts), dtype=np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    row = {t: i for i, t in enumerate(texts)}
+    scores = [float(vectors[row[p.text_a]] @ vectors[row[p.text_b]]) for p in pairs]
+    return metrics.ranking([p.group for p in pairs], [p.label for p in pairs], scores)["map"]
+
+
+def encoder_figures(encode: Encode) -> dict[str, float]:
+    """What a sentence encoder gives alone: STS-B Spearman and the cosine MAP of the ranking splits."""
+    return {STS_SPLIT: STSEvaluator(STS_SPLIT)(encode), **{spec: cosine_map(encode, spec) for spec in COSINE_SPLITS}}
+
+
+def teacher_figures(name: str, root: Path) -> dict[str, float]:
+    """encoder_figures of a teacher's own vectors (its cache, filled with the splits' texts first); cached."""
+    cached = root / f"teacher-{name}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    cache = TeacherCache(get_teacher(name))
+
+    def encode(texts: list[str]) -> np.ndarray:
+        cache.fill(texts, threads=2)
+        return cache.vectors(texts)
+
+    figures = encoder_figures(encode)
+    root.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(figures, indent=2))
+    return figures
+
+
+def previous_results() -> dict[str, dict[str, Any]]:
+    """task -> {"metrics": split -> metrics, "sts": Spearman} of the v2.1 models, from their cards in git."""
     results = {}
     for task in tasks.NAMES:
-        card = json.loads(
-            subprocess.run(
-                ["git", "show", f"{V1_REVISION}:models/{task}/card.json"], capture_output=True, text=True, check=True
-            ).stdout
-        )
-        served = "metrics_int8" if card["int8"]["served"] else "metrics"
-        results[task] = {**card[served], **card["reported"]}
+        shown = ["git", "show", f"{PREVIOUS}:models/{task}/card.json"]
+        card = json.loads(subprocess.run(shown, capture_output=True, text=True, check=True).stdout)
+        metrics_of = {**card["metrics"], **card.get("reported", {})}
+        results[task] = {"metrics": metrics_of, "sts": card["embed_sts"]["spearman"]}
     return results
 
 
@@ -119,24 +149,22 @@ def distilled_encoder(name: str, root: Path) -> str:
     return best.checkpoint
 
 
-def step_variant(step: Step, task: str, epochs: int, root: Path) -> Variant:
-    """The config one step trains one task with."""
-    variant = stages.merge(step.variant, step.ranking if task == "ranking" else {}, {"trainer": {"max_epochs": epochs}})
-    if step.distilled:
-        variant = stages.merge(variant, {"model": {"init_encoder": distilled_encoder(step.distilled, root)}})
-    return variant
+def step_variant(step: Step, task: str, seed: int, root: Path) -> Variant:
+    """The config one step trains one task with: the recipe's own epochs, the step's encoder."""
+    encoder = {"model": {"init_encoder": distilled_encoder(step.distilled, root)}}
+    return stages.merge(step.variant, encoder, {"seed_everything": seed})
 
 
-def run_step(name: str, task: str, step: Step, epochs: int, root: Path, cached_only: bool = False) -> dict | None:
+def run_step(name: str, task: str, step: Step, seed: int, root: Path, cached_only: bool = False) -> dict | None:
     """Train, export and measure one step for one task; cached in root/<step>/<task>/result.json. None if it is not
     cached and cached_only."""
-    folder = root / stages.slug(name) / task
+    folder = root / stages.slug(name) / (task if seed == SEEDS[0] else f"{task}-seed{seed}")
     cached = folder / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
     if cached_only:
         return None
-    variant = step_variant(step, task, epochs, root)
+    variant = step_variant(step, task, seed, root)
     best = stages.train(task, variant, folder, f"{stages.slug(name)}-{task}")
     card = export(Path(best.checkpoint), folder / "model", tune_threshold=task == "paraphrase", force=True)
     model = PairModel(folder / "model")
@@ -150,10 +178,10 @@ def run_step(name: str, task: str, step: Step, epochs: int, root: Path, cached_o
         "step": name,
         "task": task,
         "variant": variant,
-        "epochs": epochs,
+        "seed": seed,
         "metrics": splits,
         "oov": oov,
-        "embed_sts": STSEvaluator()(model.encode),
+        "encoder": encoder_figures(model.encode),
         "parameters": card["architecture"]["parameters"],
         "train_seconds": card["training"]["seconds"],
     }
@@ -223,15 +251,18 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     return result
 
 
-def run(root: Path, epochs: int, cached_only: bool = False) -> dict[str, dict[str, dict[str, Any] | None]]:
-    """step -> task -> result (None: not measured); a task a step does not change keeps the column before."""
+def run(root: Path, cached_only: bool = False) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """column -> task -> result (None: not measured); a task a step does not change keeps the column before. The
+    released step runs with both SEEDS (a second column)."""
     results: dict[str, dict[str, dict[str, Any] | None]] = {}
     before: dict[str, dict[str, Any] | None] = {}
     for name, step in STEPS.items():
-        results[name] = {
-            task: run_step(name, task, step, epochs, root, cached_only) if task in step.tasks else before.get(task)
-            for task in tasks.NAMES
-        }
+        for seed in SEEDS if name == RELEASED else SEEDS[:1]:
+            column = name if seed == SEEDS[0] else f"{name} (seed {seed})"
+            results[column] = {
+                task: run_step(name, task, step, seed, root, cached_only) if task in step.tasks else before.get(task)
+                for task in tasks.NAMES
+            }
         if not step.side_branch:
             before = results[name]
     return results
@@ -275,65 +306,61 @@ def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str,
 
 
 def distillation_lines(root: Path) -> list[str]:
-    """The distilled encoders on their own (each DISTILLED variant's CSV log).
-
-    The size sweep at the distillation stage.
-    """
+    """The distilled encoders on their own, from each DISTILLED variant's CSV log at its best checkpoint."""
     rows = []
     for name, variant in DISTILLED.items():
         best = stages.handed_over(root / "distill" / stages.slug(name))
         log = Path(best.checkpoint).parent.parent / "metrics.csv" if best else None
         measured = [r for r in csv.DictReader(log.open()) if r.get("val_cosine")] if log and log.is_file() else []
         if measured:
-            shape = (
-                stages.setting(variant, "model.hidden_size", 128),
-                stages.setting(variant, "model.embedding_dim", 128),
-            )
-            after_two = [float(r["val_cosine"]) for r in measured if int(r["epoch"]) < 2]
-            best = max(measured, key=lambda r: float(r["val_cosine"]))
-            rows.append((name, shape, max(after_two), best))
+            rows.append((name, variant, max(measured, key=lambda r: float(r["val_cosine"]))))
     if not rows:
         return []
-    speeds = encode_speeds(sorted({shape for _, shape, _, _ in rows} | {(128, 128)}), root)
-    vocab = build_tokenizer([], kind="minilm").get_vocab_size()
     lines = [
-        "### The distilled encoders alone, and the encoder's size",
+        "### The distilled encoders alone",
         "",
         "`python -m training.distill --config training/configs/distill.yaml` with each variant (`DISTILLED` in "
-        "training/studies/ablation.py), 1 layer. Cosine to the teacher on 2,000 held-out training texts; STS-B "
-        "(`stsb/validation`) cosine Spearman of the pooled vector (what /embed serves) and through the projection "
-        "to the teacher's space, at the best checkpoint. Token table: MiniLM's WordPiece rows × input dimension, "
-        "float16. Encode speed: encoder.onnx on 1 thread, batches of 64 WikiQA answers, relative to hidden 128 × "
-        "input 128 in the same "
-        "run (`encode_speeds`, cached in runs/experiments/ablation/distill/speed.json).",
+        "training/studies/ablation.py), BiLSTM 1 × 128 on MiniLM's frozen token vectors. On the texts held out of "
+        "distillation: the cosine of the projected vector to the teacher's, and the Spearman correlation of the "
+        "student's in-batch similarities with the teacher's (the order ranking and STS need); on `stsb/validation`, "
+        "the cosine Spearman of the pooled vector (what /embed serves); at the checkpoint picked on the cosine.",
         "",
-        "| distilled encoder | hidden | input dim | token table (MB) | cosine after 2 epochs | "
-        "best cosine (epoch) | STS-B cosine | STS-B projected | encode speed vs 128 × 128 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| distilled encoder | teacher | relational loss | QA batches | epochs | cosine to teacher (epoch) | "
+        "similarity Spearman | STS-B cosine |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, (hidden, dim), after_two, best in rows:
+    for name, variant, best in rows:
+        teacher = stages.setting(variant, "data.teacher", "minilm")
+        relational = stages.setting(variant, "model.relational", "none")
+        qa = "yes" if stages.setting(variant, "data.pairs") else "no"
+        epochs = stages.setting(variant, "trainer.max_epochs", 2)
+        similarity = best.get("val_similarity_spearman")
         lines.append(
-            f"| {name} | {hidden} | {dim} | {vocab * dim * 2 / 1e6:.1f} | {after_two:.4f} | "
-            f"{float(best['val_cosine']):.4f} ({int(best['epoch']) + 1}) | {float(best['val_sts_spearman']):.4f} | "
-            f"{float(best['val_sts_spearman_projected']):.4f} | {speeds[f'{hidden}x{dim}'] / speeds['128x128']:.2f}× |"
+            f"| {name} | {teacher} | {relational} | {qa} | {epochs} | {float(best['val_cosine']):.4f} "
+            f"({int(best['epoch']) + 1}) | {fmt(float(similarity)) if similarity else '–'} | "
+            f"{float(best['val_sts_spearman']):.4f} |"
         )
     return lines + [""]
 
 
-def ablation_columns(results: dict, release: dict[str, dict[str, Any]], epochs: int) -> dict[str, dict[str, Any]]:
-    """Column name -> {"metrics": task -> split -> metrics, "sts": task -> Spearman, "epochs"}: v1, steps, release."""
-    columns: dict[str, dict[str, Any]] = {"v1 (shipped)": {"metrics": v1_results(), "epochs": "release"}}
+def ablation_columns(results: dict, release: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Column -> {"metrics": task -> split -> metrics, "encoder": task -> encoder figures}: v2.1, steps, release."""
+    previous = previous_results()
+    columns: dict[str, dict[str, Any]] = {
+        "v2.1 (shipped before)": {
+            "metrics": {t: r["metrics"] for t, r in previous.items()},
+            "encoder": {t: {STS_SPLIT: r["sts"]} for t, r in previous.items()},
+        }
+    }
     for name, by_task in results.items():
         columns[name] = {
             "metrics": {t: (r or {}).get("metrics", {}) for t, r in by_task.items()},
-            "sts": {t: (r or {}).get("embed_sts") for t, r in by_task.items()},
-            "epochs": epochs,
+            "encoder": {t: (r or {}).get("encoder", {}) for t, r in by_task.items()},
         }
     if release:
-        columns["v2 release (models/)"] = {
+        columns["v3 release (models/)"] = {
             "metrics": {t: {**c["metrics"], **c.get("reported", {})} for t, c in release.items()},
-            "sts": {t: (c.get("embed_sts") or {}).get("spearman") for t, c in release.items()},
-            "epochs": "release",
+            "encoder": {t: {STS_SPLIT: (c.get("embed_sts") or {}).get("spearman")} for t, c in release.items()},
         }
     return columns
 
@@ -359,48 +386,50 @@ def vocabulary_lines(vocabulary: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def render(
-    results: dict[str, dict[str, dict[str, Any] | None]],
-    release: dict[str, dict[str, Any]],
-    baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
-    vocabulary: dict[str, Any],
-    epochs: int,
-    command: str,
-    root: Path,
-) -> list[str]:
-    """Markdown lines: the ablation table (steps as columns), the distilled encoders and the vocabulary table."""
-    columns = ablation_columns(results, release, epochs)
+def table_lines(columns: dict[str, dict[str, Any]], baselines: dict, teachers: dict[str, dict[str, float]]) -> list:
     names = list(columns) + list(baselines)
-    lines = [
-        "## Models v2: one lever at a time",
-        "",
-        f'Produced by `{command}`. Each column adds one lever to the one before ("shared encoder" freezes the '
-        f"distilled encoder, so one encoder serves every task). The lever columns are trained for {epochs} epoch(s) "
-        "per task (short runs: read them as the direction of each lever); v1 and the v2 release are the shipped "
-        "models with their release recipes. Every v2 column trains paraphrase on Twitter URL + MRPC (minus the "
-        "selection lines) and selects it on both. Figures: `pairscore evaluate` on the exported graphs "
-        "(onnxruntime). Baselines: docs/results/*.json.",
-        "",
-        "| task | split | metric | " + " | ".join(names) + " |",
-        "|---" * (3 + len(names)) + "|",
-    ]
+    lines = ["| task | split | metric | " + " | ".join(names) + " |", "|---" * (3 + len(names)) + "|"]
     for task, spec, metric in ROWS:
         cells = [fmt(col["metrics"].get(task, {}).get(spec, {}).get(metric)) for col in columns.values()]
         cells += [fmt(b.get((task, spec), {}).get(metric)) for b in baselines.values()]
         lines.append(f"| {task} | `{spec}` | {metric} | " + " | ".join(cells) + " |")
     for task in tasks.NAMES:
-        cells = [fmt((col.get("sts") or {}).get(task)) for col in columns.values()] + ["" for _ in baselines]
-        lines.append(f"| {task} encoder | `stsb/validation` | cosine Spearman | " + " | ".join(cells) + " |")
-    lines += [
+        cells = [fmt(col["encoder"].get(task, {}).get(STS_SPLIT)) for col in columns.values()]
+        lines.append(f"| {task} encoder | `{STS_SPLIT}` | /embed cosine Spearman | " + " | ".join(cells) + " |")
+    for spec in COSINE_SPLITS:
+        cells = [fmt(col["encoder"].get("ranking", {}).get(spec)) for col in columns.values()]
+        lines.append(f"| ranking encoder | `{spec}` | /embed cosine MAP | " + " | ".join(cells) + " |")
+    lines += ["", "The teachers' own vectors, on the same splits:", "", "| teacher | split | figure | value |"]
+    lines.append("|---|---|---|---|")
+    for name, figures in teachers.items():
+        for spec, value in figures.items():
+            figure = "cosine Spearman" if spec == STS_SPLIT else "cosine MAP"
+            lines.append(f"| {name} | `{spec}` | {figure} | {fmt(value)} |")
+    return lines
+
+
+def render(
+    results: dict[str, dict[str, dict[str, Any] | None]],
+    release: dict[str, dict[str, Any]],
+    baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
+    vocabulary: dict[str, Any],
+    command: str,
+    root: Path,
+) -> list[str]:
+    """Markdown lines: the ablation table (steps as columns), the teachers, the distilled encoders, the vocabulary."""
+    teachers = {name: teacher_figures(name, root) for name in ("minilm", "mpnet")}
+    lines = [
+        "## Models v3: one lever at a time",
         "",
-        "A dash: not measured (v1's STS-B cosine is not in its cards). Until the TrecQA-data column, ranking "
-        "trains and selects on WikiQA only; from it on, on WikiQA + TrecQA (training/configs/ranking.yaml); a column "
-        "whose lever does not touch a task repeats the column before for it. The distilled encoder each column "
-        "starts from is named in its step (`STEPS` and `DISTILLED` in training/studies/ablation.py): 2 epochs of "
-        "distillation up to the shared-encoder and TrecQA columns, then longer, then a wider encoder. The v2 "
-        "release differs from the lever columns in its recipes (training/configs/*.yaml): more epochs, pair features "
-        "for paraphrase and ranking only, and per task the distilled encoder that won there (`DISTILL` in "
-        "training/studies/release.py: 12 epochs for paraphrase, 2 for entailment and ranking, all hidden 128).",
+        f'Produced by `{command}`. Each column adds one lever to the one before (a "instead of" column is a side '
+        "branch: the next builds on the column before it); every column trains the three release recipes with "
+        f"their own epochs (training/configs/*.yaml), seed {SEEDS[0]}, from the distilled encoder its step names "
+        f"(`STEPS` and `DISTILLED` in training/studies/ablation.py); the released recipe runs with seed {SEEDS[1]} "
+        "too, and the gap between its two columns is the seed spread. A task a lever does not touch repeats the "
+        "column before. Figures: `pairscore evaluate` on the exported graphs (onnxruntime); the encoder rows score "
+        "the plain cosine of two /embed vectors. Baselines: docs/results/*.json (a frozen teacher + the same head).",
+        "",
+        *table_lines(ablation_columns(results, release), baselines, teachers),
         "",
     ]
     return lines + distillation_lines(root) + vocabulary_lines(vocabulary)

@@ -1,14 +1,13 @@
-"""The lecture's claims, measured here: NLI encoder variants, the models-v2 ablation, release models and baselines.
+"""The lecture's claims, measured here: NLI encoder variants, the models-v3 ablation, release models and baselines.
 
-    python -m training.studies.experiments [--epochs 4] [--skip-grid] [--ablation] [--ablation-epochs 2]
+    python -m training.studies.experiments [--epochs 4] [--skip-grid] [--ablation] [--cached-only]
 
-Trains each NLI variant with the release recipe plus one override (same data, same
-epochs), exports it, and reads the metrics the exporter measured with the serving
-code on the selection split. `--ablation` adds the models-v2 levers one at a time
-(v1 as shipped -> open vocabulary -> distillation -> exact-match features -> shared
-encoder), every task, every selection and reported split, and the fallback-token rate
-of each vocabulary option. Writes docs/experiments.md and the PNG plots beside it;
-results are cached per variant under runs/experiments/ so a rerun only adds what is new.
+Trains each NLI variant with the release recipe plus one change (same data, same epochs, from scratch), exports
+it, and reads the metrics the exporter measured with the serving code on the selection split. `--ablation` adds
+the models-v3 levers one at a time (training.studies.ablation: teacher, relational distillation, question-answer
+batches, the ranking head, longer distillation), every task, every selection and reported split, and the
+fallback-token rate of each vocabulary option. Writes docs/experiments.md and the PNG plots beside it; results are
+cached per variant under runs/experiments/ so a rerun only adds what is new.
 """
 
 from __future__ import annotations
@@ -256,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baselines", type=Path, default=Path("docs/results"))
     parser.add_argument("--runs", type=Path, default=Path("runs/experiments"))
     parser.add_argument("--out", type=Path, default=Path("docs/experiments.md"))
-    parser.add_argument("--ablation", action="store_true", help="the models-v2 levers, one at a time, on every task")
-    parser.add_argument("--ablation-epochs", type=int, default=2, help="epochs per task and ablation step")
+    parser.add_argument("--ablation", action="store_true", help="the models-v3 levers, one at a time, on every task")
     parser.add_argument(
         "--cached-only", action="store_true", help="ablation: render the steps already measured, train nothing"
     )
@@ -276,19 +274,18 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m training.studies.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
     ablation_lines = None
     if args.ablation:
-        results = ablation.run(args.runs / "ablation", args.ablation_epochs, cached_only=args.cached_only)
+        results = ablation.run(args.runs / "ablation", cached_only=args.cached_only)
         release = {
             t: json.loads((args.models / t / "card.json").read_text())
             for t in tasks.NAMES
             if (args.models / t / "card.json").is_file()
         }
-        release = {t: c for t, c in release.items() if c.get("format_version", 1) >= 2 and c.get("teacher")}
+        release = {t: c for t, c in release.items() if c.get("format_version", 1) >= 3}
         ablation_lines = ablation.render(
             results,
             release,
             baseline_metrics(args.baselines),
             ablation.vocabulary_options(args.runs / "ablation"),
-            args.ablation_epochs,
             command.strip(),
             args.runs / "ablation",
         )
