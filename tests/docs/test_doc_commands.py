@@ -114,7 +114,7 @@ def score_a_file(command: str, tmp_path: Path) -> None:
 
 def draw_reliability(command: str, tmp_path: Path) -> None:
     """The reliability diagrams of the shipped models, drawn into tmp_path instead of over docs/reliability.png."""
-    from training.data import DataError, load_pairs
+    from pairscore.specs import DataError, load_pairs
 
     try:
         load_pairs("snli/validation[:1]", "entailment")

@@ -91,9 +91,10 @@ def render_readme(models: Path) -> str:
     lines = [
         "# Release models",
         "",
-        "Rendered from each folder's `card.json` by `python -m training.studies.release --readme-only`; "
-        "every figure was measured by the command in its card's `reproduce` "
-        "(`pairscore evaluate` on the exported graphs, onnxruntime; fp32 encoders served).",
+        "Rendered from each folder's `card.json` by `python -m training.studies.release --readme-only`. The "
+        "figures were measured when the release exported each model, by the serving code on the exported graphs "
+        "(onnxruntime, fp32 encoders served: the numbers `pairscore evaluate` gives); each card's `reproduce` "
+        "names the command that trains and exports it.",
         "",
         "| task | architecture | parameters | selection splits (served) | also reported | "
         "/embed cosine, STS-B Spearman | max fallback-token rate | distilled from | trained | licences |",
@@ -120,7 +121,8 @@ def render_readme(models: Path) -> str:
         training = card.get("training") or {}
         distilled = (teacher.get("distillation") or {}).get("seconds", 0)
         trained = (
-            f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} epochs"
+            f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} "
+            f"epoch{'' if training.get('epochs') == 1 else 's'}"
             + (f" (+ {distilled / 60:.0f} min distillation)" if teacher else "")
             + f", {training.get('hardware', '?')}"
         )
