@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import CONFIGS, FIXTURE_DATA, TASKS, TINY_SIZES
+from helpers import CONFIGS, FIXTURE_DATA, ROOT, TASKS, TINY_SIZES
+
+sys.path.insert(0, str(ROOT / "tests" / "service"))  # server_process, the real `bentoml serve`, for every test
 
 # Fixture-sized splits in place of the release ones (the fixtures hold a few dozen rows per source), calibration
 # slices included: a release recipe's (e.g. twitter_url/train[-3000:-2000]) would be empty here.

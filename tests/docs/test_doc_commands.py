@@ -14,14 +14,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from doc_blocks import blocks, commands, examples, strip_comment
 
-from server_process import REPO, free_port
+from server_process import REPO, free_port, wait_ready
 
 FIXTURE_DATA = REPO / "tests" / "fixtures" / "data"
 MARKED = re.compile(r"(long job: about \d+(\.\d+)? (s|min|h)\b|needs .+: not run by the tests)")
@@ -76,16 +74,7 @@ def serve_until_ready(command: str, tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"`{command}` exited {process.returncode}:\n{log.read_text()[-2000:]}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"`{command}` not ready in 90 s:\n{log.read_text()[-2000:]}")
+        wait_ready(f"http://127.0.0.1:{port}", process, log)
     finally:
         os.killpg(process.pid, 15)
         process.wait(30)

@@ -84,18 +84,30 @@ def start_server(model_dir: Path, workdir: Path, **env: str) -> Server:
             start_new_session=True,
         )
     server = Server(f"http://127.0.0.1:{port}", log, process)
-    deadline = time.monotonic() + 90
+    try:
+        wait_ready(server.url, process, log)
+    except RuntimeError:
+        stop_server(server)
+        raise
+    return server
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None, seconds: float = 90) -> None:
+    """Until `url`/readyz answers 200; RuntimeError (with the log's end) if the process exits or time runs out."""
+    def tail() -> str:
+        return log.read_text()[-3000:] if log and log.is_file() else ""
+
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{tail()}")
         try:
-            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                return server
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    stop_server(server)
-    raise RuntimeError(f"bentoml serve not ready in 90 s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server was not ready in {seconds:g} s:\n{tail()}")
 
 
 def stop_server(server: Server) -> None:

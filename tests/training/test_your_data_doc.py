@@ -12,10 +12,8 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -23,6 +21,7 @@ pytest.importorskip("torch")
 pytest.importorskip("datasets")
 
 from helpers import MODELS, ROOT, shared_data_or_skip  # noqa: E402
+from server_process import wait_ready  # noqa: E402
 from service.runtime import PairModel  # noqa: E402
 
 DOC = ROOT / "docs" / "your-data.md"
@@ -50,19 +49,6 @@ def checkout(tmp_path: Path) -> Path:
         writer.writerows([r["sentence1"], r["sentence2"], "yes" if r["label"] else "no"] for r in rows[:300])
     (tmp_path / "my_texts.txt").write_text("\n".join(r["sentence1"] for r in rows[300:600]) + "\n")
     return tmp_path
-
-
-def wait_ready(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} not ready in {seconds} s")
 
 
 def test_every_command_of_the_doc_runs_and_serves_the_new_model(checkout, tmp_path):
