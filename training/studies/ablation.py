@@ -34,6 +34,7 @@ from training.evaluators import STS_SPLIT, STSEvaluator
 from training.export import export, export_graphs, split_oov, store_table_fp16
 from training.model import PairModule
 from training.studies import stages
+from training.studies.release import DISTILLED
 from training.studies.stages import Variant
 from training.teacher import TeacherCache, get_teacher
 from training.texts import RELEASE, texts_of
@@ -51,22 +52,6 @@ ROWS = [  # (task, split, metric): the six selection rows, MRPC accuracy beside 
     ("ranking", "trec_qa/validation", "map"),
 ]
 COSINE_SPLITS = ("wiki_qa/validation", "trec_qa/validation")  # ranked by the plain cosine of two /embed vectors
-MINILM: Variant = {"data": {"teacher": "minilm"}}
-MPNET: Variant = {"data": {"teacher": "mpnet"}}
-RELATIONAL_KL: Variant = {"model": {"relational": "kl", "relational_weight": 1.0, "temperature": 0.05}}
-RELATIONAL_MSE: Variant = {"model": {"relational": "mse", "relational_weight": 10.0}}
-QA_BATCHES: Variant = {"data": {"pairs": ["wiki_qa/train", "trec_qa/train"]}}
-# The distilled encoders the steps start from: variants of training/configs/distill.yaml, by name.
-DISTILLED: dict[str, Variant] = {
-    "MiniLM, vector loss": MINILM,
-    "mpnet, vector loss": MPNET,
-    "mpnet, + relational KL": stages.merge(MPNET, RELATIONAL_KL),
-    "mpnet, + relational KL, QA batches": stages.merge(MPNET, RELATIONAL_KL, QA_BATCHES),
-    "mpnet, relational MSE, QA batches": stages.merge(MPNET, RELATIONAL_MSE, QA_BATCHES),
-    "mpnet, + relational KL, QA batches, 6 epochs": stages.merge(
-        MPNET, RELATIONAL_KL, QA_BATCHES, {"trainer": {"max_epochs": 6}}
-    ),
-}
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
     python -m training.studies.release [distill] [entailment paraphrase ranking] [--models models]
         [--variant FRAGMENT.yaml] [--distill-variant FRAGMENT.yaml]
 
-Stages, in order: `distill` caches the teacher's vectors (training.teacher) and pre-trains the encoders on them
-(training/configs/distill.yaml with each task's DISTILLED variant); each task then runs its recipe from its
-encoder (model.init_encoder), is exported in artifact format v2 with the fp32 encoder served (batch-independent),
-gets its reported (non-selection) splits, the fallback-token rates and the STS-B cosine of its /embed vectors in
-the card, and models/README.md is rendered from the cards. Without the `distill` stage the tasks start from the
-encoders an earlier distill stage handed over (runs/release/distill-*/), or --distilled. Every stage hands over
-best.json (training.studies.stages); `--variant` / `--distill-variant` add a YAML fragment of config values.
+Stages, in order: `distill` caches the teacher's vectors (training.teacher) and pre-trains one encoder on them
+(training/configs/distill.yaml with the DISTILLED variant named ENCODER); each task then runs its recipe (with its
+TASK_VARIANTS) from that encoder (model.init_encoder), is exported in artifact format v3 with the fp32 encoder
+served (batch-independent), gets its reported (non-selection) splits, the fallback-token rates and the STS-B
+cosine of its /embed vectors in the card, and models/README.md is rendered from the cards. Without the `distill`
+stage the tasks start from the encoder an earlier distill stage handed over (runs/release/distill/), or
+--distilled. Every stage hands over best.json (training.studies.stages); `--variant` / `--distill-variant` add a
+YAML fragment of config values.
 """
 
 from __future__ import annotations
@@ -33,31 +34,44 @@ from training.studies import stages
 from training.studies.stages import Variant
 
 STAGES = ("distill", *tasks.NAMES)
-# The distilled encoders, by name: variants of training/configs/distill.yaml (the ablation adds its size sweep).
+MINILM: Variant = {"data": {"teacher": "minilm"}}
+MPNET: Variant = {"data": {"teacher": "mpnet"}}
+RELATIONAL_KL: Variant = {"model": {"relational": "kl", "relational_weight": 1.0, "temperature": 0.05}}
+RELATIONAL_MSE: Variant = {"model": {"relational": "mse", "relational_weight": 10.0}}
+QA_BATCHES: Variant = {"data": {"pairs": ["wiki_qa/train", "trec_qa/train"]}}
+# The distilled encoders the release and the ablation start from: variants of training/configs/distill.yaml.
 DISTILLED: dict[str, Variant] = {
-    "2 epochs": {"trainer": {"max_epochs": 2}, "model": {"hidden_size": 128}},
-    "12 epochs": {"trainer": {"max_epochs": 12}, "model": {"hidden_size": 128}},
+    "MiniLM, vector loss": MINILM,
+    "mpnet, vector loss": MPNET,
+    "mpnet, + relational KL": stages.merge(MPNET, RELATIONAL_KL),
+    "mpnet, + relational KL, QA batches": stages.merge(MPNET, RELATIONAL_KL, QA_BATCHES),
+    "mpnet, relational MSE, QA batches": stages.merge(MPNET, RELATIONAL_MSE, QA_BATCHES),
+    "mpnet, + relational KL, QA batches, 6 epochs": stages.merge(
+        MPNET, RELATIONAL_KL, QA_BATCHES, {"trainer": {"max_epochs": 6}}
+    ),
 }
-# The encoder each task starts from. At equal task epochs, longer distillation lifted MRPC and cost entailment and
-# both ranking splits; a wider encoder won neither task on every split (docs/experiments.md).
-DISTILL = {"entailment": "2 epochs", "paraphrase": "12 epochs", "ranking": "2 epochs"}
+# The release recipe: one distilled encoder for every task, and what each task recipe changes on top of
+# training/configs/<task>.yaml (docs/experiments.md, "Models v3", has the levers that chose them).
+ENCODER = "mpnet, + relational KL, QA batches"
+TASK_VARIANTS: dict[str, Variant] = {}
 
 
-def distill(runs: Path, name: str, variant: Variant) -> stages.Best:
-    """The teacher's vectors (cached), then one distilled encoder, handed over in runs/distill-<name>/."""
-    print("teacher: the teacher's vectors of every training text (cached after the first run)", flush=True)
-    if subprocess.run([sys.executable, "-m", "training.teacher"]).returncode:
+def distill(runs: Path, variant: Variant) -> stages.Best:
+    """The teacher's vectors of the release texts (cached), then the release's distilled encoder, handed over in
+    runs/distill/."""
+    teacher = stages.setting(DISTILLED[ENCODER], "data.teacher", "minilm")
+    print(f"teacher {teacher}: the vectors of every training text (cached after the first run)", flush=True)
+    if subprocess.run([sys.executable, "-m", "training.teacher", "--teacher", teacher]).returncode:
         raise SystemExit("teacher vectors failed (see above)")
-    return stages.distill(stages.merge(DISTILLED[name], variant), runs / f"distill-{stages.slug(name)}", "distill")
+    return stages.distill(stages.merge(DISTILLED[ENCODER], variant), runs / "distill", "distill")
 
 
-def distilled_encoder(runs: Path, task: str) -> str:
-    """The checkpoint the distill stage handed over for the task's DISTILL variant."""
-    folder = runs / f"distill-{stages.slug(DISTILL[task])}"
-    best = stages.handed_over(folder)
+def distilled_encoder(runs: Path) -> str:
+    """The checkpoint the distill stage handed over."""
+    best = stages.handed_over(runs / "distill")
     if best is None:
         raise SystemExit(
-            f"{folder}: no distilled encoder for {task} yet; run the distill stage first or give --distilled"
+            f"{runs / 'distill'}: no distilled encoder yet; run the distill stage first or give --distilled"
         )
     return best.checkpoint
 
@@ -152,8 +166,9 @@ def read_variant(path: Path | None) -> Variant:
 
 def release(task: str, args: argparse.Namespace, variant: Variant, command: str) -> dict[str, Any]:
     """Train the task from its distilled encoder, export it over models/TASK and finish its card."""
-    encoder = str(args.distilled) if args.distilled else distilled_encoder(args.runs, task)
-    best = stages.train(task, stages.merge(variant, {"model": {"init_encoder": encoder}}), args.runs / task, task)
+    encoder = str(args.distilled) if args.distilled else distilled_encoder(args.runs)
+    recipe = stages.merge(TASK_VARIANTS.get(task, {}), variant, {"model": {"init_encoder": encoder}})
+    best = stages.train(task, recipe, args.runs / task, task)
     out = args.models / task
     print(f"{task}: exporting {best.checkpoint} -> {out}", flush=True)
     card = export(Path(best.checkpoint), out, tune_threshold=task == "paraphrase", force=True)
@@ -169,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stages", nargs="*", default=list(STAGES), help=f"any of {', '.join(STAGES)} (default: all)")
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--runs", type=Path, default=Path("runs/release"))
-    parser.add_argument("--distilled", type=Path, help="one encoder checkpoint for every task (default: DISTILL's)")
+    parser.add_argument("--distilled", type=Path, help="a distilled encoder (checkpoint or run folder) to start from")
     parser.add_argument("--variant", type=Path, help="a YAML fragment of config values for every task recipe")
     parser.add_argument("--distill-variant", type=Path, help="a YAML fragment of config values for the distill stage")
     parser.add_argument("--readme-only", action="store_true", help="only render models/README.md from the cards")
@@ -183,9 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             ["python -m training.studies.release"]
             + [f"--{flag.replace('_', '-')} {path}" for flag, path in vars(args).items() if "variant" in flag and path]
         )
-        if "distill" in args.stages:
-            for name in dict.fromkeys(DISTILL[t] for t in chosen or tasks.NAMES):
-                distill(args.runs, name, read_variant(args.distill_variant))
+        if "distill" in args.stages and not args.distilled:
+            distill(args.runs, read_variant(args.distill_variant))
         for task in chosen:
             release(task, args, read_variant(args.variant), command)
     (args.models / "README.md").write_text(render_readme(args.models))
