@@ -34,7 +34,7 @@ from training.evaluators import STS_SPLIT, STSEvaluator
 from training.export import export, export_graphs, split_oov, store_table_fp16
 from training.model import PairModule
 from training.studies import stages
-from training.studies.release import DISTILLED
+from training.studies.release import DISTILLED, ENCODER, TASK_VARIANTS
 from training.studies.stages import Variant
 from training.teacher import TeacherCache, get_teacher
 from training.texts import RELEASE, texts_of
@@ -60,8 +60,9 @@ class Step:
     before), starting from the `distilled` encoder (a DISTILLED name)."""
 
     distilled: str
-    variant: Variant = field(default_factory=dict)
+    variant: Variant = field(default_factory=dict)  # for every task it trains
     tasks: tuple[str, ...] = tasks.NAMES
+    task_variants: dict[str, Variant] = field(default_factory=dict)  # for one task
     side_branch: bool = False  # the next lever builds on the column before this one
 
 
@@ -71,10 +72,13 @@ STEPS: dict[str, Step] = {
     "+ relational loss (KL)": Step("mpnet, + relational KL"),
     "+ question-answer batches": Step("mpnet, + relational KL, QA batches"),
     "relational MSE instead of KL": Step("mpnet, relational MSE, QA batches", side_branch=True),
-    "+ cosine ranking head": Step("mpnet, + relational KL, QA batches", {"model": {"head": "cosine"}}, ("ranking",)),
+    "+ cosine ranking head": Step(
+        "mpnet, + relational KL, QA batches", {"model": {"head": "cosine"}}, tasks=("ranking",)
+    ),
     "+ longer distillation (6 epochs)": Step("mpnet, + relational KL, QA batches, 6 epochs"),
 }
-RELEASED = "+ question-answer batches"  # the step the release recipe is (training/studies/release.py)
+# The release recipe (training/studies/release.py) trained again with the second seed: the seed spread.
+RELEASE_RECIPE = ("the release recipe", Step(ENCODER, task_variants=TASK_VARIANTS))
 VOCABULARY_SPLITS = {
     "entailment": ["snli/validation[-1000:]", "sick/validation"],
     "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
@@ -137,7 +141,7 @@ def distilled_encoder(name: str, root: Path) -> str:
 def step_variant(step: Step, task: str, seed: int, root: Path) -> Variant:
     """The config one step trains one task with: the recipe's own epochs, the step's encoder."""
     encoder = {"model": {"init_encoder": distilled_encoder(step.distilled, root)}}
-    return stages.merge(step.variant, encoder, {"seed_everything": seed})
+    return stages.merge(step.variant, step.task_variants.get(task, {}), encoder, {"seed_everything": seed})
 
 
 def run_step(name: str, task: str, step: Step, seed: int, root: Path, cached_only: bool = False) -> dict | None:
@@ -237,19 +241,21 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def run(root: Path, cached_only: bool = False) -> dict[str, dict[str, dict[str, Any] | None]]:
-    """column -> task -> result (None: not measured); a task a step does not change keeps the column before. The
-    released step runs with both SEEDS (a second column)."""
+    """column -> task -> result (None: not measured); a task a step does not change keeps the column before. Last,
+    the release recipe with the second seed (its first is the release itself, models/)."""
     results: dict[str, dict[str, dict[str, Any] | None]] = {}
     before: dict[str, dict[str, Any] | None] = {}
     for name, step in STEPS.items():
-        for seed in SEEDS if name == RELEASED else SEEDS[:1]:
-            column = name if seed == SEEDS[0] else f"{name} (seed {seed})"
-            results[column] = {
-                task: run_step(name, task, step, seed, root, cached_only) if task in step.tasks else before.get(task)
-                for task in tasks.NAMES
-            }
+        results[name] = {
+            task: run_step(name, task, step, SEEDS[0], root, cached_only) if task in step.tasks else before.get(task)
+            for task in tasks.NAMES
+        }
         if not step.side_branch:
             before = results[name]
+    name, step = RELEASE
+    results[f"{name} (seed {SEEDS[1]})"] = {
+        t: run_step(name, t, step, SEEDS[1], root, cached_only) for t in tasks.NAMES
+    }
     return results
 
 
@@ -409,8 +415,9 @@ def render(
         f'Produced by `{command}`. Each column adds one lever to the one before (a "instead of" column is a side '
         "branch: the next builds on the column before it); every column trains the three release recipes with "
         f"their own epochs (training/configs/*.yaml), seed {SEEDS[0]}, from the distilled encoder its step names "
-        f"(`STEPS` and `DISTILLED` in training/studies/ablation.py); the released recipe runs with seed {SEEDS[1]} "
-        "too, and the gap between its two columns is the seed spread. A task a lever does not touch repeats the "
+        "(`STEPS` in training/studies/ablation.py, `DISTILLED` in training/studies/release.py); the release recipe "
+        f"runs with seed {SEEDS[1]} too, and the gap between that column and the release (models/) is the seed "
+        "spread. A task a lever does not touch repeats the "
         "column before. Figures: `pairscore evaluate` on the exported graphs (onnxruntime); the encoder rows score "
         "the plain cosine of two /embed vectors. Baselines: docs/results/*.json (a frozen teacher + the same head).",
         "",
