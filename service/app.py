@@ -24,6 +24,7 @@ from typing import Annotated
 import bentoml
 from starlette.staticfiles import StaticFiles
 
+from service import traffic_timeout
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
 from service.limits import ENV
@@ -52,6 +53,7 @@ from service.schemas import (
     items,
 )
 
+traffic_timeout.install()  # before BentoML builds the worker's app: requests are let go once answered
 logger = logging.getLogger("pairscore")
 SOURCE_ROOT = (
     Path(__file__).resolve().parent.parent
