@@ -24,7 +24,7 @@ from typing import Annotated
 import bentoml
 from starlette.staticfiles import StaticFiles
 
-from service import traffic_timeout
+from service import gcstats, traffic_timeout
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
 from service.limits import ENV
@@ -96,6 +96,9 @@ class PairScore:
             cache_entries=LIMITS.cache_entries, cache_bytes=int(LIMITS.cache_mb * 2**20)
         )
         self._register_cache_metrics()
+        if LIMITS.gc_freeze:
+            logger.info("pairscore: %d objects frozen out of the collector's reach", gcstats.freeze())
+        gcstats.install_metrics()
         logger.info("pairscore: serving %s", {t: str(m.model_dir / m.encoder_file) for t, m in self.models.items()})
 
     def _register_cache_metrics(self) -> None:
@@ -188,3 +191,5 @@ def model_info(model: PairModel) -> ModelInfo:
 
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
 PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")
+if LIMITS.debug_gc:
+    PairScore.mount_asgi_app(gcstats.debug_app, path="/debug", name="debug")
