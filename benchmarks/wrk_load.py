@@ -249,9 +249,12 @@ class Variant:
 
 
 def commit_of(repo: Path) -> str:
+    """HEAD, and whether the served code (service/, pairscore/) differs from it."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True)
-    return (head.stdout.strip() or "?") + (" + uncommitted changes" if dirty.stdout.strip() else "")
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "service", "pairscore"], cwd=repo, capture_output=True, text=True
+    )
+    return (head.stdout.strip() or "?") + (" + uncommitted changes to the served code" if dirty.stdout.strip() else "")
 
 
 @contextmanager
