@@ -10,7 +10,7 @@ Steps (each a separate process, each writes benchmarks/out/<name>.json):
                  with py-spy breakdown, ~3 min
   wrk_load.py    tail latency and memory under wrk (needs the wrk binary: `apt-get install -y wrk`):
                  6 cells and a 2-minute soak on this checkout (gc.freeze on and off) and on
-                 --wrk-baseline (the commit before the timeout-timer mend), ~12 min
+                 --wrk-baseline (the commit before the timeout-timer mend), ~10 min
   train_speed.py the three release recipes for --train-steps steps, ~3-5 min
   ray_scoring.py the batch scorer, local vs --ray on a local Ray cluster, ~2 min
 Then results.md: the machine, the issue's targets (target / measured / met?), every table, and

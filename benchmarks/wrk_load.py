@@ -25,7 +25,7 @@ pairscore_gc_pause_seconds / pairscore_gc_cpu_seconds histograms on /metrics
 waited for a core). A server without them (an older commit) shows n/a.
 
 Needs wrk: `apt-get install -y wrk` (Debian/Ubuntu), `brew install wrk` (macOS). Writes
-benchmarks/out/wrk_load.json (markdown included) and benchmarks/wrk_soak.png. ~12 min
+benchmarks/out/wrk_load.json (markdown included) and benchmarks/wrk_soak.png. ~10 min
 with the defaults and a baseline.
 
     python benchmarks/wrk_load.py --baseline 5c05e3f [--duration 10] [--soak 120]
