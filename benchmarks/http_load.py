@@ -76,7 +76,10 @@ def free_port() -> int:
 
 
 class Server:
-    """`bentoml serve service.app:PairScore` (what `pairscore serve` execs) in its own process group."""
+    """`bentoml serve service.app:PairScore` (what `pairscore serve` execs) in its own process group.
+
+    `repo`: the checkout whose service is served (another one compares before and after a change).
+    """
 
     def __init__(
         self,
@@ -85,6 +88,7 @@ class Server:
         log: Path,
         env: dict[str, str] | None = None,
         service: str = "service.app:PairScore",
+        repo: Path = REPO,
     ):
         self.port = port
         self.url = f"http://{HOST}:{port}"
@@ -95,7 +99,7 @@ class Server:
             "serve",
             service,
             "--working-dir",
-            str(REPO),
+            str(repo),
             "--host",
             HOST,
             "--port",
@@ -106,7 +110,7 @@ class Server:
         self.log_path = log
         self._log = open(log, "w")
         self.proc = subprocess.Popen(
-            cmd, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=repo, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.command = " ".join(cmd)
 

@@ -18,8 +18,8 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,15 +62,20 @@ def resolve(names: bool | Sequence[str] | None) -> list[str]:
     return list(names)
 
 
-@dataclass(frozen=True)
-class _Text:
-    counts: Counter
-    idf: dict
+class _Text(NamedTuple):
+    """What the features need from one text. Only dicts of strings and numbers inside, which the garbage
+    collector does not track: the LRU of analysed texts holds thousands, and with Counters and frozensets
+    (~100 references a text) every full collection of a serving worker walked them all: pauses over 20 ms
+    (benchmarks/wrk_load.py).
+    The word sets are dicts used through their keys; a bigram is "word word" (words hold no spaces)."""
+
+    counts: dict[str, int]
+    idf: dict[str, float]
     length: int
     idf_sum: float
-    rare: frozenset
-    numbers: frozenset
-    bigrams: frozenset
+    rare: dict[str, None]
+    numbers: dict[str, None]
+    bigrams: dict[str, None]
 
 
 class PairFeatures:
@@ -133,17 +138,19 @@ class PairFeatures:
     def analyse(self, text: str) -> _Text:
         """What the features need from one text; a question ranked against 1,000 answers is analysed once."""
         tokens = words(text)
-        counts = Counter(tokens)
+        counts: dict[str, int] = {}  # a Counter (or a dict copied from one) would be tracked
+        for token in tokens:
+            counts[token] = counts.get(token, 0) + 1
         idf = {w: self._table.get(w, self.default_idf) for w in counts}
-        numbers = frozenset(w for w in counts if w[0].isdigit())
+        numbers = dict.fromkeys(w for w in counts if w[0].isdigit())
         return _Text(
             counts=counts,
             idf=idf,
             length=len(tokens),
             idf_sum=sum(idf.values()),
-            rare=frozenset(w for w, value in idf.items() if value >= self.rare_idf) - numbers,
+            rare=dict.fromkeys(w for w, value in idf.items() if value >= self.rare_idf and w not in numbers),
             numbers=numbers,
-            bigrams=frozenset(zip(tokens, tokens[1:])),
+            bigrams=dict.fromkeys(f"{x} {y}" for x, y in zip(tokens, tokens[1:])),
         )
 
     def _pair(self, a: _Text, b: _Text) -> list[float]:
@@ -155,7 +162,7 @@ class PairFeatures:
             "idf_recall_a": shared_idf / a.idf_sum if a.idf_sum else 0.0,
             "idf_recall_b": shared_idf / b.idf_sum if b.idf_sum else 0.0,
             "bm25": bm25 / ((BM25_K1 + 1) * a.idf_sum) if a.idf_sum else 0.0,
-            "rare_recall_a": len(a.rare & b.counts.keys()) / len(a.rare) if a.rare else 0.0,
+            "rare_recall_a": len(a.rare.keys() & b.counts.keys()) / len(a.rare) if a.rare else 0.0,
             "number_jaccard": _jaccard(a.numbers, b.numbers),
             "numbers": float(bool(a.numbers or b.numbers)),
             "bigram_jaccard": _jaccard(a.bigrams, b.bigrams),
@@ -172,6 +179,7 @@ class PairFeatures:
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(self.names))
 
 
-def _jaccard(a: frozenset, b: frozenset) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+def _jaccard(a: dict, b: dict) -> float:
+    shared = len(a.keys() & b.keys())
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0

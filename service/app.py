@@ -24,6 +24,7 @@ from typing import Annotated
 import bentoml
 from starlette.staticfiles import StaticFiles
 
+from service import gcstats, traffic_timeout
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
 from service.limits import ENV
@@ -54,6 +55,7 @@ from service.schemas import (
     strict_api,
 )
 
+traffic_timeout.install()  # before BentoML builds the worker's app: requests are let go once answered
 logger = logging.getLogger("pairscore")
 SOURCE_ROOT = (
     Path(__file__).resolve().parent.parent
@@ -96,6 +98,9 @@ class PairScore:
             cache_entries=LIMITS.cache_entries, cache_bytes=int(LIMITS.cache_mb * 2**20)
         )
         self._register_cache_metrics()
+        if LIMITS.gc_freeze:
+            logger.info("pairscore: %d objects frozen out of the collector's reach", gcstats.freeze())
+        gcstats.install_metrics()
         logger.info("pairscore: serving %s", {t: str(m.model_dir / m.encoder_file) for t, m in self.models.items()})
 
     def _register_cache_metrics(self) -> None:
@@ -190,3 +195,5 @@ quiet_client_errors()
 PairScore.add_asgi_middleware(ClientErrorLog)  # outermost of ours: sees every 4xx, RequestGuard's too
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
 PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")
+if LIMITS.debug_gc:
+    PairScore.mount_asgi_app(gcstats.debug_app, path="/debug", name="debug")

@@ -27,8 +27,10 @@ ENV = {
     "cache_entries": "PAIRSCORE_CACHE_ENTRIES",
     "cache_mb": "PAIRSCORE_CACHE_MB",
     "access_log": "PAIRSCORE_ACCESS_LOG",
+    "gc_freeze": "PAIRSCORE_GC_FREEZE",
+    "debug_gc": "PAIRSCORE_DEBUG_GC",
 }
-MAY_BE_ZERO = frozenset({"cache_entries", "cache_mb", "access_log"})  # 0 turns the feature off
+MAY_BE_ZERO = frozenset({"cache_entries", "cache_mb", "access_log", "gc_freeze", "debug_gc"})  # 0 turns the feature off
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Limits:
     cache_entries: int = 20_000  # vectors (and texts) kept per encoder (service.cache); 0 turns the cache off
     cache_mb: float = 32.0  # megabytes of vectors, token ids and texts kept per encoder
     access_log: int = 0  # 1: BentoML's per-request access log (costs ~10% of a 1-pair request's CPU)
+    gc_freeze: int = 1  # 1: gc.freeze() once the models are loaded, so full collections skip what lives for good
+    debug_gc: int = 0  # 1: POST /debug/gc runs a full collection and lists live objects (tests, leak hunting)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Limits:

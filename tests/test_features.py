@@ -117,3 +117,13 @@ def test_shipped_features_are_the_training_statistics(task):
     assert json.loads(refit.to_json()) == json.loads((root / artifact.FEATURES_FILE).read_text())
     width = {i.name: i.shape for i in model._head.get_inputs()}[artifact.HEAD_FEATURES][-1]
     assert width == len(model.card["features"]["names"]) == len(model.features.names)
+
+
+def test_analysed_texts_hold_nothing_the_garbage_collector_walks():
+    """The serving LRU keeps thousands of them; a full collection walks every tracked object's references."""
+    import gc
+
+    features = PairFeatures.fit(["the dog saw 2 cats", "a cat"])
+    analysed = features.analyse("The dog's 2,500 cats saw a dog near the old mill in 1999.")
+    assert analysed.rare and analysed.numbers and analysed.bigrams
+    assert not [field for field, value in analysed._asdict().items() if gc.is_tracked(value)]
