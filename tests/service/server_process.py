@@ -94,6 +94,7 @@ def start_server(model_dir: Path, workdir: Path, **env: str) -> Server:
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None, seconds: float = 90) -> None:
     """Until `url`/readyz answers 200; RuntimeError (with the log's end) if the process exits or time runs out."""
+
     def tail() -> str:
         return log.read_text()[-3000:] if log and log.is_file() else ""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from server_process import serving
 
 REQUESTS = 3000
