@@ -102,6 +102,7 @@ class PairDataModule(pl.LightningDataModule):
     """Loads and mixes the split specs of one task, builds the tokenizer on the training texts (or takes the one of
     the model folder the run starts from), and refuses data it cannot train or select on before training starts."""
 
+    # Over 60 lines for its docstring: LightningCLI reads each argument's --help from the Args section.
     def __init__(
         self,
         task: TaskName,

@@ -60,6 +60,7 @@ class PairModule(pl.LightningModule):
     stored in the hyperparameters, so a checkpoint rebuilds the same shapes).
     """
 
+    # Over 60 lines for its docstring: LightningCLI reads each argument's --help from the Args section.
     def __init__(
         self,
         task: TaskName = "entailment",
