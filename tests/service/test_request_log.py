@@ -10,10 +10,10 @@ import time
 import uuid
 
 import pytest
-from bentoml.exceptions import BentoMLException
+from bentoml.exceptions import BentoMLException, ServiceUnavailable
 from pydantic import ValidationError
 
-from service.errors import LimitExceeded, Overloaded
+from service.errors import LimitExceeded
 from service.request_log import BENTOML_LOGGER, DropClientErrorTracebacks
 from service.schemas import EntailmentPair
 
@@ -81,7 +81,7 @@ def validation_error() -> ValidationError:
     [
         (validation_error, False),
         (lambda: LimitExceeded("texts: 300 items"), False),
-        (lambda: Overloaded("busy"), True),
+        (lambda: ServiceUnavailable("busy"), True),
         (lambda: ValueError("a bug"), True),
         (lambda: BentoMLException("internal"), True),
     ],
