@@ -23,6 +23,7 @@ import asyncio
 from typing import Any
 
 from bentoml._internal.server.http import traffic
+from starlette.responses import JSONResponse
 
 UPSTREAM = getattr(traffic, "UPSTREAM_TIMEOUT_MIDDLEWARE", traffic.TimeoutMiddleware)
 
@@ -57,8 +58,6 @@ class TimeoutMiddleware(UPSTREAM):
             timer.cancel()
 
     async def _timed_out(self, scope: Any, receive: Any, send: Any) -> None:
-        from starlette.responses import JSONResponse
-
         response = JSONResponse(
             {"error": f"Not able to process the request in {self.timeout} seconds"}, status_code=504
         )
