@@ -24,6 +24,7 @@ from typing import Annotated
 import bentoml
 from starlette.staticfiles import StaticFiles
 
+from service.auth import ApiKeyGuard, api_keys
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
 from service.limits import ENV
@@ -185,4 +186,6 @@ def model_info(model: PairModel) -> ModelInfo:
 
 
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
+# Inside RequestGuard: a refused request's body has been read, so its client gets the 401, not a reset connection.
+PairScore.add_asgi_middleware(ApiKeyGuard, keys=api_keys())
 PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")
