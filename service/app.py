@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from service.auth import ApiKeyGuard, api_keys
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
+from service.image import IMAGE
 from service.limits import ENV
 from service.loading import load_models
 from service.middleware import RequestGuard
@@ -65,6 +66,7 @@ BATCHED = {"batchable": True, "max_batch_size": LIMITS.max_batch_pairs, "max_lat
 
 @bentoml.service(
     name="pairscore",
+    image=IMAGE,
     workers=1,  # one process: onnxruntime's threads use the cores (PAIRSCORE_ORT_THREADS)
     threads=1,  # BentoML's model thread: one model call at a time, batched or direct
     traffic={"timeout": LIMITS.timeout_s + 10},  # backstop; RequestGuard answers 503 first
