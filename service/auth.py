@@ -12,11 +12,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from service.errors import error_bytes
-from service.middleware import ASGIApp, Receive, Scope, Send
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ENV_KEYS = "PAIRSCORE_API_KEYS"
 ENV_KEYS_FILE = "PAIRSCORE_API_KEYS_FILE"

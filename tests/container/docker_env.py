@@ -29,7 +29,6 @@ DOC_RUN = (
 )
 DOC_COMPOSE_UP = "docker compose up -d"
 DOC_COMPOSE_SCALE = "docker compose up -d --scale pairscore=3"
-DOC_COMPOSE_KILL = "docker kill"
 READY_BOUND_S = 30.0  # a started container answers /readyz within this (measured: see FIGURES["ready_s"])
 FIGURES: dict[str, Any] = {}  # what the tests measured; printed at the end of the run (conftest.py)
 

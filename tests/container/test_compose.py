@@ -7,12 +7,15 @@ compose creates for the project, which `down` removes.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import time
 
 import httpx
 import pytest
 from docker_env import (
+    DOC_COMPOSE_SCALE,
+    DOC_COMPOSE_UP,
     FIGURES,
     REPO,
     compose_implementations,
@@ -34,10 +37,11 @@ class Stack:
 
     def __init__(self, name: str, project: str, env: dict[str, str], key: str) -> None:
         self.name, self.project, self.env, self.key = name, project, env, key
-        self.url = f"http://127.0.0.1:{env['PAIRSCORE_PORT']}"
-        self.prometheus = f"http://127.0.0.1:{env['PROMETHEUS_PORT']}"
+        self.url = f"http://{env['PAIRSCORE_PORT']}"
+        self.prometheus = f"http://{env['PROMETHEUS_PORT']}"
 
     def compose(self, *args: str, timeout: float = 300) -> str:
+        """`docker compose ARGS` (or `docker-compose ARGS`) for this project, from the repo root."""
         argv = [
             *IMPLEMENTATIONS[self.name],
             *("-p", self.project, "-f", str(REPO / "docker-compose.yml"), "--project-directory", str(REPO)),
@@ -59,15 +63,15 @@ def stack(request, image, api_key):
     env = {
         **os.environ,
         "PAIRSCORE_IMAGE": image,
-        "PAIRSCORE_PORT": str(free_port()),
-        "PROMETHEUS_PORT": str(free_port()),
+        "PAIRSCORE_PORT": f"127.0.0.1:{free_port()}",  # published on the loopback address only
+        "PROMETHEUS_PORT": f"127.0.0.1:{free_port()}",
         "PAIRSCORE_API_KEYS": api_key,
     }
     env.pop("PAIRSCORE_REPLICAS", None)  # the file's default: 2
     running = Stack(name, f"pairscoretest{os.getpid()}{name[-2:]}", env, api_key)
     started = time.monotonic()
     try:
-        running.compose("up", "-d")
+        running.compose(*shlex.split(DOC_COMPOSE_UP)[2:])
         wait_for_replicas(running.project, 2)
         wait_routed(running)
         FIGURES[f"compose[{name}]"] = {"up_s": round(time.monotonic() - started, 1)}
@@ -137,7 +141,7 @@ def test_a_replica_killed_under_load_fails_no_request(stack, bodies):
     assert served_before > 0, "the killed replica was taking no traffic: the test proves nothing"
     assert result["failed"] == 0, result
     assert result["requests"] > 100
-    stack.compose("up", "-d", "--no-recreate")  # back to 2 replicas for the next test
+    stack.compose(*shlex.split(DOC_COMPOSE_UP)[2:])  # starts the killed replica again: 2 for the next test
     wait_for_replicas(stack.project, 2)
 
 
@@ -147,13 +151,13 @@ def test_scaling_2_3_2_under_load_fails_no_request(stack, bodies):
     try:
         time.sleep(3)
         before = {r["name"] for r in replicas(stack.project)}
-        stack.compose("up", "-d", "--no-recreate", "--scale", "pairscore=3")
+        stack.compose(*shlex.split(DOC_COMPOSE_SCALE)[2:])  # to 3
         (added,) = {r["name"] for r in wait_for_replicas(stack.project, 3)} - before
         deadline = time.monotonic() + 30
         while served_requests(added, "/entailment") == 0 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert served_requests(added, "/entailment") > 0, "the third replica never took traffic"
-        stack.compose("up", "-d", "--no-recreate", "--scale", "pairscore=2")
+        stack.compose(*shlex.split(DOC_COMPOSE_SCALE.replace("=3", "=2"))[2:])
         wait_for_replicas(stack.project, 2)
         time.sleep(3)
     finally:
