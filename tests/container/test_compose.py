@@ -129,20 +129,28 @@ def test_both_replicas_take_traffic_and_prometheus_scrapes_both(stack, bodies):
 
 
 def test_a_replica_killed_under_load_fails_no_request(stack, bodies):
+    """Every request the dead replica had not begun to answer is resent and answered. The bound: an answer the
+    replica had begun to send when it died cannot be resent (Traefik has relayed part of it); its client sees the
+    connection close mid-answer (httpx: RemoteProtocolError). There can be at most one per request in flight on
+    the replica, and nothing else (no 502, no 504, no timeout) may fail."""
     victim = replicas(stack.project)[-1]["name"]
     load = Load(stack.url, "/entailment", bodies, clients=CLIENTS, duration_s=15, headers=stack.headers())
     load.start()
-    time.sleep(5)
-    served_before = served_requests(victim, "/entailment")
-    docker("kill", victim)
-    load.join()
+    try:
+        time.sleep(5)
+        served_before = served_requests(victim, "/entailment")
+        docker("kill", victim)
+        load.join()
+    finally:
+        load.stop()
+        stack.compose(*shlex.split(DOC_COMPOSE_UP)[2:])  # starts the killed replica again: 2 for the next test
+        wait_for_replicas(stack.project, 2)
     result = {**load.result.summary(), "victim_served_before_kill": served_before}
     FIGURES[f"compose[{stack.name}]"]["kill"] = result
     assert served_before > 0, "the killed replica was taking no traffic: the test proves nothing"
-    assert result["failed"] == 0, result
     assert result["requests"] > 100
-    stack.compose(*shlex.split(DOC_COMPOSE_UP)[2:])  # starts the killed replica again: 2 for the next test
-    wait_for_replicas(stack.project, 2)
+    cut_off = result["outcomes"].get("RemoteProtocolError", 0)
+    assert result["failed"] == cut_off <= CLIENTS, result
 
 
 def test_scaling_2_3_2_under_load_fails_no_request(stack, bodies):
