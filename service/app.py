@@ -25,8 +25,10 @@ import bentoml
 from starlette.staticfiles import StaticFiles
 
 from service import gcstats, traffic_timeout
+from service.auth import ApiKeyGuard, api_keys
 from service.cache import CachedPairModel, CacheMetrics
 from service.explain import explain_pair
+from service.image import IMAGE
 from service.limits import ENV
 from service.loading import load_models
 from service.middleware import RequestGuard
@@ -68,6 +70,7 @@ BATCHED = {"batchable": True, "max_batch_size": LIMITS.max_batch_pairs, "max_lat
 
 @bentoml.service(
     name="pairscore",
+    image=IMAGE,
     workers=1,  # one process: onnxruntime's threads use the cores (PAIRSCORE_ORT_THREADS)
     threads=1,  # BentoML's model thread: one model call at a time, batched or direct
     traffic={"timeout": LIMITS.timeout_s + 10},  # backstop; RequestGuard answers 503 first
@@ -194,6 +197,8 @@ def model_info(model: PairModel) -> ModelInfo:
 quiet_client_errors()
 PairScore.add_asgi_middleware(ClientErrorLog)  # outermost of ours: sees every 4xx, RequestGuard's too
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
+# Inside RequestGuard: a refused request's body has been read, so its client gets the 401, not a reset connection.
+PairScore.add_asgi_middleware(ApiKeyGuard, keys=api_keys())
 PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")
 if LIMITS.debug_gc:
     PairScore.mount_asgi_app(gcstats.debug_app, path="/debug", name="debug")

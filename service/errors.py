@@ -17,6 +17,7 @@ RETRY_AFTER_S = 1  # sent with every 503: overload is short-lived under adaptive
 
 CODES = {
     400: "invalid_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "limit_exceeded",

@@ -1,12 +1,18 @@
-"""Replicated serving files (docker-compose.yml, deploy/): there is no Docker engine or cluster here,
-so check what can be: the YAML parses, every probe and scrape path is a route the real server
-answers, ports and image name are those of the Bento that bentofile.yaml builds, the load
-balancer and Prometheus find every replica of the service, env names are the service's own."""
+"""Replicated serving files (docker-compose.yml, deploy/), checked without an engine or a cluster.
+
+tests/container builds and runs the image and the compose stack; this file checks what needs
+neither: the YAML parses, every probe and scrape path is a route the real server answers, ports
+and image name are those of the Bento, the load balancer and Prometheus find every replica, env
+names are the service's own, the compose file keeps to what `docker compose` v2 and
+`docker-compose` 1.29 both read, the Kubernetes manifests validate against the official schemas
+of a named Kubernetes version, and the kustomization builds (`kubectl kustomize`)."""
 
 from __future__ import annotations
 
 import importlib
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +29,9 @@ PROMETHEUS = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
 K8S_FILES = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
 K8S = {doc["kind"]: doc for path in K8S_FILES for doc in yaml.safe_load_all(path.read_text()) if doc}
 BENTOFILE = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
-SERVICE_ENV = {"PAIRSCORE_ORT_THREADS", "PAIRSCORE_MODEL_DIR"}  # read outside service.limits (runtime, loading)
+# read outside service.limits: runtime, loading, auth
+SERVICE_ENV = {"PAIRSCORE_ORT_THREADS", "PAIRSCORE_MODEL_DIR", "PAIRSCORE_API_KEYS", "PAIRSCORE_API_KEYS_FILE"}
+K8S_VERSIONS = ("1.32.0", "1.37.0")  # a long-supported release and the newest kubernetes-validate bundles
 
 
 def bento_service():
@@ -116,7 +124,9 @@ def test_the_load_balancer_and_prometheus_find_every_replica_of_the_service():
     assert labels["traefik.http.routers.pairscore.entrypoints"] == entry[1] and traefik["ports"][0].endswith(
         f":{entry[2]}"
     )
-    assert "replicas" in COMPOSE["services"]["pairscore"]["deploy"]
+    # docker-compose 1.29 ignores `deploy:` (replicas, limits) unless run with --compatibility: `scale` and the
+    # service-level limits are read by it and by `docker compose` v2 alike
+    assert "scale" in COMPOSE["services"]["pairscore"] and "deploy" not in COMPOSE["services"]["pairscore"]
     discovery = PROMETHEUS["scrape_configs"][0]["dns_sd_configs"][0]
     assert discovery["names"] == ["pairscore"] and discovery["type"] == "A"  # one target per replica's address
     selector = K8S["Deployment"]["spec"]["selector"]["matchLabels"]
@@ -134,15 +144,120 @@ def test_env_and_resources_are_the_services_own():
     from service.limits import ENV
 
     known = set(ENV.values()) | SERVICE_ENV
-    compose_env = COMPOSE["services"]["pairscore"]["environment"]
-    k8s_env = {item["name"]: item["value"] for item in container()["env"]}
+    compose = COMPOSE["services"]["pairscore"]
+    compose_env = compose["environment"]
+    k8s_env = {item["name"]: item.get("value") for item in container()["env"]}
     assert set(compose_env) <= known and set(k8s_env) <= known, (set(compose_env) | set(k8s_env)) - known
-    assert compose_env == k8s_env  # one set of limits, whichever way it is deployed
+    assert set(compose_env) == set(k8s_env)
+    secret = "PAIRSCORE_API_KEYS"  # from the environment (.env) in compose, from a Secret in Kubernetes
+    assert {k: v for k, v in compose_env.items() if k != secret} == {k: v for k, v in k8s_env.items() if k != secret}
+    assert compose_env[secret] == "${PAIRSCORE_API_KEYS:-}" and k8s_env[secret] is None
     resources = container()["resources"]
     cpu_limit = int(resources["limits"]["cpu"])
-    assert (
-        int(k8s_env["PAIRSCORE_ORT_THREADS"])
-        == cpu_limit
-        == int(COMPOSE["services"]["pairscore"]["deploy"]["resources"]["limits"]["cpus"])
-    )
+    assert int(k8s_env["PAIRSCORE_ORT_THREADS"]) == cpu_limit == int(compose["cpus"])
+    assert memory_bytes(compose["mem_limit"]) == memory_bytes(resources["limits"]["memory"])
     assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(resources["limits"])
+
+
+def memory_bytes(value: str) -> int:
+    """Docker's `768m` (MiB) and Kubernetes' `768Mi` as bytes."""
+    number, unit = re.fullmatch(r"(\d+)([a-zA-Z]*)", value).groups()
+    return int(number) * {"m": 2**20, "Mi": 2**20, "g": 2**30, "Gi": 2**30}[unit]
+
+
+def seconds(value: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s)", value).groups()
+    return float(number) / (1000 if unit == "ms" else 1)
+
+
+def test_timeouts_and_retries_fit_the_service_limits():
+    """The proxy waits longer than the service may take, replays whole bodies, and stopping waits for requests."""
+    env = COMPOSE["services"]["pairscore"]["environment"]
+    timeout_s, body_limit = float(env["PAIRSCORE_TIMEOUT_S"]), int(env["PAIRSCORE_MAX_BODY_BYTES"])
+    flags = dict(arg.split("=", 1) for arg in COMPOSE["services"]["traefik"]["command"])
+    assert seconds(flags["--serverstransport.forwardingtimeouts.responseheadertimeout"]) > timeout_s
+    assert seconds(flags["--serverstransport.forwardingtimeouts.dialtimeout"]) <= 1
+    labels = traefik_labels()
+    retry = "traefik.http.middlewares.pairscore-retry.retry."
+    assert labels["traefik.http.routers.pairscore.middlewares"] == "pairscore-retry"
+    assert int(labels[retry + "maxrequestbodybytes"]) == body_limit
+    assert labels[retry + "status"] == "502" and labels[retry + "retrynonidempotentmethod"] == "true"
+    assert seconds(COMPOSE["services"]["pairscore"]["stop_grace_period"]) > timeout_s
+    assert K8S["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > timeout_s + 5
+
+
+def test_a_crashing_replica_is_not_restarted_forever():
+    """Docker restarts `always`/`unless-stopped` containers whatever their exit status; on-failure:N stops after N."""
+    policy = COMPOSE["services"]["pairscore"]["restart"]
+    assert re.fullmatch(r"on-failure:\d+", policy), policy
+
+
+def test_the_k8s_manifests_validate_against_the_kubernetes_schemas():
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    for version in K8S_VERSIONS:
+        for kind, doc in K8S.items():
+            if kind != "Kustomization":  # kustomize's own file, not a cluster resource
+                kubernetes_validate.validate(doc, version, strict=True)
+
+
+def kustomize(*args: str) -> str:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl (kustomize is built in) is not installed: .ci/run installs it")
+    done = subprocess.run([kubectl, *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_kustomization_builds_into_valid_resources():
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    built = [doc for doc in yaml.safe_load_all(kustomize("kustomize", "deploy/k8s")) if doc]  # docs/deploy.md's
+    assert sorted(doc["kind"] for doc in built) == sorted(kind for kind in K8S if kind != "Kustomization")
+    for doc in built:
+        kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)
+    (deployment,) = [doc for doc in built if doc["kind"] == "Deployment"]
+    image = K8S["Kustomization"]["images"][0]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image['name']}:{image['newTag']}"
+
+
+def test_the_api_key_secret_the_deployment_reads_is_the_one_the_docs_create():
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    command = re.search(r"^(kubectl create secret generic \S+ --from-literal=\S+)$", docs, re.M)[1]
+    secret = yaml.safe_load(kustomize(*command.split()[1:], "--dry-run=client", "-o", "yaml"))
+    kubernetes_validate.validate(secret, K8S_VERSIONS[-1], strict=True)
+    (env,) = [item for item in container()["env"] if item["name"] == "PAIRSCORE_API_KEYS"]
+    ref = env["valueFrom"]["secretKeyRef"]
+    assert secret["metadata"]["name"] == ref["name"] and ref["key"] in secret["data"] and ref["optional"] is True
+
+
+def deploy_md_commands() -> list[str]:
+    """Every command line in docs/deploy.md's code blocks (continuation lines joined)."""
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    lines = []
+    for block in re.findall(r"```(?:bash)?\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                lines.append(line.strip())
+    return lines
+
+
+def test_every_command_in_deploy_md_is_one_a_test_runs():
+    """docker, bentoml and kubectl lines are the tests' own commands (tests/container/docker_env.py's DOC_*, the
+    kustomize and Secret commands above) or say that they need the reader's registry or cluster."""
+    sys.path.insert(0, str(ROOT / "tests" / "container"))
+    import docker_env
+
+    run_by_tests = {value for name, value in vars(docker_env).items() if name.startswith("DOC_")}
+    run_by_tests |= {
+        "kubectl kustomize deploy/k8s",
+        "kubectl create secret generic pairscore-api-keys --from-literal=keys=KEY1,KEY2",
+    }
+    run_by_tests |= {'make test PYTEST_ARGS="-m container tests/container"'}
+    checked = 0
+    for line in deploy_md_commands():
+        command = line.split("  #")[0].strip()
+        if command.split()[0] in ("docker", "bentoml", "kubectl", "make"):
+            checked += 1
+            assert command in run_by_tests or "# needs your" in line, line
+    assert checked >= 8
