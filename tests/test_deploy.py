@@ -14,15 +14,13 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-yaml = pytest.importorskip("yaml")
+from helpers import ROOT
+from server_process import start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "service"))
-from server_process import start_server, stop_server  # noqa: E402
+yaml = pytest.importorskip("yaml")
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 PROMETHEUS = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())

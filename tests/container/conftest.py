@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from docker_env import DOC_BUILD, DOC_CONTAINERIZE, FIGURES, IMAGE, REPO, buildkit_env, docker, image_mb
 
-from training.data import DataError, load_pairs
+from pairscore.specs import DataError, load_pairs
 
 PAIRS = 200
 DATA = {

@@ -7,7 +7,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 
@@ -17,10 +16,8 @@ import pytest
 import yaml
 from docker_env import FIGURES, READY_BOUND_S, REPO, docker, free_port, memory_mib, run_args, wait_ready
 
-sys.path.insert(0, str(REPO / "tests" / "service"))
-from server_process import start_server, stop_server  # noqa: E402
-
-from training.data import load_pairs  # noqa: E402
+from pairscore.specs import load_pairs
+from server_process import start_server, stop_server
 
 pytestmark = pytest.mark.container
 TOL = 1e-6

@@ -6,16 +6,13 @@ the answer tests write the real answers into the docs instead of failing: `make 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))  # server_process: the real `bentoml serve`
-
-from server_process import REPO, start_server, stop_server  # noqa: E402
-from service.limits import ENV, Limits  # noqa: E402
+from server_process import REPO, start_server, stop_server
+from service.limits import ENV, Limits
 
 SHIPPED = REPO / "models"
 # The limits a user's server has (server_process.TEST_LIMITS shrinks them): /info shows them.

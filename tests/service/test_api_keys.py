@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 import requests
-from server_process import REPO, free_port, serve_command, serve_env, start_server, stop_server
 
+from server_process import REPO, free_port, serve_command, serve_env, start_server, stop_server
 from service.auth import api_keys
 
 ENV_KEYS = ("env-key-one", "env-key-two")
