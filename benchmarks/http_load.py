@@ -64,6 +64,7 @@ PHASES = {
     "cache off": {"PAIRSCORE_CACHE_ENTRIES": "0"},
     "cache on": {},
 }  # server env per phase (cache on: the defaults)
+Bodies = dict[str, list[tuple[bytes, int]]]  # payload kind -> pre-serialized request bodies and the pairs in each
 
 
 def free_port() -> int:
@@ -207,6 +208,15 @@ class RssSampler(threading.Thread):
             single = max(single, info.rss)
         return total, single, pss_total
 
+    def peaks(self) -> dict[str, float]:
+        """The run's peaks so far, under the names the JSON gives them."""
+        return {
+            "peak_rss_mb": self.peak_total / 2**20,
+            "peak_rss_single_mb": self.peak_single / 2**20,
+            "peak_pss_mb": self.peak_pss / 2**20,
+            "server_processes": self.processes,
+        }
+
     def reset_cell(self) -> None:
         self.cell_total, self.cell_single, self.cell_pss = self.sample(pss=True)
 
@@ -261,7 +271,7 @@ def tree_cpu(procs: list[psutil.Process]) -> float:
 # ----------------------------------------------------------------------------- payloads
 
 
-def payloads(root: Path) -> dict[str, list[tuple[bytes, int]]]:
+def payloads(root: Path) -> Bodies:
     """Pre-serialized request bodies (so the client spends little CPU) and the pairs in each."""
     pairs = load_pairs(root, "snli", limit=4096, seed=1)
     one = [(json.dumps({"pairs": [{"premise": a, "hypothesis": b}]}).encode(), 1) for a, b in pairs[:2048]]
@@ -481,70 +491,91 @@ def start_profile(server: Server, name: str, seconds: float, out: Path) -> subpr
         return None
 
 
+async def check_payloads(client: httpx.AsyncClient, bodies: Bodies, plan: list[dict[str, Any]]) -> None:
+    """One request of every payload kind in the plan: a wrong status or result count stops the run before any cell."""
+    for kind, path in {(c["kind"], c["path"]) for c in plan}:
+        body, items = bodies[kind][-1]
+        r = await client.post(path, content=body, headers={"content-type": "application/json"})
+        if r.status_code != 200 or len(r.json()) != items:
+            raise SystemExit(f"{path}: status {r.status_code}, body {r.text[:300]}")
+
+
+async def drive(
+    args: argparse.Namespace, client: httpx.AsyncClient, cell: dict[str, Any], bodies: list[tuple[bytes, int]]
+) -> tuple[Recorder, float]:
+    if cell["mode"] == "closed":
+        return await closed_loop(client, cell["path"], bodies, cell["concurrency"], args.duration, args.warmup)
+    return await open_loop(client, cell["path"], bodies, cell["rate"], args.duration, args.warmup)
+
+
+async def run_cell(
+    args: argparse.Namespace,
+    client: httpx.AsyncClient,
+    server: Server,
+    sampler: RssSampler,
+    bodies: Bodies,
+    out: Path,
+    cell: dict[str, Any],
+) -> dict[str, Any]:
+    """One cell's load, with the server's peak memory and CPU over it (and its py-spy stacks with --profile)."""
+    sampler.reset_cell()
+    procs = server.tree()
+    me = psutil.Process()
+    cpu0, me0, roles0 = tree_cpu(procs), sum(me.cpu_times()[:2]), cpu_by_role(procs)
+    profiler = None
+    if args.profile and cell["name"] in PROFILED:
+        # py-spy starts slowly; give it the cell's duration, starting after the warm-up
+        profiler = start_profile(server, cell["name"], args.duration, out)
+    rec, wall = await drive(args, client, cell, bodies[cell["kind"]])
+    if profiler is not None:
+        try:
+            profiler.wait(30)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+    summary = summarize(rec, wall)
+    span = wall + args.warmup
+    n_req = max(1, summary["ok"] + summary["errors"])
+    roles1 = cpu_by_role(procs)
+    summary.update(
+        {
+            **cell,
+            "pairs_per_request": bodies[cell["kind"]][0][1],
+            "peak_rss_mb": sampler.cell_total / 2**20,
+            "peak_rss_single_mb": sampler.cell_single / 2**20,
+            "peak_pss_mb": sampler.cell_pss / 2**20,
+            "server_cpu_s_per_s": (tree_cpu(procs) - cpu0) / span,
+            "client_cpu_s_per_s": (sum(me.cpu_times()[:2]) - me0) / span,
+            # CPU ms per request by server process (warm-up requests included in the CPU,
+            # not in n_req: an upper bound)
+            "cpu_ms_per_request": {r: 1000 * (roles1[r] - roles0.get(r, 0.0)) / n_req for r in roles1},
+        }
+    )
+    return summary
+
+
+def progress(summary: dict[str, Any]) -> str:
+    return (
+        f"{summary['name']}: {summary['requests_per_s']:.1f} req/s, {summary['pairs_per_s']:.0f} pairs/s, "
+        f"p50 {summary['p50_ms']:.1f} p95 {summary['p95_ms']:.1f} p99 {summary['p99_ms']:.1f} ms, "
+        f"errors {summary['errors']}/{summary['requests']}, RSS {summary['peak_rss_mb']:.0f} MB, "
+        f"server CPU {summary['server_cpu_s_per_s']:.2f} cores, client {summary['client_cpu_s_per_s']:.2f}"
+    )
+
+
 async def run_cells(
-    args, server: Server, sampler: RssSampler, bodies, out: Path, plan: list[dict[str, Any]]
+    args: argparse.Namespace, server: Server, sampler: RssSampler, bodies: Bodies, out: Path, plan: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     results = []
-    limits = httpx.Limits(
-        max_connections=max(max(args.concurrency), 64) + 8, max_keepalive_connections=max(max(args.concurrency), 64) + 8
-    )
+    connections = max(max(args.concurrency), 64) + 8
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(
         base_url=server.url, limits=limits, timeout=httpx.Timeout(60.0), trust_env=False
     ) as client:
-        # check every payload kind once: right status and number of results
-        for kind, path in {(c["kind"], c["path"]) for c in plan}:
-            body, items = bodies[kind][-1]
-            r = await client.post(path, content=body, headers={"content-type": "application/json"})
-            if r.status_code != 200 or len(r.json()) != items:
-                raise SystemExit(f"{path}: status {r.status_code}, body {r.text[:300]}")
-        me = psutil.Process()
+        await check_payloads(client, bodies, plan)
         for cell in plan:
-            sampler.reset_cell()
-            procs = server.tree()
-            cpu0, me0, roles0 = tree_cpu(procs), sum(me.cpu_times()[:2]), cpu_by_role(procs)
-            profiler = None
-            if args.profile and cell["name"] in PROFILED:
-                # py-spy starts slowly; give it the cell's duration, starting after the warm-up
-                profiler = start_profile(server, cell["name"], args.duration, out)
-            if cell["mode"] == "closed":
-                rec, wall = await closed_loop(
-                    client, cell["path"], bodies[cell["kind"]], cell["concurrency"], args.duration, args.warmup
-                )
-            else:
-                rec, wall = await open_loop(
-                    client, cell["path"], bodies[cell["kind"]], cell["rate"], args.duration, args.warmup
-                )
-            if profiler is not None:
-                try:
-                    profiler.wait(30)
-                except subprocess.TimeoutExpired:
-                    profiler.kill()
-            summary = summarize(rec, wall)
-            span = wall + args.warmup
-            n_req = max(1, summary["ok"] + summary["errors"])
-            roles1 = cpu_by_role(procs)
-            summary.update(
-                {
-                    **cell,
-                    "pairs_per_request": bodies[cell["kind"]][0][1],
-                    "peak_rss_mb": sampler.cell_total / 2**20,
-                    "peak_rss_single_mb": sampler.cell_single / 2**20,
-                    "peak_pss_mb": sampler.cell_pss / 2**20,
-                    "server_cpu_s_per_s": (tree_cpu(procs) - cpu0) / span,
-                    "client_cpu_s_per_s": (sum(me.cpu_times()[:2]) - me0) / span,
-                    # CPU ms per request by server process (warm-up requests included in the CPU,
-                    # not in n_req: an upper bound)
-                    "cpu_ms_per_request": {r: 1000 * (roles1[r] - roles0.get(r, 0.0)) / n_req for r in roles1},
-                }
-            )
+            summary = await run_cell(args, client, server, sampler, bodies, out, cell)
             results.append(summary)
-            print(
-                f"{cell['name']}: {summary['requests_per_s']:.1f} req/s, {summary['pairs_per_s']:.0f} pairs/s, "
-                f"p50 {summary['p50_ms']:.1f} p95 {summary['p95_ms']:.1f} p99 {summary['p99_ms']:.1f} ms, "
-                f"errors {summary['errors']}/{summary['requests']}, RSS {summary['peak_rss_mb']:.0f} MB, "
-                f"server CPU {summary['server_cpu_s_per_s']:.2f} cores, client {summary['client_cpu_s_per_s']:.2f}",
-                flush=True,
-            )
+            print(progress(summary), flush=True)
     return results
 
 
@@ -632,15 +663,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    root = data_dir(args.data_dir)
-    out = Path(args.out).parent
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("pyspy_*.txt"):
-        stale.unlink()
-    bodies = payloads(root)
-    result: dict[str, Any] = {
+def run_info(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's machine, the load on it before the servers start, versions and settings."""
+    return {
         "machine": machine(),
         "busy_before": busy_processes(exclude={os.getpid()}),
         "versions": versions(),
@@ -651,6 +676,59 @@ def main(argv: list[str] | None = None) -> int:
         "service": args.service,
         "ort_threads": os.environ.get("PAIRSCORE_ORT_THREADS", "default (min(4, cores))"),
     }
+
+
+def run_phase(
+    args: argparse.Namespace,
+    phase: str,
+    env: dict[str, str],
+    plan: list[dict[str, Any]],
+    bodies: Bodies,
+    out: Path,
+    result: dict[str, Any],
+) -> RssSampler | None:
+    """A server with the phase's env through the phase's cells, stopped however they end; None after Ctrl-C."""
+    slug = phase.replace(" ", "_")
+    server = Server(
+        Path(args.models), args.port or free_port(), out / f"http_server_{slug}.log", env=env, service=args.service
+    )
+    result["server_command"] = server.command
+    sampler = RssSampler(server)
+    try:
+        ready = server.wait_ready(args.ready_timeout)
+        info = httpx.post(f"{server.url}/info", timeout=30).json()["models"]
+        result["served_encoders"] = {
+            task: f"{m['encoder']} ({m['quantization']}; "
+            f"{m['architecture'].get('cell', '?')} {m['architecture'].get('hidden_size', '?')})"
+            for task, m in info.items()
+        }
+        sampler.start()
+        idle = sampler.sample(pss=True)
+        result["phases"][phase] = {
+            "env": env,
+            "ready_s": ready,
+            "rss_idle_mb": idle[0] / 2**20,
+            "pss_idle_mb": idle[2] / 2**20,
+        }
+        result["cells"] += asyncio.run(run_cells(args, server, sampler, bodies, out, plan))
+    except KeyboardInterrupt:
+        print("interrupted: stopping the server", file=sys.stderr)
+        return None
+    finally:
+        sampler.stop_event.set()
+        server.stop()
+    return sampler
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    root = data_dir(args.data_dir)
+    out = Path(args.out).parent
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("pyspy_*.txt"):
+        stale.unlink()
+    bodies = payloads(root)
+    result = run_info(args)
     plan = cells(args)
     result["cells"], result["phases"] = [], {}
     peak = {"peak_rss_mb": 0.0, "peak_rss_single_mb": 0.0, "peak_pss_mb": 0.0, "server_processes": 0}
@@ -658,41 +736,10 @@ def main(argv: list[str] | None = None) -> int:
         phase_plan = [c for c in plan if c["phase"] == phase]
         if not phase_plan:
             continue
-        slug = phase.replace(" ", "_")
-        server = Server(
-            Path(args.models), args.port or free_port(), out / f"http_server_{slug}.log", env=env, service=args.service
-        )
-        result["server_command"] = server.command
-        sampler = RssSampler(server)
-        try:
-            ready = server.wait_ready(args.ready_timeout)
-            info = httpx.post(f"{server.url}/info", timeout=30).json()["models"]
-            result["served_encoders"] = {
-                task: f"{m['encoder']} ({m['quantization']}; "
-                f"{m['architecture'].get('cell', '?')} {m['architecture'].get('hidden_size', '?')})"
-                for task, m in info.items()
-            }
-            sampler.start()
-            idle = sampler.sample(pss=True)
-            result["phases"][phase] = {
-                "env": env,
-                "ready_s": ready,
-                "rss_idle_mb": idle[0] / 2**20,
-                "pss_idle_mb": idle[2] / 2**20,
-            }
-            result["cells"] += asyncio.run(run_cells(args, server, sampler, bodies, out, phase_plan))
-        except KeyboardInterrupt:
-            print("interrupted: stopping the server", file=sys.stderr)
+        sampler = run_phase(args, phase, env, phase_plan, bodies, out, result)
+        if sampler is None:
             return 130
-        finally:
-            sampler.stop_event.set()
-            server.stop()
-        for key, value in (
-            ("peak_rss_mb", sampler.peak_total / 2**20),
-            ("peak_rss_single_mb", sampler.peak_single / 2**20),
-            ("peak_pss_mb", sampler.peak_pss / 2**20),
-            ("server_processes", sampler.processes),
-        ):
+        for key, value in sampler.peaks().items():
             peak[key] = max(peak[key], value)
             result["phases"][phase][key] = value
     result.update(peak)

@@ -13,7 +13,7 @@ Steps (each a separate process, each writes benchmarks/out/<name>.json):
                  --wrk-baseline (the commit before the timeout-timer mend), ~10 min
   train_speed.py the three release recipes for --train-steps steps, ~3-5 min
   ray_scoring.py the batch scorer, local vs --ray on a local Ray cluster, ~2 min
-Then results.md: the machine, the issue's targets (target / measured / met?), every table, and
+Then results.md: the machine, the serving targets (target / measured / met?), every table, and
 plots engines.png (pairs/s by engine and batch size), http_latency.png (latency vs concurrency)
 and wrk_soak.png (worker RSS and p99 over the soak).
 """
@@ -55,6 +55,11 @@ def run_step(name: str, cmd: list[str], timeout: float, env: dict[str, str] | No
     }
 
 
+def script(args: argparse.Namespace, name: str, *flags: str) -> list[str]:
+    """`python benchmarks/<name> FLAGS`, with --data-dir passed on when one was given."""
+    return [sys.executable, str(BENCH / name), *flags, *(["--data-dir", args.data_dir] if args.data_dir else [])]
+
+
 def run_wrk(args: argparse.Namespace) -> dict[str, Any]:
     """wrk_load.py, or a step that says how to get wrk when it is not installed."""
     if not shutil.which("wrk"):
@@ -62,20 +67,10 @@ def run_wrk(args: argparse.Namespace) -> dict[str, Any]:
 
         print(f"\n=== wrk: skipped. {INSTALL_HINT}", flush=True)
         return {"name": "wrk", "rc": "skipped: no wrk", "seconds": 0.0, "command": INSTALL_HINT}
-    cmd = [
-        sys.executable,
-        str(BENCH / "wrk_load.py"),
-        "--models",
-        args.models,
-        "--duration",
-        str(args.duration),
-        "--out",
-        str(OUT_DIR / "wrk_load.json"),
-        *(["--baseline", args.wrk_baseline] if args.wrk_baseline else []),
-        *(["--soak", "20", "--warmup", "1"] if args.quick else []),
-        *(["--data-dir", args.data_dir] if args.data_dir else []),
-    ]
-    return run_step("wrk", cmd, 1200)
+    flags = ["--models", args.models, "--duration", str(args.duration), "--out", str(OUT_DIR / "wrk_load.json")]
+    flags += ["--baseline", args.wrk_baseline] if args.wrk_baseline else []
+    flags += ["--soak", "20", "--warmup", "1"] if args.quick else []
+    return run_step("wrk", script(args, "wrk_load.py", *flags), 1200)
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -92,15 +87,13 @@ def cell(http: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
     return next((c for c in http.get("cells", []) if c["name"] == name), None)
 
 
-def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None) -> list[list[Any]]:
-    """Issue 9's targets: client-side over HTTP, ratios against MiniLM measured in the same run."""
+def met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "**no**")
+
+
+def entailment_rows(http: dict[str, Any] | None, minilm_best: float | None) -> list[list[Any]]:
+    """/entailment at 1 pair × 1 client (latency) and 32 pairs × 8 clients (throughput against MiniLM)."""
     rows: list[list[Any]] = []
-
-    def met(ok: bool | None) -> str:
-        return "n/a" if ok is None else ("yes" if ok else "**no**")
-
-    snli = (eng or {}).get("pairs", {}).get("snli", {})
-    minilm_best = max((c["minilm"]["items_per_s"] for c in snli.values() if "minilm" in c), default=None)
     c1 = cell(http, "/entailment 1 pair(s), concurrency 1")
     if c1:
         rows.append(
@@ -127,6 +120,12 @@ def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict
         )
         rows.append(["… p99", "≤ 100 ms", f"{c8['p99_ms']:.1f} ms", met(c8["p99_ms"] <= 100)])
         rows.append(["… errors", "0", f"{c8['errors']} of {c8['requests']}", met(c8["errors"] == 0)])
+    return rows
+
+
+def rank_rows(http: dict[str, Any] | None) -> list[list[Any]]:
+    """/rank with 1,000 answers: new ones with the cache off and on, then the same ones again."""
+    rows: list[list[Any]] = []
     for name, label in (
         ("/rank 1000 answers, concurrency 1", "/rank, 1,000 new answers (cache off): p99"),
         (
@@ -154,30 +153,46 @@ def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict
                 met(rr["p50_ms"] <= 30),
             ]
         )
-    if http and "peak_rss_mb" in http:
-        rows.append(
-            [
-                "peak RSS of the serving process tree under load",
-                "≤ 400 MB",
-                f"{http['peak_rss_mb']:.0f} MB summed over {http.get('server_processes', '?')} processes "
-                f"(PSS {http.get('peak_pss_mb', float('nan')):.0f} MB; "
-                f"largest process {http['peak_rss_single_mb']:.0f} MB)",
-                met(http["peak_rss_mb"] <= 400),
-            ]
-        )
-    served = [r for r in (batch or {}).get("results", []) if r["served"]]
-    if served:
-        worst = max(max(r["together_max_diff"], r["merged_max_diff"]) for r in served)
-        flips = sum(r["together_flips"] + r["merged_flips"] for r in served)
-        rows.append(
-            [
-                "served encoders: batch == single (in process, 200 real pairs per task)",
-                "≤ 1e-6",
-                f"max |Δ| {worst:.2g}, {flips} flips ({', '.join(r['task'] + ' ' + r['encoder'] for r in served)})",
-                met(worst <= 1e-6),
-            ]
-        )
     return rows
+
+
+def memory_rows(http: dict[str, Any] | None) -> list[list[Any]]:
+    if not (http and "peak_rss_mb" in http):
+        return []
+    return [
+        [
+            "peak RSS of the serving process tree under load",
+            "≤ 400 MB",
+            f"{http['peak_rss_mb']:.0f} MB summed over {http.get('server_processes', '?')} processes "
+            f"(PSS {http.get('peak_pss_mb', float('nan')):.0f} MB; "
+            f"largest process {http['peak_rss_single_mb']:.0f} MB)",
+            met(http["peak_rss_mb"] <= 400),
+        ]
+    ]
+
+
+def independence_rows(batch: dict[str, Any] | None) -> list[list[Any]]:
+    """Batch == single for the encoders the service serves (the int8 ones are expected to fail it)."""
+    served = [r for r in (batch or {}).get("results", []) if r["served"]]
+    if not served:
+        return []
+    worst = max(max(r["together_max_diff"], r["merged_max_diff"]) for r in served)
+    flips = sum(r["together_flips"] + r["merged_flips"] for r in served)
+    return [
+        [
+            "served encoders: batch == single (in process, 200 real pairs per task)",
+            "≤ 1e-6",
+            f"max |Δ| {worst:.2g}, {flips} flips ({', '.join(r['task'] + ' ' + r['encoder'] for r in served)})",
+            met(worst <= 1e-6),
+        ]
+    ]
+
+
+def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None) -> list[list[Any]]:
+    """The serving targets: client-side over HTTP, ratios against MiniLM measured in the same run."""
+    snli = (eng or {}).get("pairs", {}).get("snli", {})
+    minilm_best = max((c["minilm"]["items_per_s"] for c in snli.values() if "minilm" in c), default=None)
+    return [*entailment_rows(http, minilm_best), *rank_rows(http), *memory_rows(http), *independence_rows(batch)]
 
 
 def bounds(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[str]:
@@ -280,53 +295,50 @@ def plots(eng: dict[str, Any] | None, http: dict[str, Any] | None, wrk: dict[str
 # ----------------------------------------------------------------------------- report
 
 
-def report(steps: list[dict[str, Any]], command: str) -> Path:
-    eng, http, train, wrk = load("engines"), load("http_load"), load("train_speed"), load("wrk_load")
-    first = next((x for x in (eng, http, wrk, train) if x), None)
-    if first is None:
-        raise SystemExit(f"no results in {OUT_DIR}: run the benchmarks first")
+def machine_section(first: dict[str, Any], runs: list[tuple[str, dict[str, Any] | None]]) -> str:
+    """The machine and versions from the first result, and the load average when each timed step started."""
     m = first["machine"]
     v = first.get("versions") or versions()
-    parts = [
-        "# pairscore benchmarks",
-        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
-        "Raw numbers: `benchmarks/out/*.json`; "
-        "plots: `engines.png`, `http_latency.png`, `wrk_soak.png`.",
-        "## Machine\n\n"
-        + md_table(
-            ["", ""],
-            [
-                ["CPU", m["cpu"]],
-                ["cores", m["cores"]],
-                ["memory", f"{m['memory_gb']} GB"],
-                ["OS", m["os"]],
-                *[
-                    [f"load average at start of {n}", f"{x['machine']['loadavg']} ({x['machine']['time_utc']})"]
-                    for n, x in (("engines", eng), ("http_load", http), ("wrk_load", wrk), ("train_speed", train))
-                    if x
-                ],
-                ["versions", ", ".join(f"{k} {val}" for k, val in v.items())],
+    return "## Machine\n\n" + md_table(
+        ["", ""],
+        [
+            ["CPU", m["cpu"]],
+            ["cores", m["cores"]],
+            ["memory", f"{m['memory_gb']} GB"],
+            ["OS", m["os"]],
+            *[
+                [f"load average at start of {n}", f"{x['machine']['loadavg']} ({x['machine']['time_utc']})"]
+                for n, x in runs
+                if x
             ],
-        ),
-    ]
-    busy = {
-        n: x.get("busy_before")
-        for n, x in (("engines", eng), ("http_load", http), ("wrk_load", wrk), ("train_speed", train))
-        if x and x.get("busy_before")
-    }
-    if busy:
-        parts.append(
-            "**Other processes were using the CPU when these numbers were taken; treat them as lower bounds:**\n\n"
-            + "\n".join(f"- before {n}: " + "; ".join(b) for n, b in busy.items())
-        )
-    batch = load("batch_independence")
-    parts.append(
-        "## Targets (issue 9)\n\n" + md_table(["target", "wanted", "measured", "met?"], targets(eng, http, batch))
+            ["versions", ", ".join(f"{k} {val}" for k, val in v.items())],
+        ],
     )
+
+
+def busy_section(runs: list[tuple[str, dict[str, Any] | None]]) -> list[str]:
+    """A warning when other processes were using the CPU before a timed step, naming them."""
+    busy = {n: x.get("busy_before") for n, x in runs if x and x.get("busy_before")}
+    if not busy:
+        return []
+    return [
+        "**Other processes were using the CPU when these numbers were taken; treat them as lower bounds:**\n\n"
+        + "\n".join(f"- before {n}: " + "; ".join(b) for n, b in busy.items())
+    ]
+
+
+def target_sections(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None) -> list[str]:
+    parts = ["## Serving targets\n\n" + md_table(["target", "wanted", "measured", "met?"], targets(eng, http, batch))]
     if bounds(eng, http):
         parts.append(
             "What bounds them (from the in-process numbers of the same run):\n\n" + "\n".join(bounds(eng, http))
         )
+    return parts
+
+
+def engine_sections(eng: dict[str, Any] | None, batch: dict[str, Any] | None) -> list[str]:
+    """The in-process sections: batch independence, the engines, their agreement and the 1-thread table."""
+    parts = []
     if batch:
         parts.append(
             "## Batch independence\n\nWhy the service serves the fp32 encoders: "
@@ -359,6 +371,14 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
             "at 1 thread every engine only loses its share of the CPU, "
             "so these ratios are the fairer ones under load.\n\n" + eng1["markdown"]
         )
+    return parts
+
+
+def later_sections(
+    http: dict[str, Any] | None, wrk: dict[str, Any] | None, train: dict[str, Any] | None, steps: list[dict[str, Any]]
+) -> list[str]:
+    """HTTP, wrk, training and Ray scoring, then the steps this run ran."""
+    parts = []
     if http:
         parts.append(
             "## HTTP\n\n"
@@ -383,6 +403,27 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
                 [[s["name"], s["rc"], s["seconds"], f"`{s['command']}`"] for s in steps],
             )
         )
+    return parts
+
+
+def report(steps: list[dict[str, Any]], command: str) -> Path:
+    eng, http, train, wrk = load("engines"), load("http_load"), load("train_speed"), load("wrk_load")
+    runs = [("engines", eng), ("http_load", http), ("wrk_load", wrk), ("train_speed", train)]
+    first = next((x for _, x in runs if x), None)
+    if first is None:
+        raise SystemExit(f"no results in {OUT_DIR}: run the benchmarks first")
+    batch = load("batch_independence")
+    parts = [
+        "# pairscore benchmarks",
+        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        "Raw numbers: `benchmarks/out/*.json`; "
+        "plots: `engines.png`, `http_latency.png`, `wrk_soak.png`.",
+        machine_section(first, runs),
+        *busy_section(runs),
+        *target_sections(eng, http, batch),
+        *engine_sections(eng, batch),
+        *later_sections(http, wrk, train, steps),
+    ]
     made = plots(eng, http, wrk)
     parts.append("\n".join(f"![{p}]({p})" for p in made))
     path = BENCH / "results.md"
@@ -419,6 +460,49 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def in_process_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """engines.py (at --threads, then SNLI alone at 1 thread) and batch_independence.py."""
+    steps = []
+    if "engines" not in args.skip:
+        flags = ("--models", args.models, "--threads", str(args.threads), "--seconds", str(args.seconds))
+        cmd = script(args, "engines.py", *flags, "--out", str(OUT_DIR / "engines.json"))
+        steps.append(run_step("engines", cmd, 900))
+        if args.threads != 1:
+            flags = ("--models", args.models, "--threads", "1", "--datasets", "snli", "--no-sweeps")
+            out = str(OUT_DIR / "engines_1thread.json")
+            cmd = script(args, "engines.py", *flags, "--seconds", str(args.seconds), "--out", out)
+            steps.append(run_step("engines-1thread", cmd, 600))
+    if "batch" not in args.skip:
+        out = str(OUT_DIR / "batch_independence.json")
+        cmd = script(args, "batch_independence.py", "--models", args.models, "--out", out)
+        steps.append(run_step("batch", cmd, 300))
+    return steps
+
+
+def server_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """http_load.py and wrk_load.py: real servers on 127.0.0.1."""
+    steps = []
+    if "http" not in args.skip:
+        flags = ("--models", args.models, "--duration", str(args.duration), "--profile")
+        cmd = script(args, "http_load.py", *flags, "--out", str(OUT_DIR / "http_load.json"))
+        steps.append(run_step("http", cmd, 900))
+    if "wrk" not in args.skip:
+        steps.append(run_wrk(args))
+    return steps
+
+
+def job_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """train_speed.py and ray_scoring.py."""
+    steps = []
+    if "train" not in args.skip:
+        flags = ("--steps", str(args.train_steps), "--threads", str(args.threads))
+        cmd = script(args, "train_speed.py", *flags, "--out", str(OUT_DIR / "train_speed.json"))
+        steps.append(run_step("train", cmd, 1200))
+    if "ray" not in args.skip:
+        steps.append(run_step("ray", script(args, "ray_scoring.py", "--models", args.models), 600))
+    return steps
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command = "python benchmarks/run_all.py" + (
@@ -428,108 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         if args.quick:
             args.seconds, args.duration, args.train_steps = 0.5, 3.0, 20
-        py = sys.executable
-        common = ["--data-dir", args.data_dir] if args.data_dir else []
-        if "engines" not in args.skip:
-            steps.append(
-                run_step(
-                    "engines",
-                    [
-                        py,
-                        str(BENCH / "engines.py"),
-                        "--models",
-                        args.models,
-                        "--threads",
-                        str(args.threads),
-                        "--seconds",
-                        str(args.seconds),
-                        "--out",
-                        str(OUT_DIR / "engines.json"),
-                        *common,
-                    ],
-                    900,
-                )
-            )
-        if "engines" not in args.skip and args.threads != 1:
-            steps.append(
-                run_step(
-                    "engines-1thread",
-                    [
-                        py,
-                        str(BENCH / "engines.py"),
-                        "--models",
-                        args.models,
-                        "--threads",
-                        "1",
-                        "--datasets",
-                        "snli",
-                        "--no-sweeps",
-                        "--seconds",
-                        str(args.seconds),
-                        "--out",
-                        str(OUT_DIR / "engines_1thread.json"),
-                        *common,
-                    ],
-                    600,
-                )
-            )
-        if "batch" not in args.skip:
-            steps.append(
-                run_step(
-                    "batch",
-                    [
-                        py,
-                        str(BENCH / "batch_independence.py"),
-                        "--models",
-                        args.models,
-                        "--out",
-                        str(OUT_DIR / "batch_independence.json"),
-                        *common,
-                    ],
-                    300,
-                )
-            )
-        if "http" not in args.skip:
-            steps.append(
-                run_step(
-                    "http",
-                    [
-                        py,
-                        str(BENCH / "http_load.py"),
-                        "--models",
-                        args.models,
-                        "--duration",
-                        str(args.duration),
-                        "--profile",
-                        "--out",
-                        str(OUT_DIR / "http_load.json"),
-                        *common,
-                    ],
-                    900,
-                )
-            )
-        if "wrk" not in args.skip:
-            steps.append(run_wrk(args))
-        if "train" not in args.skip:
-            steps.append(
-                run_step(
-                    "train",
-                    [
-                        py,
-                        str(BENCH / "train_speed.py"),
-                        "--steps",
-                        str(args.train_steps),
-                        "--threads",
-                        str(args.threads),
-                        "--out",
-                        str(OUT_DIR / "train_speed.json"),
-                        *common,
-                    ],
-                    1200,
-                )
-            )
-        if "ray" not in args.skip:
-            steps.append(run_step("ray", [py, str(BENCH / "ray_scoring.py"), "--models", args.models, *common], 600))
+        steps = [*in_process_steps(args), *server_steps(args), *job_steps(args)]
     path = report(steps, command)
     print(f"\nwrote {path}")
     print(path.read_text().split("## Engines")[0])
