@@ -16,6 +16,7 @@ import pytest
 import yaml
 from docker_env import FIGURES, READY_BOUND_S, REPO, docker, free_port, memory_mib, run_args, wait_ready
 
+from helpers import TASKS
 from pairscore.specs import load_pairs
 from server_process import start_server, stop_server
 
@@ -110,7 +111,7 @@ def answers(client: httpx.Client, task: str, pairs: list[tuple[str, str]]) -> di
     return {"scores": scores, "vectors": np.array(vectors.json())}
 
 
-@pytest.mark.parametrize("task", ["entailment", "paraphrase", "ranking"])
+@pytest.mark.parametrize("task", TASKS)
 def test_answers_equal_the_local_servers(container, local, pairs, task):
     with container.client() as remote, local.client() as here:
         got, want = answers(remote, task, pairs[task]), answers(here, task, pairs[task])
