@@ -11,6 +11,8 @@ Steps (each a separate process, each writes benchmarks/out/<name>.json):
   wrk_load.py    tail latency and memory under wrk (needs the wrk binary: `apt-get install -y wrk`):
                  6 cells and a 2-minute soak on this checkout (gc.freeze on and off) and on
                  --wrk-baseline (the commit before the timeout-timer mend), ~10 min
+  model_speed.py this checkout's models/ against --models-baseline's (default the v2.1 models), same
+                 service code, vector cache off, under wrk: pairs/s and their ratio per cell, ~2.5 min
   train_speed.py the three release recipes for --train-steps steps, ~3-5 min
   ray_scoring.py the batch scorer, local vs --ray on a local Ray cluster, ~2 min
 Then results.md: the machine, the serving targets (target / measured / met?), every table, and
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import OUT_DIR, REPO, md_table, versions  # noqa: E402
 
 BENCH = REPO / "benchmarks"
-STEPS = ("engines", "batch", "http", "wrk", "train", "ray")
+STEPS = ("engines", "batch", "http", "wrk", "models", "train", "ray")
 WRK_BASELINE = "5c05e3f"  # the last commit whose requests lived on for BentoML's traffic timeout
 
 
@@ -60,17 +62,30 @@ def script(args: argparse.Namespace, name: str, *flags: str) -> list[str]:
     return [sys.executable, str(BENCH / name), *flags, *(["--data-dir", args.data_dir] if args.data_dir else [])]
 
 
-def run_wrk(args: argparse.Namespace) -> dict[str, Any]:
-    """wrk_load.py, or a step that says how to get wrk when it is not installed."""
-    if not shutil.which("wrk"):
-        from benchmarks.wrk_load import INSTALL_HINT
+def no_wrk(name: str) -> dict[str, Any] | None:
+    """A skipped step that says how to get wrk when it is not installed, else None."""
+    if shutil.which("wrk"):
+        return None
+    from benchmarks.wrk_load import INSTALL_HINT
 
-        print(f"\n=== wrk: skipped. {INSTALL_HINT}", flush=True)
-        return {"name": "wrk", "rc": "skipped: no wrk", "seconds": 0.0, "command": INSTALL_HINT}
+    print(f"\n=== {name}: skipped. {INSTALL_HINT}", flush=True)
+    return {"name": name, "rc": "skipped: no wrk", "seconds": 0.0, "command": INSTALL_HINT}
+
+
+def run_wrk(args: argparse.Namespace) -> dict[str, Any]:
+    """wrk_load.py (tail latency and memory)."""
     flags = ["--models", args.models, "--duration", str(args.duration), "--out", str(OUT_DIR / "wrk_load.json")]
     flags += ["--baseline", args.wrk_baseline] if args.wrk_baseline else []
     flags += ["--soak", "20", "--warmup", "1"] if args.quick else []
-    return run_step("wrk", script(args, "wrk_load.py", *flags), 1200)
+    return no_wrk("wrk") or run_step("wrk", script(args, "wrk_load.py", *flags), 1200)
+
+
+def run_model_speed(args: argparse.Namespace) -> dict[str, Any]:
+    """model_speed.py (this checkout's models against the baseline commit's, same service code)."""
+    out = str(OUT_DIR / "model_speed.json")
+    flags = ["--models", args.models, "--duration", str(args.models_duration), "--out", out]
+    flags += ["--baseline", args.models_baseline] if args.models_baseline else []
+    return no_wrk("models") or run_step("models", script(args, "model_speed.py", *flags), 600)
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -188,11 +203,19 @@ def independence_rows(batch: dict[str, Any] | None) -> list[list[Any]]:
     ]
 
 
-def targets(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None) -> list[list[Any]]:
-    """The serving targets: client-side over HTTP, ratios against MiniLM measured in the same run."""
+def targets(
+    eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None, speed: dict[str, Any] | None
+) -> list[list[Any]]:
+    """The serving targets: client-side over HTTP, ratios against MiniLM and the baseline models in the same run."""
     snli = (eng or {}).get("pairs", {}).get("snli", {})
     minilm_best = max((c["minilm"]["items_per_s"] for c in snli.values() if "minilm" in c), default=None)
-    return [*entailment_rows(http, minilm_best), *rank_rows(http), *memory_rows(http), *independence_rows(batch)]
+    return [
+        *entailment_rows(http, minilm_best),
+        *rank_rows(http),
+        *memory_rows(http),
+        *independence_rows(batch),
+        *(speed or {}).get("targets", []),
+    ]
 
 
 def bounds(eng: dict[str, Any] | None, http: dict[str, Any] | None) -> list[str]:
@@ -327,8 +350,11 @@ def busy_section(runs: list[tuple[str, dict[str, Any] | None]]) -> list[str]:
     ]
 
 
-def target_sections(eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None) -> list[str]:
-    parts = ["## Serving targets\n\n" + md_table(["target", "wanted", "measured", "met?"], targets(eng, http, batch))]
+def target_sections(
+    eng: dict[str, Any] | None, http: dict[str, Any] | None, batch: dict[str, Any] | None, speed: dict[str, Any] | None
+) -> list[str]:
+    rows = targets(eng, http, batch, speed)
+    parts = ["## Serving targets\n\n" + md_table(["target", "wanted", "measured", "met?"], rows)]
     if bounds(eng, http):
         parts.append(
             "What bounds them (from the in-process numbers of the same run):\n\n" + "\n".join(bounds(eng, http))
@@ -375,9 +401,13 @@ def engine_sections(eng: dict[str, Any] | None, batch: dict[str, Any] | None) ->
 
 
 def later_sections(
-    http: dict[str, Any] | None, wrk: dict[str, Any] | None, train: dict[str, Any] | None, steps: list[dict[str, Any]]
+    http: dict[str, Any] | None,
+    wrk: dict[str, Any] | None,
+    speed: dict[str, Any] | None,
+    train: dict[str, Any] | None,
+    steps: list[dict[str, Any]],
 ) -> list[str]:
-    """HTTP, wrk, training and Ray scoring, then the steps this run ran."""
+    """HTTP, wrk, the models' served speed, training and Ray scoring, then the steps this run ran."""
     parts = []
     if http:
         parts.append(
@@ -387,6 +417,8 @@ def later_sections(
         )
     if wrk:
         parts.append("## Tail latency and memory under wrk\n\n" + wrk["markdown"])
+    if speed:
+        parts.append("## Served speed: this checkout's models against the baseline's\n\n" + speed["markdown"])
     if train:
         parts.append("## Training\n\n" + train["markdown"])
     ray = load("ray_scoring")
@@ -408,7 +440,8 @@ def later_sections(
 
 def report(steps: list[dict[str, Any]], command: str) -> Path:
     eng, http, train, wrk = load("engines"), load("http_load"), load("train_speed"), load("wrk_load")
-    runs = [("engines", eng), ("http_load", http), ("wrk_load", wrk), ("train_speed", train)]
+    speed = load("model_speed")
+    runs = [("engines", eng), ("http_load", http), ("wrk_load", wrk), ("model_speed", speed), ("train_speed", train)]
     first = next((x for _, x in runs if x), None)
     if first is None:
         raise SystemExit(f"no results in {OUT_DIR}: run the benchmarks first")
@@ -420,9 +453,9 @@ def report(steps: list[dict[str, Any]], command: str) -> Path:
         "plots: `engines.png`, `http_latency.png`, `wrk_soak.png`.",
         machine_section(first, runs),
         *busy_section(runs),
-        *target_sections(eng, http, batch),
+        *target_sections(eng, http, batch, speed),
         *engine_sections(eng, batch),
-        *later_sections(http, wrk, train, steps),
+        *later_sections(http, wrk, speed, train, steps),
     ]
     made = plots(eng, http, wrk)
     parts.append("\n".join(f"![{p}]({p})" for p in made))
@@ -447,11 +480,19 @@ def parser() -> argparse.ArgumentParser:
         default=WRK_BASELINE,
         help=f"wrk_load.py: commit also served, for same-run ratios (default {WRK_BASELINE}; '' for none)",
     )
+    p.add_argument(
+        "--models-baseline",
+        default="",
+        help="model_speed.py: commit whose models/ this checkout's are compared with (default: the v2.1 models)",
+    )
+    p.add_argument(
+        "--models-duration", type=float, default=8.0, help="model_speed.py: measured seconds per cell and server"
+    )
     p.add_argument("--train-steps", type=int, default=60, help="train_speed.py: steps per recipe")
     p.add_argument(
         "--quick",
         action="store_true",
-        help="short cells (engines 0.5 s, HTTP 3 s, wrk soak 20 s, 20 training steps): a smoke run",
+        help="short cells (engines 0.5 s, HTTP 3 s, wrk soak 20 s, model speed 4 s, 20 training steps): a smoke run",
     )
     p.add_argument("--skip", nargs="*", default=[], choices=STEPS)
     p.add_argument(
@@ -480,7 +521,7 @@ def in_process_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def server_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """http_load.py and wrk_load.py: real servers on 127.0.0.1."""
+    """http_load.py, wrk_load.py and model_speed.py: real servers on 127.0.0.1."""
     steps = []
     if "http" not in args.skip:
         flags = ("--models", args.models, "--duration", str(args.duration), "--profile")
@@ -488,6 +529,8 @@ def server_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
         steps.append(run_step("http", cmd, 900))
     if "wrk" not in args.skip:
         steps.append(run_wrk(args))
+    if "models" not in args.skip:
+        steps.append(run_model_speed(args))
     return steps
 
 
@@ -511,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = []
     if not args.report_only:
         if args.quick:
-            args.seconds, args.duration, args.train_steps = 0.5, 3.0, 20
+            args.seconds, args.duration, args.models_duration, args.train_steps = 0.5, 3.0, 4.0, 20
         steps = [*in_process_steps(args), *server_steps(args), *job_steps(args)]
     path = report(steps, command)
     print(f"\nwrote {path}")

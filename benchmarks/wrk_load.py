@@ -113,14 +113,21 @@ def wrk_version(wrk: str) -> str:
 
 
 def write_bodies(root: Path, out: Path) -> dict[str, Path]:
-    """One file per body kind, one JSON body per line (what wrk_post.lua sends in turn)."""
+    """One file per body kind, one JSON body per line (what wrk_post.lua sends in turn).
+
+    "32 paraphrase pairs" (Twitter URL, for /paraphrase) serves benchmarks/model_speed.py.
+    """
     pairs = load_pairs(root, "snli", limit=4096, seed=1)
+    texts = load_pairs(root, "twitter_url", limit=4096, seed=1)
     questions, answers = answer_pool(root)
     rng = random.Random(0)
     kinds = {
         "1 pair": [{"pairs": [{"premise": a, "hypothesis": b}]} for a, b in pairs[:2048]],
         "32 pairs": [
             {"pairs": [{"premise": a, "hypothesis": b} for a, b in pairs[i : i + 32]]} for i in range(0, 4096, 32)
+        ],
+        "32 paraphrase pairs": [
+            {"pairs": [{"text_a": a, "text_b": b} for a, b in texts[i : i + 32]]} for i in range(0, len(texts) - 31, 32)
         ],
         "100 answers": [
             {"question": questions[i], "answers": answers[start : start + 100]}
@@ -258,12 +265,16 @@ def commit_of(repo: Path) -> str:
 
 
 @contextmanager
-def baseline_checkout(commit: str | None) -> Iterator[Path | None]:
-    """service/ and pairscore/ of `commit` (this clone's history) in a temporary folder, or None."""
+def baseline_checkout(commit: str | None, paths: tuple[str, ...] = ("service", "pairscore")) -> Iterator[Path | None]:
+    """`paths` of `commit` (this clone's history) in a temporary folder, or None without a commit.
+
+    The served code by default; benchmarks/model_speed.py takes models/ alone, to serve an older release's
+    models with this checkout's code.
+    """
     if not commit:
         yield None
         return
-    archive = subprocess.run(["git", "archive", commit, "service", "pairscore"], cwd=REPO, capture_output=True)
+    archive = subprocess.run(["git", "archive", commit, *paths], cwd=REPO, capture_output=True)
     if archive.returncode != 0:
         raise SystemExit(
             f"git archive {commit}: {archive.stderr.decode().strip()} "
