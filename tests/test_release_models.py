@@ -25,7 +25,8 @@ def shipped(request: pytest.FixtureRequest) -> PairModel:
 def test_shipped_models_validate(shipped: PairModel) -> None:
     card = artifact.read_card(shipped.model_dir)  # sha256 of every file
     assert card["task"] == shipped.model_dir.name
-    assert card["reproduce"].startswith("python -m training.release")
+    assert card["reproduce"].startswith("python -m training.studies.release")
+    assert card["format_version"] == artifact.FORMAT_VERSION  # with the weights a user fine-tunes from
     assert all(d["licence"] for d in card["data"])
 
 

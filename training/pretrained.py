@@ -43,6 +43,7 @@ def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
     """weights.safetensors: every tensor but the token table, float32."""
     tensors = {k: v.detach().float().contiguous() for k, v in state.items() if k != TABLE_KEY}
     save_file(tensors, str(path), metadata={"format": "pairscore", "token_table": artifact.ENCODER_FILE})
+    path.chmod(0o644)  # safetensors creates the file owner-only; the folder's other files are world-readable
 
 
 @dataclass

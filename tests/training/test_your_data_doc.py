@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,10 @@ from server_process import wait_ready  # noqa: E402
 from service.runtime import PairModel  # noqa: E402
 
 DOC = ROOT / "docs" / "your-data.md"
-LINKED = ("training", "models", "service", "pairscore", "bentofile.yaml")  # the doc's commands run in a checkout
+# The doc's commands run in a checkout: the large folders are linked; what the Bento is built from is copied, since
+# `bentoml build` refuses files that lie outside its folder (as the links would).
+LINKED = ("training", "models")
+COPIED = ("service", "pairscore", "bentofile.yaml")
 
 
 def commands(doc: Path) -> list[str]:
@@ -42,6 +46,11 @@ def checkout(tmp_path: Path) -> Path:
     data = shared_data_or_skip("mrpc/train") / "mrpc" / "train.jsonl"
     for name in LINKED:
         (tmp_path / name).symlink_to(ROOT / name)
+    for name in COPIED:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, tmp_path / name)
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     with open(tmp_path / "my_pairs.csv", "w", newline="") as handle:
         writer = csv.writer(handle)

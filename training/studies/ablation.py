@@ -252,7 +252,7 @@ def run(root: Path, cached_only: bool = False) -> dict[str, dict[str, dict[str, 
         }
         if not step.side_branch:
             before = results[name]
-    name, step = RELEASE
+    name, step = RELEASE_RECIPE
     results[f"{name} (seed {SEEDS[1]})"] = {
         t: run_step(name, t, step, SEEDS[1], root, cached_only) for t in tasks.NAMES
     }
@@ -422,6 +422,10 @@ def render(
         "the plain cosine of two /embed vectors. Baselines: docs/results/*.json (a frozen teacher + the same head).",
         "",
         *table_lines(ablation_columns(results, release), baselines, teachers),
+        "",
+        f"The release keeps the distilled encoder **{ENCODER}** for every task"
+        + "".join(f"; {task}: `{json.dumps(v)}`" for task, v in TASK_VARIANTS.items())
+        + " (ENCODER and TASK_VARIANTS in training/studies/release.py, where the reason for each is written).",
         "",
     ]
     return lines + distillation_lines(root) + vocabulary_lines(vocabulary)
