@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +26,10 @@ from pairscore.oov import oov_rates
 from pairscore.specs import load_pairs
 from pairscore.tasks import fmt
 from service.evaluate import evaluate
-from service.runtime import PairModel, encoder_inputs, open_session
+from service.runtime import PairModel
 from training.embeddings import load_glove
 from training.evaluators import STS_SPLIT, STSEvaluator
-from training.export import export, export_graphs, split_oov, store_table_fp16
-from training.model import PairModule
+from training.export import export, split_oov
 from training.studies import stages
 from training.studies.release import DISTILLED, ENCODER, TASK_VARIANTS
 from training.studies.stages import Variant
@@ -75,7 +72,6 @@ STEPS: dict[str, Step] = {
     "+ cosine ranking head": Step(
         "mpnet, + relational KL, QA batches", {"model": {"head": "cosine"}}, tasks=("ranking",)
     ),
-    "+ longer distillation (6 epochs)": Step("mpnet, + relational KL, QA batches, 6 epochs"),
 }
 # The release recipe (training/studies/release.py) trained again with the second seed: the seed spread.
 RELEASE_RECIPE = ("the release recipe", Step(ENCODER, task_variants=TASK_VARIANTS))
@@ -257,43 +253,6 @@ def run(root: Path, cached_only: bool = False) -> dict[str, dict[str, dict[str, 
         t: run_step(name, t, step, SEEDS[1], root, cached_only) for t in tasks.NAMES
     }
     return results
-
-
-Shape = tuple[int, int]  # (hidden size, input dimension)
-
-
-def encode_speeds(shapes: list[Shape], root: Path, rounds: int = 3) -> dict[str, float]:
-    """Texts/s of an encoder.onnx per shape, "HIDDENxDIM" (random weights: speed does not depend on them), onnxruntime
-    on 1 thread, batches of 64 WikiQA answers, rounds interleaved, best of each; cached in root/distill/speed.json."""
-    cached = root / "distill" / "speed.json"
-    keys = [f"{hidden}x{dim}" for hidden, dim in shapes]
-    known = json.loads(cached.read_text()) if cached.is_file() else {}
-    if all(k in known for k in keys):
-        return known
-    texts = list(dict.fromkeys(p.text_b for p in load_pairs("wiki_qa/validation", "ranking")))[:1024]
-    tokenizer = build_tokenizer([], kind="minilm")
-    ids = [e.ids for e in tokenizer.encode_batch(texts)]
-    sessions = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for key, (hidden, dim) in zip(keys, shapes):
-            folder = Path(tmp) / key
-            folder.mkdir()
-            model = PairModule(
-                "ranking", vocab_size=tokenizer.get_vocab_size(), embedding_dim=dim, hidden_size=hidden
-            ).eval()
-            export_graphs(model, folder)
-            store_table_fp16(folder / "encoder.onnx")
-            sessions[key] = open_session(folder / "encoder.onnx", 1, artifact.ENCODER_INPUTS, artifact.ENCODER_OUTPUT)
-    best = dict.fromkeys(keys, float("inf"))
-    for _ in range(rounds):
-        for key, session in sessions.items():
-            start = time.perf_counter()
-            for i in range(0, len(ids), 64):
-                session.run([artifact.ENCODER_OUTPUT], encoder_inputs(ids[i : i + 64]))
-            best[key] = min(best[key], time.perf_counter() - start)
-    speeds = {key: len(ids) / t for key, t in best.items()}
-    cached.write_text(json.dumps(speeds, indent=2))
-    return speeds
 
 
 def distillation_lines(root: Path) -> list[str]:

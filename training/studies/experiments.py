@@ -5,7 +5,7 @@
 Trains each NLI variant with the release recipe plus one change (same data, same epochs, from scratch), exports
 it, and reads the metrics the exporter measured with the serving code on the selection split. `--ablation` adds
 the models-v3 levers one at a time (training.studies.ablation: teacher, relational distillation, question-answer
-batches, the ranking head, longer distillation), every task, every selection and reported split, and the
+batches, the ranking head), every task, every selection and reported split, and the
 fallback-token rate of each vocabulary option. Writes docs/experiments.md and the PNG plots beside it; results are
 cached per variant under runs/experiments/ so a rerun only adds what is new.
 """

@@ -46,9 +46,6 @@ DISTILLED: dict[str, Variant] = {
     "mpnet, + relational KL": stages.merge(MPNET, RELATIONAL_KL),
     "mpnet, + relational KL, QA batches": stages.merge(MPNET, RELATIONAL_KL, QA_BATCHES),
     "mpnet, relational MSE, QA batches": stages.merge(MPNET, RELATIONAL_MSE, QA_BATCHES),
-    "mpnet, + relational KL, QA batches, 6 epochs": stages.merge(
-        MPNET, RELATIONAL_KL, QA_BATCHES, {"trainer": {"max_epochs": 6}}
-    ),
 }
 # The release recipe: one distilled encoder for every task, and what each task recipe changes on top of
 # training/configs/<task>.yaml (docs/experiments.md, "Models v3", has the levers that chose them).
