@@ -28,25 +28,16 @@ def read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def score(model, source, out, *flags: str) -> int:
+    """`pairscore score` of one file into another, without the progress bar."""
+    return pairscore(["score", "--model", str(model), "--input", str(source), "--output", str(out), *flags])
+
+
 def test_jsonl_with_broken_rows(tiny_models, tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(ROWS) + "\n")
     out = tmp_path / "out.jsonl"
-    assert (
-        pairscore(
-            [
-                "score",
-                "--model",
-                str(tiny_models / "entailment"),
-                "--input",
-                str(source),
-                "--output",
-                str(out),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert score(tiny_models / "entailment", source, out, "--no-progress") == 0
     scored = read_jsonl(out)
     errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
     assert [row["id"] for row in scored] == ["a", "c", "e"]  # input order, fields kept
@@ -105,23 +96,7 @@ def test_parquet_ranking_chunking_changes_nothing(tiny_models, tmp_path):
     outputs = []
     for chunk in ("7", "1024"):
         out = tmp_path / f"out-{chunk}.jsonl"
-        assert (
-            pairscore(
-                [
-                    "score",
-                    "--model",
-                    str(tiny_models / "ranking"),
-                    "--input",
-                    str(source),
-                    "--output",
-                    str(out),
-                    "--chunk",
-                    chunk,
-                    "--no-progress",
-                ]
-            )
-            == 0
-        )
+        assert score(tiny_models / "ranking", source, out, "--chunk", chunk, "--no-progress") == 0
         outputs.append(read_jsonl(out))
     assert len(outputs[0]) == 50
     assert all(abs(a["score"] - b["score"]) <= 1e-5 for a, b in zip(*outputs))
@@ -137,21 +112,7 @@ def test_scorer_matches_the_http_service(tiny_models, tmp_path, client):
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(p) + "\n" for p in pairs))
     out = tmp_path / "out.jsonl"
-    assert (
-        pairscore(
-            [
-                "score",
-                "--model",
-                str(tiny_models / "entailment"),
-                "--input",
-                str(source),
-                "--output",
-                str(out),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert score(tiny_models / "entailment", source, out, "--no-progress") == 0
     served = client.post("/entailment", json={"pairs": pairs}).json()
     for row, item in zip(read_jsonl(out), served):
         assert row["label"] == item["label"]
@@ -161,23 +122,7 @@ def test_scorer_matches_the_http_service(tiny_models, tmp_path, client):
 def test_bad_model_or_format_exits_2(tiny_models, tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text("{}\n")
-    assert (
-        pairscore(["score", "--model", str(tmp_path), "--input", str(source), "--output", str(tmp_path / "o.jsonl")])
-        == 2
-    )
+    assert score(tmp_path, source, tmp_path / "o.jsonl") == 2
     assert "card.json" in capsys.readouterr().err
-    assert (
-        pairscore(
-            [
-                "score",
-                "--model",
-                str(tiny_models / "entailment"),
-                "--input",
-                str(source),
-                "--output",
-                str(tmp_path / "o.txt"),
-            ]
-        )
-        == 2
-    )
+    assert score(tiny_models / "entailment", source, tmp_path / "o.txt") == 2
     assert "o.txt" in capsys.readouterr().err
