@@ -196,6 +196,23 @@ def labelled_pairs(
     return pairs
 
 
+def clean_questions(pairs: list[Pair]) -> tuple[list[Pair], dict[str, int]]:
+    """Ranking: the pairs of questions with a correct and a wrong answer, and a count of what was dropped."""
+    answers: dict[str, list[int]] = {}
+    for pair in pairs:
+        answers.setdefault(pair.group, []).append(pair.label > 0)
+    no_correct = {g for g, labels in answers.items() if not any(labels)}
+    no_wrong = {g for g, labels in answers.items() if all(labels)}
+    kept = [p for p in pairs if p.group not in no_correct | no_wrong]
+    dropped = {
+        "questions": len(no_correct | no_wrong),
+        "no_correct_answer": len(no_correct),
+        "no_wrong_answer": len(no_wrong),
+        "rows": len(pairs) - len(kept),
+    }
+    return kept, dropped
+
+
 def describe(spec: str) -> dict[str, Any]:
     """What a card says of a spec's data: a shared source's licence and hub id, or a user's files with sha256."""
     if not is_file(spec):

@@ -105,14 +105,16 @@ def test_shipped_features_are_the_training_statistics(task):
             "(card.features is null: format v1, or a recipe with data.features off)"
         )
     pytest.importorskip("datasets", reason="loads the training splits: needs the 'train' extra")
-    from pairscore.specs import load_pairs
+    from pairscore.specs import clean_questions, load_pairs
 
     data = model.card["config"]["data"]
     specs = data["train"]
     data_dir = shared_data_or_skip(*specs)
-    texts = list(
-        dict.fromkeys(t for spec in specs for p in load_pairs(spec, task, data_dir) for t in (p.text_a, p.text_b))
-    )
+    split_pairs = [load_pairs(spec, task, data_dir) for spec in specs]
+    if task == "ranking":  # training keeps only questions with a correct and a wrong answer
+        split_pairs = [clean_questions(pairs)[0] for pairs in split_pairs]
+    pairs = [p for ps in split_pairs for p in ps]
+    texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     refit = PairFeatures.fit(texts, data["features"])
     assert json.loads(refit.to_json()) == json.loads((root / artifact.FEATURES_FILE).read_text())
     width = {i.name: i.shape for i in model._head.get_inputs()}[artifact.HEAD_FEATURES][-1]

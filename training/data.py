@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from pairscore import tasks
 from pairscore.features import PairFeatures, resolve
 from pairscore.schema import Pair, parse_columns
-from pairscore.specs import DataError, describe, is_file, load_pairs
+from pairscore.specs import DataError, clean_questions, describe, is_file, load_pairs
 from pairscore.specs import check as check_spec
 from pairscore.tasks import TaskName
 from training.batching import BucketBatchSampler, padded
@@ -27,23 +27,6 @@ from training.tokenizer import Kind, build_tokenizer
 
 ROLES = ("train", "val", "calibration")
 MIN_VALIDATION = 20  # labelled pairs: fewer select a checkpoint on noise
-
-
-def clean_questions(pairs: list[Pair]) -> tuple[list[Pair], dict[str, int]]:
-    """The pairs of questions with at least one correct and one wrong answer, and a count of what was dropped."""
-    answers: dict[str, list[int]] = {}
-    for pair in pairs:
-        answers.setdefault(pair.group, []).append(pair.label > 0)
-    no_correct = {g for g, labels in answers.items() if not any(labels)}
-    no_wrong = {g for g, labels in answers.items() if all(labels)}
-    kept = [p for p in pairs if p.group not in no_correct | no_wrong]
-    dropped = {
-        "questions": len(no_correct | no_wrong),
-        "no_correct_answer": len(no_correct),
-        "no_wrong_answer": len(no_wrong),
-        "rows": len(pairs) - len(kept),
-    }
-    return kept, dropped
 
 
 def check_validation(pairs: list[Pair], task: str, least: int) -> None:
