@@ -293,7 +293,9 @@ def distillation_lines(root: Path) -> list[str]:
     return lines + [""]
 
 
-def ablation_columns(results: dict, release: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def ablation_columns(
+    results: dict, release: dict[str, dict[str, Any]], release_encoders: dict[str, dict[str, float]]
+) -> dict[str, dict[str, Any]]:
     """Column -> {"metrics": task -> split -> metrics, "encoder": task -> encoder figures}: v2.1, steps, release."""
     previous = previous_results()
     columns: dict[str, dict[str, Any]] = {
@@ -310,7 +312,7 @@ def ablation_columns(results: dict, release: dict[str, dict[str, Any]]) -> dict[
     if release:
         columns["v3 release (models/)"] = {
             "metrics": {t: {**c["metrics"], **c.get("reported", {})} for t, c in release.items()},
-            "encoder": {t: {STS_SPLIT: (c.get("embed_sts") or {}).get("spearman")} for t, c in release.items()},
+            "encoder": release_encoders,
         }
     return columns
 
@@ -358,9 +360,61 @@ def table_lines(columns: dict[str, dict[str, Any]], baselines: dict, teachers: d
     return lines
 
 
+# The release's own targets (selection splits): (task, split, metric) -> the least value wanted.
+FLOORS = {
+    ("ranking", "wiki_qa/validation", "map"): 0.76,
+    ("ranking", "trec_qa/validation", "map"): 0.80,
+    ("paraphrase", "mrpc/train[-400:]", "accuracy"): 0.77,
+}
+STS_FLOOR = 0.85  # /embed's default (entailment) encoder, STS-B cosine Spearman
+TEACHER_GAP = 0.03  # the ranking encoder's own cosine MAP on WikiQA, at most this far below its teacher's
+
+
+def target_lines(columns: dict[str, dict[str, Any]], baselines: dict, teachers: dict[str, dict[str, float]]) -> list:
+    """Met / missed for each target, from the release column, its second seed and the baselines."""
+    release, second = columns.get("v3 release (models/)"), columns.get(f"{RELEASE_RECIPE[0]} (seed {SEEDS[1]})")
+    minilm = baselines.get("minilm+head", {})
+    if not release or not second:
+        return []
+
+    def value(column: dict[str, Any], task: str, spec: str, metric: str) -> float | None:
+        return column["metrics"].get(task, {}).get(spec, {}).get(metric)
+
+    lines = ["| target | wanted | measured | met? |", "|---|---|---|---|"]
+    for task, spec, metric in ROWS:
+        ours, other = value(release, task, spec, metric), value(second, task, spec, metric)
+        base = minilm.get((task, spec), {}).get(metric)
+        if None in (ours, other, base):
+            continue
+        spread, margin = abs(ours - other), (ours + other) / 2 - base
+        lines.append(
+            f"| `{spec}` {metric}: beats minilm+head by more than the seed spread | margin > {fmt(spread)} | "
+            f"{fmt(ours)} / {fmt(other)} (seeds {SEEDS[0]} / {SEEDS[1]}) vs {fmt(base)}: margin of the mean "
+            f"{fmt(margin)} | "
+            f"{'yes' if margin > spread else '**no**'} |"
+        )
+    for (task, spec, metric), floor in FLOORS.items():
+        ours = value(release, task, spec, metric)
+        if ours is not None:
+            lines.append(f"| `{spec}` {metric} | ≥ {floor} | {fmt(ours)} | {'yes' if ours >= floor else '**no**'} |")
+    teacher = teachers[stages.setting(DISTILLED[ENCODER], "data.teacher", "minilm")][COSINE_SPLITS[0]]
+    cosine = release["encoder"].get("ranking", {}).get(COSINE_SPLITS[0])
+    lines.append(
+        f"| ranking encoder, `{COSINE_SPLITS[0]}` /embed cosine MAP | ≥ the teacher's − {TEACHER_GAP} "
+        f"({fmt(teacher - TEACHER_GAP)}) | {fmt(cosine)} | {'yes' if cosine >= teacher - TEACHER_GAP else '**no**'} |"
+    )
+    sts = release["encoder"].get("entailment", {}).get(STS_SPLIT)
+    lines.append(
+        f"| /embed (entailment encoder), `{STS_SPLIT}` cosine Spearman | ≥ {STS_FLOOR} | {fmt(sts)} | "
+        f"{'yes' if sts >= STS_FLOOR else '**no**'} |"
+    )
+    return ["### Targets", "", *lines, ""]
+
+
 def render(
     results: dict[str, dict[str, dict[str, Any] | None]],
     release: dict[str, dict[str, Any]],
+    release_encoders: dict[str, dict[str, float]],
     baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
     vocabulary: dict[str, Any],
     command: str,
@@ -368,6 +422,7 @@ def render(
 ) -> list[str]:
     """Markdown lines: the ablation table (steps as columns), the teachers, the distilled encoders, the vocabulary."""
     teachers = {name: teacher_figures(name, root) for name in ("minilm", "mpnet")}
+    columns = ablation_columns(results, release, release_encoders)
     lines = [
         "## Models v3: one lever at a time",
         "",
@@ -380,11 +435,11 @@ def render(
         "column before. Figures: `pairscore evaluate` on the exported graphs (onnxruntime); the encoder rows score "
         "the plain cosine of two /embed vectors. Baselines: docs/results/*.json (a frozen teacher + the same head).",
         "",
-        *table_lines(ablation_columns(results, release), baselines, teachers),
+        *table_lines(columns, baselines, teachers),
         "",
         f"The release keeps the distilled encoder **{ENCODER}** for every task"
         + "".join(f"; {task}: `{json.dumps(v)}`" for task, v in TASK_VARIANTS.items())
         + " (ENCODER and TASK_VARIANTS in training/studies/release.py, where the reason for each is written).",
         "",
     ]
-    return lines + distillation_lines(root) + vocabulary_lines(vocabulary)
+    return lines + target_lines(columns, baselines, teachers) + distillation_lines(root) + vocabulary_lines(vocabulary)

@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from pairscore import machine, tasks  # noqa: E402
 from pairscore.tasks import fmt  # noqa: E402
+from service.runtime import PairModel  # noqa: E402
 from training.export import export  # noqa: E402
 from training.studies import ablation, stages  # noqa: E402
 from training.studies.stages import Variant  # noqa: E402
@@ -281,9 +282,11 @@ def main(argv: list[str] | None = None) -> int:
             if (args.models / t / "card.json").is_file()
         }
         release = {t: c for t, c in release.items() if c.get("format_version", 1) >= 3}
+        release_encoders = {t: ablation.encoder_figures(PairModel(args.models / t).encode) for t in release}
         ablation_lines = ablation.render(
             results,
             release,
+            release_encoders,
             baseline_metrics(args.baselines),
             ablation.vocabulary_options(args.runs / "ablation"),
             command.strip(),
