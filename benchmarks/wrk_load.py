@@ -3,7 +3,8 @@
 Paced Python clients leave gaps between requests in which the server catches up, and
 hide its tail (benchmarks/http_load.py); wrk does not. Servers, each on 127.0.0.1 with
 the default limits and vector cache and a BENTOML_HOME of its own:
-  before     with --baseline COMMIT: service/ and pairscore/ of that commit (git archive)
+  before     with --baseline COMMIT: service/, pairscore/ and models/ of that commit (git archive; an
+             older service may not read today's artifact format, and the models are the same size)
   default    this checkout as `make serve` runs it
   no-freeze  the same with PAIRSCORE_GC_FREEZE=0 (what gc.freeze() after loading does)
 (--variants picks among the last two.) All servers start first, then:
@@ -253,6 +254,7 @@ class Variant:
     repo: Path
     commit: str
     env: dict[str, str] = field(default_factory=dict)
+    models: Path | None = None  # the model folders it serves (default: --models)
 
 
 def commit_of(repo: Path) -> str:
@@ -299,7 +301,8 @@ def measure(args, wrk: str, variants: list[Variant], bodies: dict[str, Path], ou
         for v in variants:
             # a BENTOML_HOME each: a starting server empties its home's Prometheus folder, other servers' metrics too
             env = {**v.env, "BENTOML_HOME": str(Path(homes.name) / v.name)}
-            server = Server(Path(args.models), free_port(), out / f"wrk_server_{v.name}.log", env=env, repo=v.repo)
+            models = v.models or Path(args.models)
+            server = Server(models, free_port(), out / f"wrk_server_{v.name}.log", env=env, repo=v.repo)
             servers[v.name] = server
             results[v.name]["server_command"] = server.command
             results[v.name]["ready_s"] = server.wait_ready(args.ready_timeout)
@@ -641,8 +644,13 @@ def main(argv: list[str] | None = None) -> int:
         "soak_s": args.soak,
         "models": str(Path(args.models).resolve()),
     }
-    with baseline_checkout(args.baseline) as before:
-        variants = [Variant(BEFORE, "defaults", before, args.baseline)] if before else []
+    # the baseline serves its own commit's models: an older service may not read today's artifact format
+    with baseline_checkout(args.baseline, ("service", "pairscore", "models")) as before:
+        variants = (
+            [Variant(BEFORE, "defaults, its own models", before, args.baseline, models=before / "models")]
+            if before
+            else []
+        )
         variants += [Variant(n, VARIANTS[n][0], repo, commit_of(repo), VARIANTS[n][1]) for n in args.variants]
         try:
             result["variants"] = measure(args, wrk, variants, bodies, out)
