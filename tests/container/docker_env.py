@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from server_process import poll_ready
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "pairscore:latest"
@@ -57,16 +57,13 @@ def run_args(port: int, name: str, rm: bool = True) -> list[str]:
 
 def wait_ready(url: str, container: str, bound_s: float = READY_BOUND_S) -> float:
     """Seconds until GET /readyz answers 200; fails with the container's log when it exits or takes longer."""
-    started = time.monotonic()
-    while time.monotonic() - started < bound_s:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        if docker("inspect", "-f", "{{.State.Running}}", container, check=False).strip() == "false":
-            break
-        time.sleep(0.1)
+
+    def stopped() -> bool:
+        return docker("inspect", "-f", "{{.State.Running}}", container, check=False).strip() == "false"
+
+    seconds = poll_ready(url, bound_s, stopped, every=0.1)
+    if seconds is not None:
+        return seconds
     raise AssertionError(f"{container} not ready within {bound_s} s:\n{docker('logs', container, check=False)}")
 
 

@@ -27,6 +27,8 @@ from docker_env import (
 )
 from load_generator import Load
 
+from server_process import poll_ready
+
 pytestmark = pytest.mark.container
 IMPLEMENTATIONS = compose_implementations()
 CLIENTS, PAIRS_PER_REQUEST = 8, 16  # the load of the hand trial
@@ -84,14 +86,8 @@ def stack(request, image, api_key):
 
 
 def wait_routed(stack: Stack, bound_s: float = 60) -> None:
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{stack.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
+    if poll_ready(stack.url, bound_s) is not None:
+        return
     raise AssertionError(f"Traefik on {stack.url} does not route to the replicas within {bound_s} s")
 
 

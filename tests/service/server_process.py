@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,23 +92,29 @@ def start_server(model_dir: Path, workdir: Path, **env: str) -> Server:
     return server
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None, seconds: float = 90) -> None:
-    """Until `url`/readyz answers 200; RuntimeError (with the log's end) if the process exits or time runs out."""
-
-    def tail() -> str:
-        return log.read_text()[-3000:] if log and log.is_file() else ""
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{tail()}")
+def poll_ready(url: str, seconds: float, gone: Callable[[], bool] = lambda: False, every: float = 0.3) -> float | None:
+    """Seconds until `url`/readyz answers 200; None when `seconds` run out or `gone()` says the server stopped."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
+                return time.monotonic() - started
         except httpx.HTTPError:
             pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the server was not ready in {seconds:g} s:\n{tail()}")
+        if gone():
+            return None
+        time.sleep(every)
+    return None
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None, seconds: float = 90) -> None:
+    """Until `url`/readyz answers 200; RuntimeError (with the log's end) if the process exits or time runs out."""
+    if poll_ready(url, seconds, lambda: process.poll() is not None) is not None:
+        return
+    tail = log.read_text()[-3000:] if log and log.is_file() else ""
+    if process.poll() is not None:
+        raise RuntimeError(f"the server exited with {process.returncode}:\n{tail}")
+    raise RuntimeError(f"the server was not ready in {seconds:g} s:\n{tail}")
 
 
 def stop_server(server: Server) -> None:
