@@ -17,9 +17,10 @@ round), errors; the target row judges the worst cell. Request bodies are real pa
 benchmarks/wrk_load.py's write_bodies writes.
 
 Needs wrk (`apt-get install -y wrk`). Writes benchmarks/out/model_speed.json (markdown and target rows
-included; benchmarks/run_all.py puts both in results.md). ~2.5 min with the defaults.
+included; benchmarks/run_all.py puts both in results.md). ~5 min with the defaults (single cells swing
+±5-10% on a shared machine at 8 s).
 
-    python benchmarks/model_speed.py [--baseline 46b7fec] [--models models] [--duration 8] [--rounds 4]
+    python benchmarks/model_speed.py [--baseline 46b7fec] [--models models] [--duration 16] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=str(REPO / "models"), help="the current models (default: this checkout's)")
     p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
     p.add_argument("--connections", type=int, nargs="+", default=[8, 32], help="wrk connections per cell")
-    p.add_argument("--duration", type=float, default=8.0, help="measured seconds per cell and server (default 8)")
+    p.add_argument("--duration", type=float, default=16.0, help="measured seconds per cell and server (default 16)")
     p.add_argument("--rounds", type=int, default=4, help="wrk runs the measured seconds are split into (default 4)")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds of wrk per cell and server")
     p.add_argument("--wrk", help="path of the wrk binary (default: wrk on PATH)")

@@ -12,7 +12,7 @@ Steps (each a separate process, each writes benchmarks/out/<name>.json):
                  6 cells and a 2-minute soak on this checkout (gc.freeze on and off) and on
                  --wrk-baseline (the commit before the timeout-timer mend), ~10 min
   model_speed.py this checkout's models/ against --models-baseline's (default the v2.1 models), same
-                 service code, vector cache off, under wrk: pairs/s and their ratio per cell, ~2.5 min
+                 service code, vector cache off, under wrk: pairs/s and their ratio per cell, ~5 min
   train_speed.py the three release recipes for --train-steps steps, ~3-5 min
   ray_scoring.py the batch scorer, local vs --ray on a local Ray cluster, ~2 min
 Then results.md: the machine, the serving targets (target / measured / met?), every table, and
@@ -486,7 +486,7 @@ def parser() -> argparse.ArgumentParser:
         help="model_speed.py: commit whose models/ this checkout's are compared with (default: the v2.1 models)",
     )
     p.add_argument(
-        "--models-duration", type=float, default=8.0, help="model_speed.py: measured seconds per cell and server"
+        "--models-duration", type=float, default=16.0, help="model_speed.py: measured seconds per cell and server"
     )
     p.add_argument("--train-steps", type=int, default=60, help="train_speed.py: steps per recipe")
     p.add_argument(
