@@ -1,7 +1,7 @@
 """Does a pair's answer depend on what else is in its batch? Per task and encoder file, in process.
 
 For the first --pairs real pairs of each task's dataset (snli/validation, twitter_url/train,
-wiki_qa/validation), service.runtime.PairModel scores them one by one, all together, and
+wiki_qa/validation), pairscore.runtime.model.PairModel scores them one by one, all together, and
 together with --noise other pairs shuffled in (what adaptive batching does to a request).
 Prints the max |difference| of the head outputs against one-by-one and the decisions that
 flip (label / paraphrase at the card's threshold / rank order within a question), plus the
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import DATASETS, OUT_DIR, REPO, data_dir, machine, md_table, publish, read_jsonl  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 
 SOURCES = {"entailment": "snli", "paraphrase": "twitter_url", "ranking": "wiki_qa"}
 

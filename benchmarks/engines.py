@@ -3,7 +3,7 @@
 Engines, all measured in one run with the same thread count (torch.set_num_threads and
 onnxruntime intra-op threads both set to --threads):
 
-  ort-fp32   service.runtime.PairModel with encoder.onnx (what the service runs by default)
+  ort-fp32   pairscore.runtime.model.PairModel with encoder.onnx (what the service runs by default)
   ort-int8   the same with the folder's encoder.int8.onnx
   torch      the same weights in torch eager, rebuilt from the checkpoint named in card.json
              (training.export.load_checkpoint); tokenization, length-sorted chunking and padding
@@ -139,7 +139,7 @@ def missing_checkpoint(ckpt: Path, models_root: Path) -> str:
     return (
         f"checkpoint {ckpt} is not in this checkout: training runs are not shipped with {models_root}/. "
         "To fill this column, train the release into a new folder, "
-        "`python -m training.studies.release --models runs/release-models` (a long job: the cards record "
+        "`python -m training.release --models runs/release-models` (a long job: the cards record "
         f"{minutes:.0f} min of distillation and training, plus the teacher's vectors), then "
         "`make bench BENCH_ARGS='--models runs/release-models'`"
     )
@@ -147,7 +147,7 @@ def missing_checkpoint(ckpt: Path, models_root: Path) -> str:
 
 def torch_engine(model_dir: Path, threads: int) -> tuple[Engine | None, str]:
     """PairModel whose encoder/head run the checkpoint's torch modules; (None, why) when impossible."""
-    from service.runtime import PairModel
+    from pairscore.runtime.model import PairModel
 
     model = PairModel(model_dir, threads=threads)
     ckpt = checkpoint_path(model.card, model_dir)
@@ -213,7 +213,7 @@ def build_engines(
 ) -> tuple[dict[str, Engine], dict[str, str]]:
     """The four engines for one task's model folder; missing ones get a reason instead."""
     from pairscore import artifact
-    from service.runtime import PairModel
+    from pairscore.runtime.model import PairModel
 
     engines: dict[str, Engine] = {}
     missing: dict[str, str] = {}
@@ -282,7 +282,7 @@ def length_texts(root: Path, tokens: int, count: int) -> list[str]:
 def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: dict[str, Engine]) -> dict[str, Any]:
     """int8 vs fp32 (and torch vs fp32) predictions on each task's selection split."""
     from pairscore import artifact
-    from service.runtime import PairModel
+    from pairscore.runtime.model import PairModel
 
     out: dict[str, Any] = {}
     splits = {

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import OUT_DIR, data_dir, load_pairs, machine, md_table, publish  # noqa: E402
 from pairscore import artifact  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 
 
 def without_winners(model_dir: Path, out: Path) -> Path:

@@ -1,7 +1,7 @@
 """Split py-spy samples of the server (raw collapsed stacks) into where the CPU goes.
 
 Categories (first match wins, in this order): onnx encoder run, onnx head run, tokenization,
-vector cache (service.cache), padding/batch arrays (runtime.encode_ids outside onnx), JSON +
+vector cache (pairscore.runtime.cache), padding/batch arrays (runtime.encode_ids outside onnx), JSON +
 validation (pydantic, json), BentoML batching/dispatch, HTTP (uvicorn, h11/httptools, starlette,
 asyncio), other. Percentages are of the samples in which the worker was on CPU (py-spy without
 --idle), so they say where the busy time goes, not how busy the server was.
@@ -22,15 +22,15 @@ from benchmarks.common import md_table  # noqa: E402
 
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("onnx run: encoder", ("onnxruntime_inference_collection.py",)),  # refined below: under runtime.head -> head
-    ("tokenization", ("token_ids (service/runtime.py", "encode_batch", "tokenizers")),
-    ("vector cache (cache.py)", ("service/cache.py",)),
+    ("tokenization", ("token_ids (pairscore/runtime/model.py", "encode_batch", "tokenizers")),
+    ("vector cache (cache.py)", ("pairscore/runtime/cache.py",)),
     (
         "padding / batch arrays",
         (
-            "encode_ids (service/runtime.py",
-            "encode (service/runtime.py",
-            "rank (service/runtime.py",
-            "score_pairs (service/runtime.py",
+            "encode_ids (pairscore/runtime/model.py",
+            "encode (pairscore/runtime/model.py",
+            "rank (pairscore/runtime/model.py",
+            "score_pairs (pairscore/runtime/model.py",
         ),
     ),
     (
@@ -55,7 +55,7 @@ def classify(stack: str) -> str:
         return "waiting (epoll / thread wait)"
     for name, needles in CATEGORIES:
         if any(n in stack for n in needles):
-            if name == "onnx run: encoder" and "head (service/runtime.py" in stack:
+            if name == "onnx run: encoder" and "head (pairscore/runtime/model.py" in stack:
                 return "onnx run: head"
             return name
     return "other"

@@ -43,8 +43,8 @@ from benchmarks.common import (  # noqa: E402
 )
 from pairscore.cli import main as pairscore  # noqa: E402
 from pairscore.io import iter_rows  # noqa: E402
-from service.rows import chunks  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
+from pairscore.jobs.rows import chunks  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 
 PROJECTED_ACTORS = (1, 2, 4, 8, 16, 32, 64)
 WARMUP_ROWS = 2000

@@ -377,7 +377,7 @@ def engine_sections(eng: dict[str, Any] | None, batch: dict[str, Any] | None) ->
             "## Engines (in process)\n\nEach number starts from raw text (tokenization included), "
             f"same thread count for all engines ({eng['threads']}). "
             "MiniLM = sentence-transformers all-MiniLM-L6-v2 bi-encoder (both texts embedded, each "
-            "distinct text once, cosine); ours = service.runtime.PairModel "
+            "distinct text once, cosine); ours = pairscore.runtime.model.PairModel "
             "(each distinct text once, length-sorted chunks of 64). "
             "Pairs are shuffled so consecutive pairs rarely share a text.\n\n" + eng["markdown"]
         )

@@ -1,7 +1,7 @@
 """The model artifact format: the one contract between training (writes) and serving (reads).
 
 See docs/artifact-format.md. Bump FORMAT_VERSION on any incompatible change, and
-change the writer (training/export.py), the reader (service/runtime.py) and their
+change the writer (training/export.py), the reader (pairscore/runtime/model.py) and their
 tests together. Nothing here imports torch.
 """
 

@@ -13,10 +13,10 @@ COMMANDS = {
     # name: (module with main(argv) -> int, extra it needs, one-line help)
     "train": ("training.cli", "train", "train a model from a recipe (LightningCLI)"),
     "export": ("training.export", "train", "export a checkpoint to a model folder (ONNX)"),
-    "evaluate": ("service.evaluate", None, "metrics of a model folder on a data file (onnxruntime only)"),
-    "score": ("service.batch", None, "score a JSONL/CSV/Parquet file with a model folder"),
+    "evaluate": ("pairscore.jobs.evaluate", None, "metrics of a model folder on a data file (onnxruntime only)"),
+    "score": ("pairscore.jobs.score", None, "score a JSONL/CSV/Parquet file with a model folder"),
     "serve": ("service.serve", None, "serve the models over HTTP (BentoML)"),
-    "explain": ("service.explain", None, "score one pair and show which tokens its vectors come from"),
+    "explain": ("pairscore.jobs.explain", None, "score one pair and show which tokens its vectors come from"),
 }
 TRAIN_MODULES = {
     "torch",

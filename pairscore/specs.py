@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,9 @@ from typing import Any
 
 from pairscore import io
 from pairscore.schema import Columns, Pair, RowError, accepted, detect_columns, to_pair
+from pairscore.settings import env_name, settings
 
-DATA_DIR_ENV = "PAIRSCORE_DATA_DIR"
+DATA_DIR_ENV = env_name("data_dir")
 DEFAULT_DATA_DIR = Path("../shared/data")
 
 
@@ -57,7 +57,7 @@ class DataError(ValueError):
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """The flag if given, else $PAIRSCORE_DATA_DIR, else ../shared/data (relative to the working directory)."""
-    return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+    return Path(data_dir or settings().data_dir or DEFAULT_DATA_DIR)
 
 
 def is_file(spec: str) -> bool:

@@ -7,7 +7,7 @@ call and hands each request its slice back. A request is parsed and its limits c
 (service.schemas) before it joins a batch, so a bad request is refused alone. /rank,
 already one big batch, and /embed call the model directly. Every model call runs in
 BentoML's one model thread; answers never depend on the batch (the served encoder is
-batch-independent) or on the vector cache (service.cache). Every artifact is checked
+batch-independent) or on the vector cache (pairscore.runtime.cache). Every artifact is checked
 before the worker starts; a bad one stops the server with the file named. Run:
 `bentoml serve` in the repo root, or `pairscore serve`.
 """
@@ -15,7 +15,6 @@ before the worker starts; a bad one stops the server with the file named. Run:
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,16 +23,16 @@ from typing import Annotated
 import bentoml
 from starlette.staticfiles import StaticFiles
 
+from pairscore.jobs.explain import explain_pair
+from pairscore.runtime.cache import CachedPairModel, CacheMetrics
+from pairscore.runtime.loading import load_models
+from pairscore.runtime.model import DEFAULT_MAX_TOKENS, PairModel
+from pairscore.settings import LIMIT_FIELDS, env_name
 from service import gcstats, traffic_timeout
 from service.auth import ApiKeyGuard, api_keys
-from service.cache import CachedPairModel, CacheMetrics
-from service.explain import explain_pair
 from service.image import IMAGE
-from service.limits import ENV
-from service.loading import load_models
 from service.middleware import RequestGuard
 from service.request_log import ClientErrorLog, quiet_client_errors
-from service.runtime import DEFAULT_MAX_TOKENS, PairModel
 from service.schemas import (
     JSON,
     LIMITS,
@@ -85,12 +84,9 @@ class PairScore:
         failing here instead stops `bentoml serve` with the file named. A child process,
         so that BentoML's supervisor does not keep the loaded models' memory for good.
         """
-        code = "import sys; from service.loading import check_all; sys.exit(check_all())"
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        code = "import sys; from pairscore.runtime.loading import check_all; sys.exit(check_all())"
+        # `python -c` imports from its working directory: the folder holding pairscore/ (repo root or Bento src)
+        done = subprocess.run([sys.executable, "-c", code], cwd=SOURCE_ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(
                 (done.stdout + done.stderr).strip() or f"pairscore: the model check exited with {done.returncode}"
@@ -160,7 +156,7 @@ class PairScore:
     async def info(self) -> Annotated[Info, JSON]:
         """Model cards (labels, threshold, encoder, quantization, architecture, metrics, versions) and active limits."""
         models = {task: model_info(model) for task, model in self.models.items()}
-        limits = {ENV[name]: value for name, value in vars(LIMITS).items()}
+        limits = {env_name(name): getattr(LIMITS, name) for name in LIMIT_FIELDS}
         return Info(models=models, limits=limits)
 
     @strict_api()
@@ -198,7 +194,7 @@ quiet_client_errors()
 PairScore.add_asgi_middleware(ClientErrorLog)  # outermost of ours: sees every 4xx, RequestGuard's too
 PairScore.add_asgi_middleware(RequestGuard, limits=LIMITS, guarded=[PUBLIC_ROUTES])
 # Inside RequestGuard: a refused request's body has been read, so its client gets the 401, not a reset connection.
-PairScore.add_asgi_middleware(ApiKeyGuard, keys=api_keys())
+PairScore.add_asgi_middleware(ApiKeyGuard, keys=api_keys(LIMITS))
 PairScore.mount_asgi_app(StaticFiles(directory=UI_DIR, html=True), path="/ui", name="ui")
 if LIMITS.debug_gc:
     PairScore.mount_asgi_app(gcstats.debug_app, path="/debug", name="debug")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from pairscore.settings import Settings, env_name
 from service.errors import error_bytes
 
 Scope = dict[str, Any]
@@ -23,19 +23,18 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ENV_KEYS = "PAIRSCORE_API_KEYS"
-ENV_KEYS_FILE = "PAIRSCORE_API_KEYS_FILE"
+ENV_KEYS_FILE = env_name("api_keys_file")
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/metrics"})  # health probes and the Prometheus scrape
 
 
-def api_keys(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+def api_keys(config: Settings) -> tuple[str, ...]:
     """The accepted keys, from both variables; a keys file that cannot be read or holds no key stops start-up.
 
     Failing on a named file that is missing or empty (rather than serving without keys) keeps a
     typo or an unmounted Secret from opening the service to everyone.
     """
-    keys = [key.strip() for key in env.get(ENV_KEYS, "").split(",")]
-    path = env.get(ENV_KEYS_FILE, "")
+    keys = [key.strip() for key in config.api_keys.split(",")]
+    path = config.api_keys_file
     if path:
         try:
             lines = Path(path).read_text().splitlines()
@@ -63,7 +62,9 @@ class ApiKeyGuard:
         if not self.digests or scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._allowed(scope):
             await self.app(scope, receive, send)
             return
-        body = error_bytes(401, f"send a valid API key as `Authorization: Bearer KEY` ({ENV_KEYS} lists the keys)")
+        body = error_bytes(
+            401, f"send a valid API key as `Authorization: Bearer KEY` ({env_name('api_keys')} lists the keys)"
+        )
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -17,8 +17,8 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from pairscore.settings import Settings, env_name
 from service.errors import RETRY_AFTER_S, envelope, error_bytes
-from service.limits import ENV, Limits
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -36,7 +36,7 @@ class RequestGuard:
     within timeout_s; any error response on any path gets the envelope.
     """
 
-    def __init__(self, app: ASGIApp, limits: Limits, guarded: list[frozenset[str]]) -> None:
+    def __init__(self, app: ASGIApp, limits: Settings, guarded: list[frozenset[str]]) -> None:
         self.app = app
         self.limits = limits
         self.groups = guarded
@@ -60,7 +60,7 @@ class RequestGuard:
             await _respond(
                 send.raw,
                 503,
-                f"more than {self.limits.max_in_flight} requests in flight ({ENV['max_in_flight']}); retry later",
+                f"more than {self.limits.max_in_flight} requests in flight ({env_name('max_in_flight')}); retry later",
             )
             return
         self.in_flight[group] += 1
@@ -73,7 +73,7 @@ class RequestGuard:
                 await _respond(
                     send.raw,
                     413,
-                    f"request body over the limit of {self.limits.max_body_bytes} bytes ({ENV['max_body_bytes']})",
+                    f"request body over the limit of {self.limits.max_body_bytes} bytes ({env_name('max_body_bytes')})",
                     close=not complete,
                 )
                 return
@@ -94,7 +94,7 @@ class RequestGuard:
             return
         task.cancel()
         await _respond(
-            send.raw, 503, f"not answered within {self.limits.timeout_s:g} s ({ENV['timeout_s']}); retry later"
+            send.raw, 503, f"not answered within {self.limits.timeout_s:g} s ({env_name('timeout_s')}); retry later"
         )
 
 

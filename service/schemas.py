@@ -18,12 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pairscore.tasks import TASKS
 from pairscore.tasks import TaskName as Task
-from service.limits import BadSetting, Limits
+from service.limits import check_count, check_text, load
 
-try:
-    LIMITS = Limits.from_env()
-except BadSetting as exc:  # read when the service is imported: stop start-up with one line, not a traceback
-    raise SystemExit(f"pairscore: {exc}") from None
+LIMITS = load()  # read when the service is imported: BentoML's decorator needs some values at class definition
 Text = Field(json_schema_extra={"maxLength": LIMITS.max_chars})
 # A fixed media type: BentoML otherwise derives it from the output's JSON schema, rebuilt on every response.
 JSON = ContentType("application/json")
@@ -145,13 +142,13 @@ def limited(field: str, limit_name: str, sides: Sequence[str] = ()) -> AfterVali
     """
 
     def check(values: Sequence[Any]) -> Sequence[Any]:
-        LIMITS.check_count(field, len(values), limit_name)
+        check_count(LIMITS, field, len(values), limit_name)
         for i, item in enumerate(values):
             if sides:
                 for side in sides:
-                    LIMITS.check_text(f"{field}[{i}].{side}", getattr(item, side))
+                    check_text(LIMITS, f"{field}[{i}].{side}", getattr(item, side))
             else:
-                LIMITS.check_text(f"{field}[{i}]", item)
+                check_text(LIMITS, f"{field}[{i}]", item)
         return values
 
     return AfterValidator(check)
@@ -161,7 +158,7 @@ def limited_text(field: str) -> AfterValidator:
     """Refuse (413) a single text over max_chars, named `field`."""
 
     def check(value: str) -> str:
-        LIMITS.check_text(field, value)
+        check_text(LIMITS, field, value)
         return value
 
     return AfterValidator(check)

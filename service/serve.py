@@ -21,21 +21,15 @@ def command(args: argparse.Namespace) -> list[str]:
         SERVICE,
         "--working-dir",
         str(REPO),
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
+        *(["--host", args.host] if args.host else []),
+        *(["--port", str(args.port)] if args.port else []),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pairscore serve", description=__doc__)
-    parser.add_argument(
-        "--host", default=os.environ.get("BENTOML_HOST", "0.0.0.0"), help="address to bind (default 0.0.0.0)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("BENTOML_PORT", 3000)), help="port (default 3000)"
-    )
+    parser.add_argument("--host", help="address to bind (default: BentoML's, $BENTOML_HOST or 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="port (default: BentoML's, $BENTOML_PORT or 3000)")
     parser.add_argument(
         "--models",
         type=Path,

@@ -212,7 +212,7 @@ def test_serving_side_never_imports_ray(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"premise": "a", "hypothesis": "b"}\n')
     code = (
-        "import sys; from pairscore.cli import main; import service.batch_ray; "
+        "import sys; from pairscore.cli import main; import pairscore.jobs.score_ray; "
         f"assert main(['score', '--model', {str(MODELS / 'entailment')!r}, '--input', {str(source)!r}, "
         f"'--output', {str(tmp_path / 'o.jsonl')!r}, '--no-progress']) == 0; "
         "assert 'ray' not in sys.modules, 'ray imported'"

@@ -24,5 +24,5 @@ def test_missing_checkpoint_says_what_to_run():
     assert done.returncode == 0, done.stderr[-2000:]
     why = done.stdout.strip()
     assert f"checkpoint {REPO / checkpoint} is not in this checkout" in why
-    assert "python -m training.studies.release --models runs/release-models" in why
+    assert "python -m training.release --models runs/release-models" in why
     assert "make bench BENCH_ARGS='--models runs/release-models'" in why

@@ -12,9 +12,9 @@ import pytest
 
 from helpers import MODELS
 from pairscore.cli import main as pairscore
+from pairscore.runtime.model import PairModel
 from pairscore.schema import RowError, parse_columns, read_label
 from pairscore.specs import DataError, load_pairs
-from service.runtime import PairModel
 
 PAIRS = [  # (left, right, same): a user's paraphrase rows, their own column names and yes/no labels
     ("the president signed the climate bill today", "today the president signed the bill on climate", "yes"),

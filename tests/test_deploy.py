@@ -139,9 +139,9 @@ def test_the_load_balancer_and_prometheus_find_every_replica_of_the_service():
 
 
 def test_env_and_resources_are_the_services_own():
-    from service.limits import ENV
+    from pairscore.settings import Settings, env_name
 
-    known = set(ENV.values()) | SERVICE_ENV
+    known = {env_name(name) for name in Settings.model_fields} | SERVICE_ENV
     compose = COMPOSE["services"]["pairscore"]
     compose_env = compose["environment"]
     k8s_env = {item["name"]: item.get("value") for item in container()["env"]}

@@ -1,4 +1,4 @@
-"""service.explain and `pairscore explain` on real exported models.
+"""pairscore.jobs.explain and `pairscore explain` on real exported models.
 
 Uses the tiny fixtures, and the shipped models when they have winners.
 """
@@ -19,8 +19,8 @@ import pytest
 from helpers import MODELS as SHIPPED
 from helpers import ROOT, TASKS
 from pairscore import artifact
-from service.explain import explain_pair, task_result, token_weights
-from service.runtime import PairModel
+from pairscore.jobs.explain import explain_pair, task_result, token_weights
+from pairscore.runtime.model import PairModel
 
 PAIRS = {
     "entailment": ("A man is playing a guitar on stage.", "A man is playing music."),

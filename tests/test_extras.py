@@ -16,7 +16,10 @@ from helpers import ROOT
 
 FIRST_PARTY = {"pairscore", "service", "training", "benchmarks"}
 # Imported only where the code says the import is optional, each from the extra named here.
-OPTIONAL = {"datasets": "train", "ray": "ray"}  # pairscore/specs.py loads rows; service/batch_ray.py scores on Ray
+OPTIONAL = {
+    "datasets": "train",
+    "ray": "ray",
+}  # pairscore/specs.py loads rows; pairscore/jobs/score_ray.py scores on Ray
 
 
 def imported(folder: Path, skip: str | None = None) -> set[str]:

@@ -66,8 +66,8 @@ def test_feature_names_are_checked():
 def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models, tmp_path):
     """The datamodule's per-pair features on real fixture rows == PairModel's, from the exported features.json."""
     pytest.importorskip("torch", reason="training extra")
+    from pairscore.runtime.model import PairModel
     from pairscore.specs import load_pairs
-    from service.runtime import PairModel
     from training.data import PairDataModule
 
     module = PairDataModule(
@@ -95,7 +95,7 @@ def test_shipped_features_are_the_training_statistics(task):
     """A shipped model's features.json is exactly what its recipe's training texts give (so serving computes the
     features the head was trained on), and the head's `features` input has the card's columns."""
     from pairscore import artifact
-    from service.runtime import PairModel
+    from pairscore.runtime.model import PairModel
 
     root = Path(__file__).resolve().parents[1] / "models" / task
     model = PairModel(root)

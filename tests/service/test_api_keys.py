@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import requests
 
+from pairscore.settings import read
 from server_process import REPO, free_port, serve_command, serve_env, start_server, stop_server
 from service.auth import api_keys
 
@@ -97,13 +98,13 @@ def test_a_keys_file_that_cannot_be_read_stops_startup(tiny_models, tmp_path):
 
 
 def test_key_sources():
-    assert api_keys({}) == ()  # unset: no key needed
-    assert api_keys({"PAIRSCORE_API_KEYS": ""}) == ()
-    assert api_keys({"PAIRSCORE_API_KEYS": " a, b ,,"}) == ("a", "b")
+    assert api_keys(read({})) == ()  # unset: no key needed
+    assert api_keys(read({"PAIRSCORE_API_KEYS": ""})) == ()
+    assert api_keys(read({"PAIRSCORE_API_KEYS": " a, b ,,"})) == ("a", "b")
 
 
 def test_an_empty_keys_file_is_refused(tmp_path):
     empty = tmp_path / "keys"
     empty.write_text("# no key yet\n\n")
     with pytest.raises(ValueError, match="holds no API key"):
-        api_keys({"PAIRSCORE_API_KEYS_FILE": str(empty)})
+        api_keys(read({"PAIRSCORE_API_KEYS_FILE": str(empty)}))

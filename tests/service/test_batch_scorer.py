@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairscore.cli import main as pairscore
-from service.runtime import PairModel
+from pairscore.runtime.model import PairModel
 
 ROWS = [
     '{"premise": "A dog runs in the park.", "hypothesis": "An animal is outside.", "label": 0, "id": "a"}',

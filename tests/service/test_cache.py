@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
+from pairscore.runtime.cache import CachedPairModel, VectorCache
+from pairscore.runtime.model import PairModel
 from server_process import TEST_LIMITS
-from service.cache import CachedPairModel, VectorCache
-from service.runtime import PairModel
 
 
 def tokenize(texts):

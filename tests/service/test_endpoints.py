@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import TASKS, post
-from service.runtime import PairModel
+from pairscore.runtime.model import PairModel
 
 PAIRS = [
     ("A dog runs in the park.", "An animal is outside."),

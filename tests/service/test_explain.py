@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from helpers import MODELS, TASKS
+from pairscore.runtime.model import PairModel
 from server_process import REPO, serving
-from service.runtime import PairModel
 
 LONG = "x" * 2001  # PAIRSCORE_MAX_CHARS is 2000 in server_process.TEST_LIMITS
 PAIRS = [

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from service.limits import Limits
+from pairscore.settings import Settings
 from service.middleware import RequestGuard
 
 
@@ -24,7 +24,7 @@ def make_app(
 
 
 def guarded(app, **limits) -> httpx.AsyncClient:
-    guard = RequestGuard(app, limits=Limits(**limits), guarded=[frozenset({"/work"})])
+    guard = RequestGuard(app, limits=Settings.model_validate(limits), guarded=[frozenset({"/work"})])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://test")
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from helpers import post
+from pairscore.runtime.model import PairModel
 from server_process import serving
-from service.runtime import PairModel
 
 PAIRS = [
     ("Yucaipa sold Dominick's in 1998 for $2.5 billion.", "yucaipa sold dominick 's for $ 2.5 billion in 1998 ."),

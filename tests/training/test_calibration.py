@@ -7,9 +7,9 @@ torch = pytest.importorskip("torch")
 
 from helpers import FIXTURE_DATA  # noqa: E402
 from pairscore import artifact, metrics  # noqa: E402
+from pairscore.jobs.evaluate import calibration_errors  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.specs import load_pairs  # noqa: E402
-from service.evaluate import calibration_errors  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
 from training import calibration  # noqa: E402
 
 

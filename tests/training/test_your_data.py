@@ -15,7 +15,7 @@ pytest.importorskip("datasets")
 
 from helpers import CONFIGS, FIXTURE_DATA, TINY_SIZES  # noqa: E402
 from pairscore import artifact, metrics  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 from training import cli, export  # noqa: E402
 from training.runs import BEST_FILE, Best  # noqa: E402
 

@@ -22,8 +22,8 @@ pytest.importorskip("torch")
 pytest.importorskip("datasets")
 
 from helpers import MODELS, ROOT, shared_data_or_skip  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 from server_process import wait_ready  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
 
 DOC = ROOT / "docs" / "your-data.md"
 # The doc's commands run in a checkout: the large folders are linked; what the Bento is built from is copied, since

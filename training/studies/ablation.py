@@ -22,17 +22,17 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 from pairscore import artifact, metrics, tasks
+from pairscore.jobs.evaluate import evaluate
 from pairscore.oov import oov_rates
+from pairscore.runtime.model import PairModel
 from pairscore.specs import load_pairs
 from pairscore.tasks import fmt
-from service.evaluate import evaluate
-from service.runtime import PairModel
+from training import stages
 from training.embeddings import load_glove
 from training.evaluators import STS_SPLIT, STSEvaluator
 from training.export import export, split_oov
-from training.studies import stages
-from training.studies.release import DISTILLED, ENCODER, TASK_VARIANTS
-from training.studies.stages import Variant
+from training.release import DISTILLED, ENCODER, TASK_VARIANTS
+from training.stages import Variant
 from training.teacher import TeacherCache, get_teacher
 from training.texts import RELEASE, texts_of
 from training.tokenizer import build_tokenizer
@@ -73,7 +73,7 @@ STEPS: dict[str, Step] = {
         "mpnet, + relational KL, QA batches", {"model": {"head": "cosine"}}, tasks=("ranking",)
     ),
 }
-# The release recipe (training/studies/release.py) trained again with the second seed: the seed spread.
+# The release recipe (training/release.py) trained again with the second seed: the seed spread.
 RELEASE_RECIPE = ("the release recipe", Step(ENCODER, task_variants=TASK_VARIANTS))
 VOCABULARY_SPLITS = {
     "entailment": ["snli/validation[-1000:]", "sick/validation"],
@@ -429,7 +429,7 @@ def render(
         f'Produced by `{command}`. Each column adds one lever to the one before (a "instead of" column is a side '
         "branch: the next builds on the column before it); every column trains the three release recipes with "
         f"their own epochs (training/configs/*.yaml), seed {SEEDS[0]}, from the distilled encoder its step names "
-        "(`STEPS` in training/studies/ablation.py, `DISTILLED` in training/studies/release.py); the release recipe "
+        "(`STEPS` in training/studies/ablation.py, `DISTILLED` in training/release.py); the release recipe "
         f"runs with seed {SEEDS[1]} too, and the gap between that column and the release (models/) is the seed "
         "spread. A task a lever does not touch repeats the "
         "column before. Figures: `pairscore evaluate` on the exported graphs (onnxruntime); the encoder rows score "
@@ -439,7 +439,7 @@ def render(
         "",
         f"The release keeps the distilled encoder **{ENCODER}** for every task"
         + "".join(f"; {task}: `{json.dumps(v)}`" for task, v in TASK_VARIANTS.items())
-        + " (ENCODER and TASK_VARIANTS in training/studies/release.py, where the reason for each is written).",
+        + " (ENCODER and TASK_VARIANTS in training/release.py, where the reason for each is written).",
         "",
     ]
     return lines + target_lines(columns, baselines, teachers) + distillation_lines(root) + vocabulary_lines(vocabulary)

@@ -26,11 +26,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pairscore import machine, tasks  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.tasks import fmt  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
 from training.export import export  # noqa: E402
+from training.stages import Variant  # noqa: E402
 from training.studies import ablation, stages  # noqa: E402
-from training.studies.stages import Variant  # noqa: E402
 
 SELECTION = "snli/validation[-1000:]"
 # name: a variant of the entailment release recipe (the first row is the recipe itself), trained from scratch.

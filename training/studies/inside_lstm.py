@@ -28,9 +28,9 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from pairscore import artifact, tasks  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.schema import Pair  # noqa: E402
 from pairscore.specs import load_pairs  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
 
 GATES = ("input", "forget", "output")
 # Closed-class English words (determiners, pronouns, prepositions, conjunctions, auxiliaries, particles).

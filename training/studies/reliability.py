@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pairscore import metrics, tasks  # noqa: E402
+from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.specs import load_pairs  # noqa: E402
-from service.runtime import PairModel  # noqa: E402
 
 CALIBRATED = [name for name, task in tasks.TASKS.items() if task.calibrated]
 

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from pairscore import artifact, machine, tasks
+from pairscore.jobs.evaluate import evaluate, read_pairs
+from pairscore.runtime.model import PairModel
 from pairscore.schema import parse_columns
 from pairscore.specs import load_pairs, resolve_data_dir
 from pairscore.tasks import fmt
-from service.evaluate import evaluate, read_pairs
-from service.runtime import PairModel
+from training import stages
 from training.export import export
-from training.studies import stages
-from training.studies.stages import Variant
+from training.stages import Variant
 from training.texts import TRAINING_SPECS
 
 DOC = Path("docs/your-data.md")

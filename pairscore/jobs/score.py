@@ -1,7 +1,7 @@
 """`pairscore score`: score a JSONL / CSV / Parquet file with a model folder, streaming.
 
 Rows are read, scored and written in chunks, so memory stays flat however large the
-file. Scoring uses service.runtime.PairModel, the code behind the HTTP service, so a
+file. Scoring uses pairscore.runtime.model.PairModel, the code behind the HTTP service, so a
 pair gets the same numbers here as from the endpoint. Every input row ends up either
 in the output (input fields + scores, input order) or in the errors file with its
 line number and the reason; the summary counts both.
@@ -22,10 +22,8 @@ from tqdm import tqdm
 
 from pairscore import artifact
 from pairscore.io import file_format, iter_rows
-from pairscore.schema import Columns, columns_arg
-from service import batch_ray
-from service.loading import check_model
-from service.rows import (
+from pairscore.jobs import score_ray
+from pairscore.jobs.rows import (
     chunks,
     error_line,
     first_row_columns,
@@ -35,7 +33,9 @@ from service.rows import (
     summary,
     unknown_fields,
 )
-from service.runtime import PairModel
+from pairscore.runtime.loading import check_model
+from pairscore.runtime.model import PairModel
+from pairscore.schema import Columns, columns_arg
 
 CHUNK_ROWS = 1024
 
@@ -155,7 +155,7 @@ def score_file(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.ray:
-        return batch_ray.main(args)
+        return score_ray.main(args)
     args.input, args.output = Path(args.input), Path(args.output)
     errors_path = args.errors or Path(f"{args.output}.errors.jsonl")
     try:

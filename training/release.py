@@ -1,6 +1,6 @@
 """Train, export and document the release models in models/: the command each model card names.
 
-    python -m training.studies.release [distill] [entailment paraphrase ranking] [--models models]
+    python -m training.release [distill] [entailment paraphrase ranking] [--models models]
         [--variant FRAGMENT.yaml] [--distill-variant FRAGMENT.yaml]
 
 Stages, in order: `distill` caches the teacher's vectors (training.teacher) and pre-trains one encoder on them
@@ -24,14 +24,14 @@ from typing import Any
 import yaml
 
 from pairscore import artifact, tasks
+from pairscore.jobs.evaluate import calibration_errors, evaluate
+from pairscore.runtime.model import PairModel
 from pairscore.specs import load_pairs
 from pairscore.tasks import fmt
-from service.evaluate import calibration_errors, evaluate
-from service.runtime import PairModel
+from training import stages
 from training.evaluators import STS_SPLIT, STSEvaluator
 from training.export import export, split_oov
-from training.studies import stages
-from training.studies.stages import Variant
+from training.stages import Variant
 
 STAGES = ("distill", *tasks.NAMES)
 MINILM: Variant = {"data": {"teacher": "minilm"}}
@@ -107,7 +107,7 @@ def render_readme(models: Path) -> str:
     lines = [
         "# Release models",
         "",
-        "Rendered from each folder's `card.json` by `python -m training.studies.release --readme-only`. The "
+        "Rendered from each folder's `card.json` by `python -m training.release --readme-only`. The "
         "figures were measured when the release exported each model, by the serving code on the exported graphs "
         "(onnxruntime, fp32 encoders served: the numbers `pairscore evaluate` gives); each card's `reproduce` "
         "names the command that trains and exports it.",
@@ -150,7 +150,7 @@ def render_readme(models: Path) -> str:
         )
     lines += [
         "",
-        "Reproduce the models: the `reproduce` command in their cards (`python -m training.studies.release` runs the "
+        "Reproduce the models: the `reproduce` command in their cards (`python -m training.release` runs the "
         "distillation stage, then every task).",
         "",
         "**Licences.** SICK and Twitter URL are CC BY-NC-SA 3.0 (non-commercial); MRPC, WikiQA and TrecQA are "
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.readme_only:
         chosen = [t for t in tasks.NAMES if t in args.stages]
         command = " ".join(
-            ["python -m training.studies.release"]
+            ["python -m training.release"]
             + [f"--{flag.replace('_', '-')} {path}" for flag, path in vars(args).items() if "variant" in flag and path]
         )
         if "distill" in args.stages and not args.distilled:

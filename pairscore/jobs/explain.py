@@ -24,8 +24,8 @@ from typing import Any, Literal
 import numpy as np
 
 from pairscore.artifact import ArtifactError
-from service.explain_page import render_page
-from service.runtime import PairModel
+from pairscore.jobs.explain_page import render_page
+from pairscore.runtime.model import PairModel
 
 Method = Literal["winners", "occlusion"]
 

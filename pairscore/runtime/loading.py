@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from pairscore import artifact, tasks
-from service.cache import CachedPairModel, VectorCache
-from service.runtime import PairModel, default_threads
+from pairscore.runtime.cache import CachedPairModel, VectorCache
+from pairscore.runtime.model import PairModel, default_threads
+from pairscore.settings import settings
 
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"  # the folder holding pairscore/: repo root or Bento src
 # Quantizations whose vectors do not depend on the other texts in a batch (docs/artifact-format.md).
 BATCH_INDEPENDENT = ("none", "weight_only", "static")
 logger = logging.getLogger("pairscore")
@@ -22,7 +22,7 @@ logger = logging.getLogger("pairscore")
 
 def model_root() -> Path:
     """PAIRSCORE_MODEL_DIR, else models/ next to the service package (repo root or Bento)."""
-    return Path(os.environ.get("PAIRSCORE_MODEL_DIR") or REPO_MODELS)
+    return settings().model_dir or REPO_MODELS
 
 
 def served_encoder(card: dict[str, Any], model_dir: Path) -> tuple[str, str]:

@@ -6,7 +6,6 @@ all three give the same numbers. Never imports torch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from tokenizers import Tokenizer
 from pairscore import artifact, tasks
 from pairscore.features import PairFeatures
 from pairscore.padding import pad
+from pairscore.settings import settings
 
 DEFAULT_CHUNK = 64  # texts per encoder call: sorted by length, so padding stays small
 DEFAULT_MAX_TOKENS = 128  # for a card without max_tokens
@@ -25,12 +25,7 @@ DEFAULT_MAX_TOKENS = 128  # for a card without max_tokens
 
 def default_threads() -> int:
     """onnxruntime intra-op threads: PAIRSCORE_ORT_THREADS, else every core up to 4."""
-    value = os.environ.get("PAIRSCORE_ORT_THREADS")
-    if not value:
-        return max(1, min(4, os.cpu_count() or 1))
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"PAIRSCORE_ORT_THREADS={value!r} is not accepted: expected a whole number above 0")
-    return int(value)
+    return settings().threads
 
 
 def open_session(path: Path, threads: int, inputs: Sequence[str], output: str) -> ort.InferenceSession:
@@ -91,7 +86,9 @@ class PairModel:
         self.task: str = self.card["task"]
         self.labels: list[str] = list(self.card["labels"])
         self.threshold: float | None = self.card.get("threshold")
-        self.quantization: str = self.card.get("quantization", "none")  # what is served: service.loading sets it
+        self.quantization: str = self.card.get(
+            "quantization", "none"
+        )  # what is served: pairscore.runtime.loading sets it
         self.decision_threshold: float = (
             0.5 if self.threshold is None else float(self.threshold)
         )  # paraphrase: at or above = yes

@@ -1,5 +1,5 @@
 """One input row -> its pair -> its answer fields, and the rows a batch job could not score: shared by the local
-scorer (service.batch) and Ray (service.batch_ray), so both give the same output and the same errors file.
+scorer (pairscore.jobs.score) and Ray (pairscore.jobs.score_ray), so both give the same output and the same errors file.
 
 Every input row ends up either scored or rejected with its line number and the reason; none is dropped.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from pairscore.runtime.model import PairModel
 from pairscore.schema import Columns, Pair, RowError, detect_columns, to_pair
-from service.runtime import PairModel
 
 COLLISION_PREFIX = "input_"  # an input field named like a score field is kept under this prefix
 

@@ -1,6 +1,6 @@
 """`pairscore score --ray`: the batch scorer on Ray Data, for inputs that outgrow one machine.
 
-Same rows in, same answers out as the local scorer (service/batch.py, whose row
+Same rows in, same answers out as the local scorer (pairscore/jobs/score.py, whose row
 mapping, scoring, error lines and output-schema rule this reuses):
 - read tasks stream each input file through pairscore.io, so a bad line becomes an
   error row numbered as the local scorer numbers it (reading is parallel per file);
@@ -34,9 +34,7 @@ import pyarrow.parquet as pq
 
 from pairscore import artifact
 from pairscore.io import data_files, iter_rows, open_file
-from pairscore.schema import Columns
-from service.loading import check_model
-from service.rows import (
+from pairscore.jobs.rows import (
     chunks,
     error_line,
     first_row_columns,
@@ -46,7 +44,9 @@ from service.rows import (
     summary,
     unknown_fields,
 )
-from service.runtime import PairModel
+from pairscore.runtime.loading import check_model
+from pairscore.runtime.model import PairModel
+from pairscore.schema import Columns
 
 READ_CPUS = 0  # read tasks claim no CPU (reading is light next to scoring): the actors may hold every CPU
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from service.runtime import DEFAULT_CHUNK, PairModel
+from pairscore.runtime.model import DEFAULT_CHUNK, PairModel
 
 
 class VectorCache:

@@ -1,6 +1,6 @@
 """`pairscore evaluate MODEL_DIR --data FILE`: a model folder's metrics on a labelled file.
 
-Runs the artifact exactly as the service does (service.runtime.PairModel, onnxruntime
+Runs the artifact exactly as the service does (pairscore.runtime.model.PairModel, onnxruntime
 only: no torch), and prints the metrics as one JSON object on the last line of stdout.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 
 from pairscore import artifact, metrics
 from pairscore.oov import oov_rates
+from pairscore.runtime.model import PairModel
 from pairscore.schema import Columns, Pair, columns_arg
 from pairscore.specs import DataError, file_rows, labelled_pairs
-from service.runtime import PairModel
 
 
 class DataFileError(ValueError):
