@@ -13,7 +13,7 @@ $(SERVE_VENV)/.installed: pyproject.toml constraints.txt
 
 $(DEV_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(DEV_VENV)
-	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev,baselines,ray]'
+	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev,baselines,ray,clients]'
 	touch $@
 
 serve: $(SERVE_VENV)/.installed
@@ -35,4 +35,4 @@ doc-answers: $(DEV_VENV)/.installed
 
 bench: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/pip install $(PIP_FLAGS) -e '.[bench]'
-	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/python benchmarks/run_all.py $(BENCH_ARGS)
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(DEV_VENV)/bin/python -m benchmarks.run_all $(BENCH_ARGS)

@@ -7,24 +7,22 @@ Prints the max |difference| of the head outputs against one-by-one and the decis
 flip (label / paraphrase at the card's threshold / rank order within a question), plus the
 time to score them together. The served encoder must show 0 flips and ≤ 1e-6.
 
-    python benchmarks/batch_independence.py [--models models] [--pairs 200] [--encoders encoder.onnx encoder.int8.onnx]
+    python -m benchmarks.batch_independence [--models models] [--pairs 200] [--encoders encoder.onnx encoder.int8.onnx]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import DATASETS, OUT_DIR, REPO, data_dir, machine, md_table, publish, read_jsonl  # noqa: E402
-from pairscore.runtime.model import PairModel  # noqa: E402
+from benchmarks import harness
+from benchmarks.harness import DATASETS, md_table, read_jsonl, relative
+from pairscore.runtime.model import PairModel
 
 SOURCES = {"entailment": "snli", "paraphrase": "twitter_url", "ranking": "wiki_qa"}
 
@@ -37,12 +35,9 @@ def first_pairs(root: Path, task: str, n: int, offset: int = 0) -> list[tuple[st
 
 
 def decisions(model: PairModel, out: np.ndarray, pairs: list[tuple[str, str]]) -> list[Any]:
-    if model.task == "entailment":
-        return list(out.argmax(axis=1))
-    if model.task == "paraphrase":
-        threshold = model.decision_threshold
-        return list(out >= threshold)
-    # ranking: position of each answer in its question's order
+    if not model.behaviour.grouped:  # the label, or the decision at the card's threshold
+        return list(model.behaviour.decide(out, model.decision_threshold))
+    # grouped (ranking): position of each answer in its question's order
     by_question: dict[str, list[int]] = {}
     for i, (q, _) in enumerate(pairs):
         by_question.setdefault(q, []).append(i)
@@ -78,22 +73,6 @@ def measure(model: PairModel, pairs: list[tuple[str, str]], noise: list[tuple[st
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=str(REPO / "models"))
-    p.add_argument("--data-dir")
-    p.add_argument("--pairs", type=int, default=200)
-    p.add_argument("--noise", type=int, default=300, help="other pairs merged in, shuffled")
-    p.add_argument(
-        "--encoders",
-        nargs="+",
-        help="encoder files to compare (default: the card's encoder_fp32, encoder_int8, encoder)",
-    )
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(OUT_DIR / "batch_independence.json"))
-    return p.parse_args(argv)
-
-
 def encoder_files(graphs: dict[str, str], chosen: list[str] | None) -> list[str]:
     """--encoders, else the card's encoders, each once (the served one is often also the fp32 or int8 one)."""
     return chosen or list(
@@ -104,7 +83,7 @@ def encoder_files(graphs: dict[str, str], chosen: list[str] | None) -> list[str]
 def measure_task(task: str, root: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     """One result per encoder file of the task's model; a file the model folder lacks is skipped."""
     folder = Path(args.models) / task
-    graphs = PairModel(folder, threads=args.threads).card["graphs"]
+    graphs = PairModel(folder, threads=args.threads).card.graphs.model_dump(exclude_unset=True)
     pairs = first_pairs(root, task, args.pairs)
     noise = first_pairs(root, task, args.noise, offset=args.pairs)
     results = []
@@ -117,7 +96,18 @@ def measure_task(task: str, root: Path, args: argparse.Namespace) -> list[dict[s
     return results
 
 
-def render(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
+def records(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`batch:served`: the worst difference and the flips of the encoders the service serves, for the targets."""
+    served = [r for r in result["results"] if r["served"]]
+    if not served:
+        return {}
+    worst = max(max(r["together_max_diff"], r["merged_max_diff"]) for r in served)
+    flips = sum(r["together_flips"] + r["merged_flips"] for r in served)
+    encoders = ", ".join(f"{r['task']} {r['encoder']}" for r in served)
+    return {"batch:served": {"worst": worst, "flips": flips, "encoders": encoders, "pairs": served[0]["pairs"]}}
+
+
+def markdown(result: dict[str, Any]) -> str:
     rows = [
         [
             r["task"],
@@ -130,40 +120,32 @@ def render(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
             r["merged_flips"],
             r["together_ms"],
         ]
-        for r in results
+        for r in result["results"]
     ]
-    table = md_table(
-        [
-            "task",
-            "encoder",
-            "served",
-            "pairs",
-            "max |Δ| together vs alone",
-            "flips",
-            "max |Δ| merged+shuffled vs alone",
-            "flips",
-            f"ms together ({args.threads} thread)",
-        ],
-        rows,
-    )
+    header = ["task", "encoder", "served", "pairs", "max |Δ| together vs alone", "flips"]
+    header += ["max |Δ| merged+shuffled vs alone", "flips", f"ms together ({result['threads']} thread)"]
     return (
-        f"### Batch independence on {args.models} (first {args.pairs} pairs; "
-        f"merged with {args.noise} others, shuffled)\n\n"
+        f"### Batch independence on {result['models']} (first {result['pairs']} pairs; "
+        f"merged with {result['noise']} others, shuffled)\n\n"
         "Flips: entailment label, paraphrase decision at the card's threshold, "
-        "rank of the answer within its question.\n\n" + table
+        "rank of the answer within its question.\n\n" + md_table(header, rows)
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    root = data_dir(args.data_dir)
-    results = [result for task in SOURCES for result in measure_task(task, root, args)]
-    markdown = render(args, results)
-    publish(
-        {"machine": machine(), "models": str(Path(args.models).resolve()), "results": results, "markdown": markdown},
-        Path(args.out),
+    p = harness.parser(__doc__, "batch_independence")
+    p.add_argument("--pairs", type=int, default=200)
+    p.add_argument("--noise", type=int, default=300, help="other pairs merged in, shuffled")
+    p.add_argument(
+        "--encoders", nargs="+", help="encoder files (default: the card's encoder_fp32, encoder_int8, encoder)"
     )
-    return 0
+    p.add_argument("--threads", type=int, default=1)
+    args = harness.parse(p, argv, pairs=20, noise=30)
+    root = harness.data_dir(args.data_dir)
+    settings = {k: getattr(args, k) for k in ("pairs", "noise", "threads")}
+    with harness.measuring(args, models=relative(str(args.models.resolve())), **settings) as result:
+        result["results"] = [r for task in SOURCES for r in measure_task(task, root, args)]
+    return harness.publish(result, args.out, markdown)
 
 
 if __name__ == "__main__":

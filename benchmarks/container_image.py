@@ -7,7 +7,7 @@ Builds the Bento of this checkout twice into images, each with no layer cache (`
 and prints their sizes, the size of each image's layers by step, the base image's size and the cold build
 times, then removes both images. Needs a Docker engine and the base image (deploy/offline-images/build.sh).
 
-    python benchmarks/container_image.py            # ~3 min on 2 cores; writes benchmarks/out/container_image.json
+    python -m benchmarks.container_image        # ~3 min on 2 cores; writes benchmarks/out/container_image.json
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import OUT_DIR, REPO, machine, md_table, publish  # noqa: E402
-from service.image import BASE_IMAGE  # noqa: E402
+from benchmarks import harness
+from benchmarks.harness import REPO, md_table
+from service.image import BASE_IMAGE
 
 DEFAULT_IMAGE_LINE = "IMAGE = None  # the service names no image: BentoML's default"
 
@@ -102,25 +101,30 @@ def _step(created_by: str) -> str:
     return text[:60] or "base image"
 
 
-def main() -> int:
-    base_mb = int(docker("image", "inspect", "-f", "{{.Size}}", BASE_IMAGE)) / 1e6
-    with tempfile.TemporaryDirectory(prefix="container-image-") as tmp:
-        results = [build(variant, Path(tmp)) for variant in ("default", "shipped")]
-    by = {r["variant"]: r for r in results}
-    rows = [[r["variant"], r["size_mb"], r["size_mb"] - base_mb, r["build_s"], r["containerize_s"]] for r in results]
-    layer_rows = [[r["variant"], layer["step"], layer["mb"]] for r in results for layer in r["layers"]]
-    markdown = "\n\n".join(
+def markdown(result: dict[str, Any]) -> str:
+    by, base_mb = {r["variant"]: r for r in result["images"]}, result["base_mb"]
+    rows = [
+        [r["variant"], r["size_mb"], r["size_mb"] - base_mb, r["build_s"], r["containerize_s"]] for r in by.values()
+    ]
+    layer_rows = [[r["variant"], layer["step"], layer["mb"]] for r in by.values() for layer in r["layers"]]
+    return "\n\n".join(
         [
-            f"Base image `{BASE_IMAGE}`: {base_mb:,.0f} MB (as present on this engine; "
+            f"Base image `{result['base_image']}`: {base_mb:,.0f} MB (as present on this engine; "
             "deploy/offline-images builds a stand-in where no registry answers).",
             md_table(["image", "size MB", "over the base MB", "bentoml build s", "containerize s (no cache)"], rows),
             md_table(["image", "layer", "MB"], layer_rows),
             f"Dropped: {by['default']['size_mb'] - by['shipped']['size_mb']:,.0f} MB.",
         ]
     )
-    result = {"machine": machine(), "base_image": BASE_IMAGE, "base_mb": base_mb, "images": results}
-    publish({**result, "markdown": markdown}, OUT_DIR / "container_image.json")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = harness.parse(harness.parser(__doc__, "container_image", models=False), argv)
+    base_mb = int(docker("image", "inspect", "-f", "{{.Size}}", BASE_IMAGE)) / 1e6
+    with harness.measuring(args, base_image=BASE_IMAGE, base_mb=base_mb) as result:
+        with tempfile.TemporaryDirectory(prefix="container-image-") as tmp:
+            result["images"] = [build(variant, Path(tmp)) for variant in ("default", "shipped")]
+    return harness.publish(result, args.out, markdown)
 
 
 if __name__ == "__main__":

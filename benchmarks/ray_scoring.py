@@ -12,7 +12,7 @@ Ray's cluster start and a first warm-up job are left out; every job runs --repea
 interleaved, and the best round counts. Then per-actor rows/s and what N actors would give.
 What one machine can and cannot show is printed with the tables.
 
-    python benchmarks/ray_scoring.py [--rows 40000] [--repeat 2] [--data-dir ../shared/data] [--models models]
+    python -m benchmarks.ray_scoring [--rows 40000] [--repeat 2] [--data-dir ../shared/data] [--models models]
 """
 
 from __future__ import annotations
@@ -22,29 +22,17 @@ import contextlib
 import io
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import (  # noqa: E402
-    OUT_DIR,
-    REPO,
-    busy_processes,
-    data_dir,
-    machine,
-    md_table,
-    publish,
-    read_jsonl,
-    versions,
-)
-from pairscore.cli import main as pairscore  # noqa: E402
-from pairscore.io import iter_rows  # noqa: E402
-from pairscore.jobs.rows import chunks  # noqa: E402
-from pairscore.runtime.model import PairModel  # noqa: E402
+from benchmarks import harness
+from benchmarks.harness import md_table, read_jsonl
+from pairscore.cli import main as pairscore
+from pairscore.io import iter_rows
+from pairscore.jobs.rows import chunks
+from pairscore.runtime.model import PairModel
 
 PROJECTED_ACTORS = (1, 2, 4, 8, 16, 32, 64)
 WARMUP_ROWS = 2000
@@ -86,17 +74,6 @@ def read_ceiling(path: Path) -> float:
     return count / (time.perf_counter() - start)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=40_000)
-    parser.add_argument("--chunk", type=int, default=1024, help="rows per model call (the scorer's default)")
-    parser.add_argument("--models", type=Path, default=REPO / "models")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs of the local Ray cluster")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds of every job, interleaved; the best round counts")
-    return parser.parse_args()
-
-
 def run_rounds(
     args: argparse.Namespace, common: list[str], model_dir: Path, source: Path, work: Path
 ) -> dict[str, list[float]]:
@@ -123,41 +100,36 @@ def run_rounds(
     return jobs
 
 
-def main() -> int:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> int:
+    p = harness.parser(__doc__.splitlines()[0], "ray_scoring")
+    p.add_argument("--rows", type=int, default=40_000)
+    p.add_argument("--chunk", type=int, default=1024, help="rows per model call (the scorer's default)")
+    p.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs of the local Ray cluster")
+    p.add_argument("--repeat", type=int, default=2, help="rounds of every job, interleaved; the best round counts")
+    args = harness.parse(p, argv, rows=4000, repeat=1)
     import ray
 
     model_dir = args.models / "entailment"
     work = Path(tempfile.mkdtemp(prefix="ray-bench-"))
     source = work / "snli.jsonl"
-    write_input(data_dir(args.data_dir), args.rows, source)
-    write_input(data_dir(args.data_dir), WARMUP_ROWS, work / "warmup.jsonl")
-    result: dict[str, Any] = {
-        "machine": machine(),
-        "busy_at_start": busy_processes(),
-        "rows": args.rows,
-        "chunk": args.chunk,
-        "cpus": args.cpus,
-        "model": str(model_dir / PairModel(model_dir).encoder_file),
-        "versions": versions(),
-    }
+    write_input(harness.data_dir(args.data_dir), args.rows, source)
+    write_input(harness.data_dir(args.data_dir), WARMUP_ROWS, work / "warmup.jsonl")
     common = ["--model", str(model_dir), "--chunk", str(args.chunk)]
-    start = time.perf_counter()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    result["ray_start_s"] = time.perf_counter() - start
-    try:  # a first, uncounted job on a small file starts Ray's worker processes and their imports
-        run_job(
-            [*common, "--input", str(work / "warmup.jsonl"), "--output", str(work / "warmup"), "--ray"], WARMUP_ROWS
-        )
-        jobs = run_rounds(args, common, model_dir, source, work)
-    finally:
-        ray.shutdown()
-    result["jobs"] = jobs
-    result["read_rows_per_s"] = read_ceiling(source)
-    result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    result["markdown"] = report(result)
-    publish(result, OUT_DIR / "ray_scoring.json")
-    return 0
+    settings = {"rows": args.rows, "chunk": args.chunk, "cpus": args.cpus}
+    model = harness.relative(str((model_dir / PairModel(model_dir).encoder_file).resolve()))
+    with harness.measuring(args, **settings, model=model) as result:
+        start = time.perf_counter()
+        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+        result["ray_start_s"] = time.perf_counter() - start
+        try:  # a first, uncounted job on a small file starts Ray's worker processes and their imports
+            warmup = ["--input", str(work / "warmup.jsonl"), "--output", str(work / "warmup"), "--ray"]
+            run_job([*common, *warmup], WARMUP_ROWS)
+            result["jobs"] = run_rounds(args, common, model_dir, source, work)
+        finally:
+            ray.shutdown()
+        result["read_rows_per_s"] = read_ceiling(source)
+        result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return harness.publish(result, args.out, report)
 
 
 def setup_paragraph(r: dict[str, Any]) -> str:
@@ -169,7 +141,7 @@ def setup_paragraph(r: dict[str, Any]) -> str:
         "rows/s from each job's start (model load, actors' "
         f"start) to its last row written, best of {len(r['jobs']['local'])} interleaved rounds. Load average "
         f"{r['machine']['loadavg']} at start, {r['loadavg_at_end']} at the end"
-        + (f"; busy at start: {'; '.join(r['busy_at_start'])}" if r["busy_at_start"] else "")
+        + (f"; busy at start: {'; '.join(r['busy_before'])}" if r["busy_before"] else "")
         + "."
     )
 
@@ -241,4 +213,4 @@ def report(r: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -7,7 +7,7 @@ torch.set_num_threads(--threads). A callback times the steps; the first --warmup
 counted. Examples/s counts training pairs (both texts of a pair go through the encoder). Data loading,
 tokenizer building and GloVe lookup happen before the first step and are reported as set-up time.
 
-    python benchmarks/train_speed.py [--steps 100] [--threads 2] [--configs training/configs/*.yaml]
+    python -m benchmarks.train_speed [--steps 100] [--threads 2] [--configs training/configs/*.yaml]
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import OUT_DIR, REPO, busy_processes, machine, md_table, publish, versions  # noqa: E402
-from pairscore import tasks  # noqa: E402
+from benchmarks import harness
+from benchmarks.harness import REPO, md_table
+from pairscore import tasks
 
 
 def short_recipe(config: Path, steps: int, data_dir: str | None) -> dict[str, Any]:
@@ -173,71 +172,43 @@ def markdown(r: dict[str, Any]) -> str:
     )
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def recipe(config: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One recipe in a process of its own (Lightning and torch state do not leak from one to the next)."""
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--one", str(config), "--steps", str(args.steps)]
+    cmd += ["--warmup", str(args.warmup), "--threads", str(args.threads)]
+    cmd += ["--data-dir", args.data_dir] if args.data_dir else []
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    shown = harness.relative(str(config))
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return {"config": shown, "error": f"timed out after {args.timeout:.0f} s"}
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        return {"config": shown, "error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = harness.parser(__doc__, "train_speed", models=False)
     recipes = [REPO / "training" / "configs" / f"{task}.yaml" for task in tasks.NAMES]  # distill.yaml is no recipe
     p.add_argument("--configs", nargs="+", type=Path, default=recipes)
     p.add_argument("--steps", type=int, default=100, help="optimizer steps per recipe (default 100)")
     p.add_argument("--warmup", type=int, default=10, help="first steps not timed (default 10)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--data-dir", help="data folder (default: the recipe's, i.e. $PAIRSCORE_DATA_DIR or ../shared/data)")
     p.add_argument("--timeout", type=float, default=600, help="seconds per recipe before it is stopped")
-    p.add_argument("--out", default=str(OUT_DIR / "train_speed.json"))
     p.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = harness.parse(p, argv, steps=12, warmup=2)
     if args.one:
-        print(
-            "RESULT " + json.dumps(one(args.one.resolve(), args.steps, args.warmup, args.threads, args.data_dir)),
-            flush=True,
-        )
+        print("RESULT " + json.dumps(one(args.one.resolve(), args.steps, args.warmup, args.threads, args.data_dir)))
         return 0
-    result: dict[str, Any] = {
-        "machine": machine(),
-        "busy_before": busy_processes(exclude={os.getpid()}),
-        "versions": versions(),
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "threads": args.threads,
-        "recipes": [],
-    }
-    for config in args.configs:
-        cmd = [
-            sys.executable,
-            __file__,
-            "--one",
-            str(config),
-            "--steps",
-            str(args.steps),
-            "--warmup",
-            str(args.warmup),
-            "--threads",
-            str(args.threads),
-        ]
-        if args.data_dir:
-            cmd += ["--data-dir", args.data_dir]
-        env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-        try:
-            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-            entry = (
-                json.loads(line[7:])
-                if line
-                else {
-                    "config": str(config),
-                    "error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}",
-                }
-            )
-        except subprocess.TimeoutExpired:
-            entry = {"config": str(config), "error": f"timed out after {args.timeout:.0f} s"}
-        result["recipes"].append(entry)
-        print(json.dumps(entry), flush=True)
-    result["markdown"] = markdown(result)
-    publish(result, Path(args.out))
-    return 0
+    settings = {"steps": args.steps, "warmup": args.warmup, "threads": args.threads}
+    with harness.measuring(args, **settings) as result:
+        result["recipes"] = []
+        for config in args.configs:
+            result["recipes"].append(recipe(config, args))
+            print(json.dumps(result["recipes"][-1]), flush=True)
+    return harness.publish(result, args.out, markdown)
 
 
 if __name__ == "__main__":

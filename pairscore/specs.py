@@ -7,7 +7,8 @@ Two kinds, with the same slice syntax (`datasets`' split slicing: `[:-1000]`, `[
   (s3://, gs://), read by pairscore.io as the batch scorer reads it, columns mapped by `--data.columns` or
   detected. A run that names only files reads nothing from the data directory.
 Both go through pairscore.schema, the one mapping layer shared with serving. Parsing a spec needs nothing but the
-standard library; loading rows needs `datasets` (the `train` extra), imported where rows are loaded.
+standard library, and so does reading a file spec, slice included (the serving install's `pairscore evaluate` and
+`score` take them); loading a shared source needs `datasets` (the `train` extra), imported where it is loaded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pairscore import io
-from pairscore.schema import Columns, Pair, RowError, accepted, detect_columns, to_pair
+from pairscore.schema import Columns, LabelError, Pair, RowError, accepted, detect_columns, to_pair
 from pairscore.settings import env_name, settings
 
 DATA_DIR_ENV = env_name("data_dir")
@@ -45,9 +46,17 @@ SOURCES = {
     "wiki_qa": Source("ranking", "Microsoft Research Data License (research use)", "microsoft/wiki_qa"),
     "trec_qa": Source("ranking", "research use"),
     "stsb": Source("paraphrase", "scores CC BY-SA 4.0", "sentence-transformers/stsb"),  # graded: no binary labels
+    "selqa": Source("ranking", "Apache-2.0"),  # SelQA's answer-selection dev + test sets (training data only)
+    # graded, like stsb; the licence differs by SemEval file (its `origin`): ../shared/data/README.md lists them
+    "sts2012_2016": Source(
+        "paraphrase",
+        "per SemEval STS source file: research use; answers-forums and question-question CC BY-SA 3.0, postediting "
+        "CC BY 4.0, plagiarism CC BY-NC-SA 2.0 UK (non-commercial)",
+    ),
 }
 SPEC = re.compile(r"^(?P<hub>hub:)?(?P<source>\w+)/(?P<split>\w+)(?P<slice>\[[-0-9:%]*\])?$")
 FILE_SPEC = re.compile(r"^(?P<path>.+?)(?P<slice>\[[-0-9:%]*\])?$")
+SLICE = re.compile(r"^\[(?:(?P<start>-?\d+)(?P<start_pct>%)?)?:(?:(?P<stop>-?\d+)(?P<stop_pct>%)?)?\]$")
 USER_DATA = "the user's own data: its terms are the user's"  # a file's licence entry in the card
 
 
@@ -114,12 +123,18 @@ def load_rows(spec: str, data_dir: str | Path | None = None, hub: bool = False) 
 
 
 def load_pairs(
-    spec: str, task: str, data_dir: str | Path | None = None, hub: bool = False, columns: Columns | None = None
+    spec: str,
+    task: str,
+    data_dir: str | Path | None = None,
+    hub: bool = False,
+    columns: Columns | None = None,
+    text: io.TextFormat = io.TextFormat(),
+    labels: dict[str, int] | None = None,
 ) -> list[Pair]:
-    """Canonical pairs of one spec; rows without a gold label (SNLI's -1) are dropped. `columns` maps a file's
-    columns (a shared source has its own schema)."""
+    """Canonical pairs of one spec; rows without a gold label (SNLI's -1) are dropped. `columns`, `text` (encoding,
+    delimiter) and `labels` (a user's label words) are how a file is read (a shared source has its own schema)."""
     if is_file(spec):
-        return load_file_pairs(spec, task, columns)
+        return load_file_pairs(spec, task, columns, text, labels)
     source = parse_spec(spec)[0]
     if SOURCES[source].task != task:
         raise DataError(f"split spec {spec!r}: {source} is a {SOURCES[source].task} source, not {task}")
@@ -135,7 +150,28 @@ def load_pairs(
     return pairs
 
 
-def file_rows(spec: str) -> list[tuple[str, int, dict | Exception]]:
+def slice_of(text: str, rows: int) -> slice:
+    """The rows `[START:STOP]` takes of `rows` rows, as `datasets` reads a split slice (negative counts from the end,
+    `%` of the rows rounded to the closest; past the end is clipped), so a file and a shared source slice alike
+    without `datasets` (the serving install has none). ValueError for any other spelling."""
+    match = SLICE.match(text)
+    if not match:
+        raise ValueError(f"slice {text!r}: expected [START:STOP], e.g. [:-100], [-100:] or [:10%]")
+    percent = bool(match["start_pct"] or match["stop_pct"])
+    bounds = []
+    for name, default in (("start", 0), ("stop", rows)):
+        value = default if match[name] is None else int(match[name])
+        if percent and match[name] is not None:
+            if abs(value) > 100:
+                raise ValueError(f"slice {text!r}: percent bounds lie between -100% and 100%")
+            value = int(round(value * rows / 100.0))
+        if value < 0:
+            value = max(rows + value, 0)
+        bounds.append(min(value, rows))
+    return slice(*bounds)
+
+
+def file_rows(spec: str, text: io.TextFormat = io.TextFormat()) -> list[tuple[str, int, dict | Exception]]:
     """(file, line, row or the error it raised) of every file a file spec names, in file order, sliced."""
     match = FILE_SPEC.match(spec.strip())
     try:
@@ -143,43 +179,58 @@ def file_rows(spec: str) -> list[tuple[str, int, dict | Exception]]:
     except (ValueError, OSError) as exc:
         raise DataError(f"data spec {spec!r}: {exc}") from None
     rows = []
-    for path in paths:
-        with io.open_file(fs, path) as stream:
-            rows += [(path, line, row) for line, row in io.iter_rows(path, stream)]
+    try:
+        for path in paths:
+            with io.open_file(fs, path) as stream:
+                rows += [(path, line, row) for line, row in io.iter_rows(path, stream, text)]
+    except io.DecodeError as exc:
+        raise DataError(str(exc)) from None
     if not rows:
         raise DataError(f"data spec {spec!r}: no rows in {', '.join(paths)}")
     if match["slice"]:
-        import datasets  # optional here (its slice syntax): the `train` extra has it, the serving install does not
-
         try:
-            (part,) = datasets.ReadInstruction.from_spec(f"rows{match['slice']}").to_absolute({"rows": len(rows)})
-        except (ValueError, AssertionError) as exc:
+            rows = rows[slice_of(match["slice"], len(rows))]
+        except ValueError as exc:
             raise DataError(f"data spec {spec!r}: bad slice ({exc})") from None
-        rows = rows[part.from_ : part.to]
     return rows
 
 
-def load_file_pairs(spec: str, task: str, columns: Columns | None = None) -> list[Pair]:
+def load_file_pairs(
+    spec: str,
+    task: str,
+    columns: Columns | None = None,
+    text: io.TextFormat = io.TextFormat(),
+    labels: dict[str, int] | None = None,
+) -> list[Pair]:
     """A file spec's labelled pairs; any row that cannot be read stops the load with its file and line."""
-    pairs = labelled_pairs(file_rows(spec), task, columns)
+    pairs = labelled_pairs(file_rows(spec, text), task, columns, labels)
     if not pairs:
         raise DataError(f"data spec {spec!r}: no labelled rows")
     return pairs
 
 
 def labelled_pairs(
-    rows: list[tuple[str, int, dict | Exception]], task: str, columns: Columns | None = None
+    rows: list[tuple[str, int, dict | Exception]],
+    task: str,
+    columns: Columns | None = None,
+    labels: dict[str, int] | None = None,
 ) -> list[Pair]:
     """Rows -> pairs with a gold label (rows whose label is negative, SNLI's -1, are left out). The first row of
-    each file fixes its columns; a row that cannot be read raises DataError with its file and line."""
+    each file fixes its columns; a row that cannot be read raises DataError with its file and line. A label no
+    spelling reads stops the load too, after the count of the rows with the same label (and of any others unread):
+    one run tells what --labels needs."""
     pairs, found = [], {}
+    unread: dict[str, list] = {}  # label word -> [first file, first line, message, rows]
     for path, line, row in rows:
         try:
             if isinstance(row, Exception):
                 raise row
             if path not in found:
                 found[path] = detect_columns(task, row.keys(), columns)
-            pair = to_pair(task, row, found[path])
+            pair = to_pair(task, row, found[path], labels)
+        except LabelError as exc:
+            unread.setdefault(exc.word, [path, line, str(exc), 0])[3] += 1
+            continue
         except RowError as exc:
             if path not in found:  # the first row's columns fit no mapping
                 raise DataError(f"{path}: {exc}") from None
@@ -191,8 +242,12 @@ def labelled_pairs(
                 f"{path}:{line}: no gold label in field {found[path].label!r}; name the label column with "
                 f"--columns ...,label=COL (accepted mappings: {accepted(task)})"
             )
-        if pair.label >= 0:
+        if pair.label >= 0 and not unread:
             pairs.append(pair)
+    if unread:
+        (path, line, message, count), *others = unread.values()
+        also = f"; {len(others)} other unread labels in {sum(o[3] for o in others)} rows" if others else ""
+        raise DataError(f"{path}:{line}: {message}: {count} rows have this label{also}")
     return pairs
 
 

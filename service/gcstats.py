@@ -10,6 +10,12 @@ a busy machine a pause can be long because the thread lost its core) and
 in a healthy server, rising with a leak). All come from a gc.callbacks hook; the
 count is taken only after full collections, which walk every object anyway.
 
+The hook only queues what it measured; a thread hands it to prometheus_client every
+FLUSH_S. A collection can start at any allocation, also inside prometheus_client while
+it holds its (non-reentrant) multiprocess lock, and a hook that observed there waited
+for that lock for ever: a worker whose first answers created their metric labels hung
+at start-up, its healthcheck timing out (issue 25's compose runs; tests/service/test_gcstats.py).
+
 `freeze()` moves everything alive once the models are loaded (modules, the tokenizer,
 pydantic schemas: about a hundred thousand objects that live as long as the process)
 into the collector's permanent generation, so full collections stop walking them.
@@ -23,13 +29,15 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 # pauses above 20 ms show in a 1-pair request's p99; the buckets keep that boundary
 PAUSE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 TOP_TYPES = 40  # types listed by the debug view
+FLUSH_S = 0.5  # how often the queued measurements reach the Prometheus families
 
 
 class GcMetrics:
@@ -66,21 +74,37 @@ class GcMetrics:
         self._pause = [self.pauses.labels(generation=str(g)) for g in range(3)]
         self._cpu = [self.cpu.labels(generation=str(g)) for g in range(3)]
         self._started = self._started_cpu = 0.0
+        # (generation, wall s, CPU s, objects tracked or None): deque appends and pops take no lock
+        self._measured: deque[tuple[int, float, float, int | None]] = deque()
 
     def install(self) -> None:
         self.tracked.set(len(gc.get_objects()))
         self.frozen.set(gc.get_freeze_count())
         gc.callbacks.append(self._callback)
+        threading.Thread(target=self._flush_forever, name="gc-metrics", daemon=True).start()
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        """Measures and queues, nothing more: it may run inside any code, prometheus_client's locked parts too."""
         if phase == "start":
             self._started, self._started_cpu = time.perf_counter(), time.thread_time()
             return
         generation = info["generation"]
-        self._pause[generation].observe(time.perf_counter() - self._started)
-        self._cpu[generation].observe(time.thread_time() - self._started_cpu)
-        if generation == 2:
-            self.tracked.set(len(gc.get_objects()))
+        wall, cpu = time.perf_counter() - self._started, time.thread_time() - self._started_cpu
+        self._measured.append((generation, wall, cpu, len(gc.get_objects()) if generation == 2 else None))
+
+    def flush(self) -> None:
+        """Hand the queued measurements to the Prometheus families."""
+        while self._measured:
+            generation, wall, cpu, tracked = self._measured.popleft()
+            self._pause[generation].observe(wall)
+            self._cpu[generation].observe(cpu)
+            if tracked is not None:
+                self.tracked.set(tracked)
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_S)
+            self.flush()
 
 
 _installed: list[GcMetrics] = []

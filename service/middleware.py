@@ -1,13 +1,21 @@
-"""ASGI middleware in front of every endpoint: body size, overload, timeout, error envelope.
+"""ASGI middleware in front of every endpoint: body size and read time, overload, timeout, error envelope.
 
 BentoML's own traffic controls answer 429 (max_concurrency) or 504 (timeout) with
-bodies of their own; this guard answers first, with 413 / 503 + Retry-After, and
+bodies of their own; this guard answers first, with 408 / 413 / 503 + Retry-After, and
 rewrites every error response (BentoML's, Starlette's, ours) to the JSON envelope
 of service.errors so no client ever sees another shape.
 
-An over-limit body is read and discarded (up to DRAIN_FACTOR times the limit) before
-the 413 goes out: a client that writes its whole body before reading (urllib,
-requests) would otherwise have its connection reset under it and never see the 413.
+A request is admitted (counted against max_in_flight) only once its whole body is in:
+a client that sends its headers and then stalls holds a connection, never a slot, and
+gets 408 once body_timeout_s has passed (the connection is closed: the rest of its body
+may still be on the way). Before this, 64 stalled bodies took every slot and each normal
+request got 503 (issue 28; benchmarks/slow_clients.py). The request's head has its own
+limits in service/connections.py.
+
+An over-limit body is read and discarded (up to DRAIN_FACTOR times the limit, within the
+same body_timeout_s) before the 413 goes out: a client that writes its whole body before
+reading (urllib, requests) would otherwise have its connection reset under it and never
+see the 413.
 """
 
 from __future__ import annotations
@@ -31,9 +39,10 @@ DRAIN_FACTOR = 4  # an over-limit body up to this many times the limit is read t
 class RequestGuard:
     """Guards requests to the paths in `guarded` (each set counts its in-flight requests separately).
 
-    JSON bodies only (BentoML would hand other media types to parsers whose errors
-    surface as 500), at most max_body_bytes, at most max_in_flight at once, answered
-    within timeout_s; any error response on any path gets the envelope.
+    Every body, on any path, must arrive within body_timeout_s and stay within max_body_bytes.
+    Guarded paths take JSON bodies only (BentoML would hand other media types to parsers whose
+    errors surface as 500), at most max_in_flight at once, answered within timeout_s; any error
+    response on any path gets the envelope.
     """
 
     def __init__(self, app: ASGIApp, limits: Settings, guarded: list[frozenset[str]]) -> None:
@@ -48,13 +57,18 @@ class RequestGuard:
             return
         send = _EnvelopeSender(send)
         group = next((i for i, paths in enumerate(self.groups) if scope["path"] in paths), None)
+        if group is not None:
+            media_type = _header(scope, b"content-type").split(b";")[0].strip().lower()
+            if media_type not in (b"", b"application/json"):
+                await _respond(send.raw, 415, f"send the body as application/json, not {media_type.decode('latin-1')}")
+                return
+        body = await self._body(scope, receive, send.raw)
+        if body is None:  # answered (408, 413), or the client has gone
+            return
+        receive = _replay(body, receive)
         if group is None:
             await self.app(scope, receive, send)
             await send.flush()
-            return
-        media_type = _header(scope, b"content-type").split(b";")[0].strip().lower()
-        if media_type not in (b"", b"application/json"):
-            await _respond(send.raw, 415, f"send the body as application/json, not {media_type.decode('latin-1')}")
             return
         if self.in_flight[group] >= self.limits.max_in_flight:
             await _respond(
@@ -65,21 +79,28 @@ class RequestGuard:
             return
         self.in_flight[group] += 1
         try:
-            body = await _read_body(scope, receive, self.limits.max_body_bytes)
-            if isinstance(body, _OverLimit):
-                complete = body.complete or await _drain(
-                    scope, receive, body.read, DRAIN_FACTOR * self.limits.max_body_bytes, self.limits.timeout_s
-                )
-                await _respond(
-                    send.raw,
-                    413,
-                    f"request body over the limit of {self.limits.max_body_bytes} bytes ({env_name('max_body_bytes')})",
-                    close=not complete,
-                )
-                return
-            await self._call_with_timeout(scope, _replay(body, receive), send)
+            await self._call_with_timeout(scope, receive, send)
         finally:
             self.in_flight[group] -= 1
+
+    async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, read within body_timeout_s; None once the request has been answered or its client left."""
+        limits = self.limits
+        deadline = asyncio.get_running_loop().time() + limits.body_timeout_s
+        try:
+            body = await asyncio.wait_for(_read_body(scope, receive, limits.max_body_bytes), limits.body_timeout_s)
+        except asyncio.TimeoutError:
+            detail = f"request body not received within {limits.body_timeout_s:g} s ({env_name('body_timeout_s')})"
+            await _respond(send, 408, detail, close=True)
+            return None
+        if isinstance(body, _OverLimit):
+            left = deadline - asyncio.get_running_loop().time()
+            bound = DRAIN_FACTOR * limits.max_body_bytes
+            complete = body.complete or await _drain(scope, receive, body.read, bound, left)
+            detail = f"request body over the limit of {limits.max_body_bytes} bytes ({env_name('max_body_bytes')})"
+            await _respond(send, 413, detail, close=not complete)
+            return None
+        return body
 
     async def _call_with_timeout(self, scope: Scope, receive: Receive, send: _EnvelopeSender) -> None:
         task = asyncio.ensure_future(self.app(scope, receive, send))
@@ -109,8 +130,9 @@ class _OverLimit:
         self.read, self.complete = read, complete
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | _OverLimit:
-    """The whole body, or _OverLimit once it is over `limit` bytes (checked on Content-Length first)."""
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | _OverLimit | None:
+    """The whole body, _OverLimit once it is over `limit` bytes (checked on Content-Length first), or None if the
+    client went away before it was all in (nothing is answered then: a half body is no request)."""
     declared = _header(scope, b"content-length")
     if declared.isdigit() and int(declared) > limit:
         return _OverLimit(0, False)
@@ -118,7 +140,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | _Ove
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         more = message.get("more_body", False)
@@ -153,6 +175,8 @@ async def _drain(scope: Scope, receive: Receive, read: int, bound: int, timeout:
                 return size <= bound
         return False
 
+    if timeout <= 0:
+        return False
     try:
         return await asyncio.wait_for(drain(), timeout)
     except asyncio.TimeoutError:

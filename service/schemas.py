@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 from bentoml.validators import ContentType
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from pairscore.tasks import TASKS
 from pairscore.tasks import TaskName as Task
@@ -67,6 +67,10 @@ class ModelInfo(BaseModel):
     threshold: float | None
     dim: int
     max_tokens: int
+    folder: str = Field(description="the model folder served, relative to the server's working directory if inside it")
+    init_from: dict[str, Any] | None = Field(
+        description="the model folder its training started from (folder, card sha256), as its card says; null: none"
+    )
     encoder: str = Field(description="the encoder file served")
     quantization: str = Field(description="how the served encoder is quantized: none (fp32), weight_only or static")
     architecture: dict[str, Any]
@@ -106,31 +110,39 @@ class Explanation(BaseModel):
     text_b: ExplainedText
 
 
-def strict_api(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+def strict_api(
+    prepare: Callable[[Any], Any] | None = None, documented: dict[str, Any] | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
     """`@bentoml.api(**options)` whose request body refuses unknown top-level fields (400 naming the field).
 
     BentoML builds an API's input model from the method's signature with pydantic's default
     extra="ignore", so a client's typo (`"top-k"`) would pass silently. This is the model
     BentoML builds (IODescriptor.from_input, the same call @bentoml.api makes), with
     extra="forbid" like the nested models; it keeps BentoML's name for it, so /docs.json
-    keeps its component names.
+    keeps its component names. `prepare` sees the decoded body first (a pydantic before-validator):
+    the rules between fields of a route two dialects share, or a dialect's options that are checked there
+    and are not arguments of the method (a batchable method takes exactly one); `documented` gives those options'
+    JSON schemas, so /docs.json shows them.
     """
 
     def decorate(func: Callable[..., Any]) -> Any:
         generated = bentoml.IODescriptor.from_input(func, skip_self=True)
-        strict = type(
-            generated.__name__,
-            (generated,),
-            {"model_config": ConfigDict(extra="forbid"), "__module__": func.__module__},
-        )
+        config = ConfigDict(extra="forbid")
+        if documented:
+            config["json_schema_extra"] = lambda schema: schema["properties"].update(documented)
+        namespace: dict[str, Any] = {"model_config": config, "__module__": func.__module__}
+        if prepare is not None:
+            namespace["_prepare"] = model_validator(mode="before")(lambda cls, data: prepare(data))
+        strict = type(generated.__name__, (generated,), namespace)
         return bentoml.api(input_spec=strict, **options)(func)
 
     return decorate
 
 
-def items(limit: int, description: str) -> Any:
-    """A required non-empty list field, its limit shown in the schema."""
-    return Field(min_length=1, description=description, json_schema_extra={"maxItems": limit})
+def items(limit: int, description: str, required: bool = True) -> Any:
+    """A non-empty list field, its limit shown in the schema; not `required`: it may be left out (None)."""
+    default: Any = ... if required else None
+    return Field(default, min_length=1, description=description, json_schema_extra={"maxItems": limit})
 
 
 def limited(field: str, limit_name: str, sides: Sequence[str] = ()) -> AfterValidator:

@@ -2,6 +2,8 @@
 
 Every input row ends up scored or rejected, with the local scorer's columns, answers
 (<= 1e-6) and error lines, whatever the input: one JSONL file, a folder as a URI, a glob.
+Parts come in no order: each output row carries its input `line` (and `file`), and a job
+with rejected rows exits 1 unless --max-rejected allows them, as locally.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pairscore.cli import main as pairscore
+from pairscore.runtime.model import PairModel
 
 ray = pytest.importorskip("ray", reason="needs the 'ray' extra")
 
@@ -54,7 +57,8 @@ def assert_same_answers(got: list[dict], expected: list[dict], key: str) -> None
     got, expected = sorted(got, key=lambda r: r[key]), sorted(expected, key=lambda r: r[key])
     assert [r[key] for r in got] == [r[key] for r in expected]
     for a, b in zip(got, expected):
-        assert {k: v for k, v in a.items() if k not in SCORES} == {k: v for k, v in b.items() if k not in SCORES}
+        ignored = SCORES | {"file"}  # Ray names the file of each row of several files; the local scorer reads one
+        assert {k: v for k, v in a.items() if k not in ignored} == {k: v for k, v in b.items() if k not in ignored}
         for field in SCORES & set(b):
             if isinstance(b[field], dict):
                 assert a[field].keys() == b[field].keys() and all(
@@ -73,14 +77,12 @@ def test_jsonl_file_matches_the_local_scorer_row_for_row(tmp_path, capsys):
     source = tmp_path / "pairs.jsonl"
     source.write_text("\n".join(lines) + "\n")
     model = str(MODELS / "entailment")
-    assert (
-        score("--model", model, "--input", str(source), "--output", str(tmp_path / "local.parquet"), "--chunk", "16")
-        == 0
-    )
+    local = ["--model", model, "--input", str(source), "--output", str(tmp_path / "local.parquet"), "--chunk", "16"]
+    assert score(*local, "--max-rejected", "4") == 0
     capsys.readouterr()
     assert (
         score("--model", model, "--input", str(source), "--output", str(tmp_path / "out"), "--chunk", "16", "--ray")
-        == 0
+        == 1  # 4 rows rejected, none allowed
     )
     table, errors = ray_output(tmp_path / "out")
     local = pq.read_table(tmp_path / "local.parquet")
@@ -94,7 +96,52 @@ def test_jsonl_file_matches_the_local_scorer_row_for_row(tmp_path, capsys):
         32,
     ]
     assert table.num_rows + len(errors) == sum(1 for line in lines if line.strip())  # nothing lost
-    assert f"{table.num_rows} rows scored -> {tmp_path / 'out'}, 4 rejected" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{table.num_rows} rows scored -> {tmp_path / 'out'}, 4 rejected" in err
+    assert "4 rows rejected, more than --max-rejected 0" in err
+    by_line = {i + 1: line for i, line in enumerate(lines)}  # the key joins each output row back to its input line
+    assert all(json.loads(by_line[row["line"]])["n"] == row["n"] for row in table.to_pylist())
+
+
+def test_joined_back_by_line_each_row_has_the_answer_it_gets_alone(tmp_path):
+    """Parts are written in no order, refused rows sit in the middle: joined to the input by `line`, every output
+    row holds the answer of its own input pair scored alone."""
+    rows = fixture_rows(DATA / "twitter_url" / "train.jsonl")[:30]
+    lines = [json.dumps(r) for r in rows]
+    for at in (5, 11, 12, 20):
+        lines[at] = json.dumps({"sentence1": "a text alone"})
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    args = ["--model", str(MODELS / "paraphrase"), "--input", str(source), "--output", str(out), "--chunk", "4"]
+    assert score(*args, "--ray", "--max-rejected", "4") == 0
+    table, errors = ray_output(out)
+    assert sorted(e["line"] for e in errors) == [6, 12, 13, 21]
+    model = PairModel(MODELS / "paraphrase")
+    for row in table.to_pylist():
+        given = json.loads(lines[row["line"] - 1])
+        assert row["sentence1"] == given["sentence1"]
+        (alone,) = model.results(model.score_pairs([given["sentence1"]], [given["sentence2"]]))
+        assert row["paraphrase"] == alone["paraphrase"] and abs(row["probability"] - alone["probability"]) <= 1e-6
+    assert table.num_rows + len(errors) == len(lines)
+
+
+def test_a_file_that_does_not_decode_stops_the_job_and_leaves_no_parts(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = fixture_rows(DATA / "snli" / "validation.jsonl")[:20]
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    raw = '{"premise": "un café", "hypothesis": "x"}\n'.encode("cp1252")
+    (folder / "b.jsonl").write_bytes(raw)
+    out = tmp_path / "out"
+    args = ["--model", str(MODELS / "entailment"), "--input", str(folder), "--output", str(out), "--ray"]
+    assert score(*args) == 2
+    assert f"{folder / 'b.jsonl'}:1: not UTF-8 (byte 0xe9 at offset {raw.index(0xE9)})" in capsys.readouterr().err
+    assert not [p for p in out.rglob("*") if p.is_file()]
+    assert score(*args, "--encoding", "cp1252") == 0
+    table, errors = ray_output(out)
+    assert table.num_rows == 21 and errors == [] and "un café" in table["premise"].to_pylist()
+    assert set(table["file"].to_pylist()) == {str(folder / "a.jsonl"), str(folder / "b.jsonl")}
 
 
 def test_folder_uri_of_jsonl_and_parquet_names_the_file_of_each_error(tmp_path):
@@ -116,6 +163,8 @@ def test_folder_uri_of_jsonl_and_parquet_names_the_file_of_each_error(tmp_path):
             "--ray",
             "--chunk",
             "4",
+            "--max-rejected",
+            "1",
         )
         == 0
     )
@@ -123,6 +172,10 @@ def test_folder_uri_of_jsonl_and_parquet_names_the_file_of_each_error(tmp_path):
     assert errors == [
         {"file": str(folder / "a.jsonl"), "line": 9, "error": errors[0]["error"], "row": {"sentence1": "only one"}}
     ]
+    assert {(r["file"], r["line"]) for r in table.to_pylist()} == {
+        *((str(folder / "a.jsonl"), n) for n in range(1, 9)),
+        *((str(folder / "more" / "b.parquet"), n) for n in range(1, len(rows) - 7)),
+    }
     assert "sentence2" in errors[0]["error"]
     assert table.num_rows == len(rows)
     local = []
@@ -135,6 +188,8 @@ def test_folder_uri_of_jsonl_and_parquet_names_the_file_of_each_error(tmp_path):
                 str(folder / name),
                 "--output",
                 str(tmp_path / "local.jsonl"),
+                "--max-rejected",
+                "1",
             )
             == 0
         )
@@ -196,6 +251,7 @@ def test_unusable_model_input_or_output_exits_2_naming_it(tmp_path, capsys):
         ),
         (["--model", model, "--input", str(source), "--output", str(tmp_path / "full")], "not an empty folder"),
         (["--model", model, "--input", str(source), "--output", str(tmp_path / "o"), "--errors", "e.jsonl"], "errors/"),
+        (["--model", model, "--input", f"{source}[-1:]", "--output", str(tmp_path / "o")], "a slice is for one local"),
     ]
     for args, named in cases:
         assert score(*args, "--ray") == 2

@@ -27,8 +27,6 @@ PROMETHEUS = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
 K8S_FILES = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
 K8S = {doc["kind"]: doc for path in K8S_FILES for doc in yaml.safe_load_all(path.read_text()) if doc}
 BENTOFILE = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
-# read outside service.limits: runtime, loading, auth
-SERVICE_ENV = {"PAIRSCORE_ORT_THREADS", "PAIRSCORE_MODEL_DIR", "PAIRSCORE_API_KEYS", "PAIRSCORE_API_KEYS_FILE"}
 K8S_VERSIONS = ("1.32.0", "1.37.0")  # a long-supported release and the newest kubernetes-validate bundles
 
 
@@ -141,7 +139,7 @@ def test_the_load_balancer_and_prometheus_find_every_replica_of_the_service():
 def test_env_and_resources_are_the_services_own():
     from pairscore.settings import Settings, env_name
 
-    known = {env_name(name) for name in Settings.model_fields} | SERVICE_ENV
+    known = {env_name(name) for name in Settings.model_fields}  # every PAIRSCORE_* variable is a setting
     compose = COMPOSE["services"]["pairscore"]
     compose_env = compose["environment"]
     k8s_env = {item["name"]: item.get("value") for item in container()["env"]}
@@ -177,9 +175,19 @@ def test_timeouts_and_retries_fit_the_service_limits():
     assert seconds(flags["--serverstransport.forwardingtimeouts.dialtimeout"]) <= 1
     labels = traefik_labels()
     retry = "traefik.http.middlewares.pairscore-retry.retry."
-    assert labels["traefik.http.routers.pairscore.middlewares"] == "pairscore-retry"
+    buffer = "traefik.http.middlewares.pairscore-buffer.buffering."
+    # each request read whole first (slow clients stay at the proxy), then resent on a 502
+    assert labels["traefik.http.routers.pairscore.middlewares"] == "pairscore-buffer,pairscore-retry"
     assert int(labels[retry + "maxrequestbodybytes"]) == body_limit
+    assert int(labels[buffer + "maxrequestbodybytes"]) == int(labels[buffer + "memrequestbodybytes"]) == body_limit
     assert labels[retry + "status"] == "502" and labels[retry + "retrynonidempotentmethod"] == "true"
+    # the proxy drops an idle connection before the replica does, and reads a request in the replica's own time
+    idle, read = (
+        "--serverstransport.forwardingtimeouts.idleconntimeout",
+        "--entrypoints.web.transport.respondingtimeouts.readtimeout",
+    )
+    assert seconds(flags[idle]) < float(env["PAIRSCORE_KEEP_ALIVE_S"])
+    assert seconds(flags[read]) == float(env["PAIRSCORE_BODY_TIMEOUT_S"])
     assert seconds(COMPOSE["services"]["pairscore"]["stop_grace_period"]) > timeout_s
     assert K8S["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > timeout_s + 5
 

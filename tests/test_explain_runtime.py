@@ -18,7 +18,7 @@ import pytest
 
 from helpers import MODELS as SHIPPED
 from helpers import ROOT, TASKS
-from pairscore import artifact
+from pairscore import artifact, card
 from pairscore.jobs.explain import explain_pair, task_result, token_weights
 from pairscore.runtime.model import PairModel
 
@@ -86,7 +86,7 @@ def test_truncation_and_empty_text(tiny_models):
 def mean_pooled(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny entailment folder with a mean-pooling encoder (no winners output) in its place."""
     torch = pytest.importorskip("torch")
-    from training import export
+    from training.export import graphs
     from training.model import PairModule
 
     folder = tmp_path_factory.mktemp("mean") / "entailment"
@@ -94,7 +94,7 @@ def mean_pooled(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     source = PairModel(tiny_models / "entailment")
     shutil.copy(tiny_models / "entailment" / artifact.TOKENIZER_FILE, folder)
     torch.manual_seed(0)
-    arch = source.card["architecture"]
+    arch = source.card.architecture
     module = PairModule(
         "entailment",
         vocab_size=source.tokenizer.get_vocab_size(),
@@ -104,14 +104,17 @@ def mean_pooled(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         head_hidden=8,
         embeddings="learned",
     ).eval()
-    export.export_graphs(module, folder)
-    card = {
-        **source.card,
-        "graphs": {"encoder": artifact.ENCODER_FILE, "head": artifact.HEAD_FILE, "tokenizer": artifact.TOKENIZER_FILE},
-        "explain": None,
-        "features": None,
-    }  # this head takes no pair features, whatever the recipe's data.features
-    artifact.write_card(folder, card)
+    graphs.export_graphs(module, folder)
+    written = source.card.model_copy(
+        update={
+            "graphs": card.Graphs(
+                encoder=artifact.ENCODER_FILE, head=artifact.HEAD_FILE, tokenizer=artifact.TOKENIZER_FILE
+            ),
+            "explain": None,
+            "features": None,
+        }
+    )  # this head takes no pair features, whatever the recipe's data.features
+    card.write(folder, written)
     return folder
 
 

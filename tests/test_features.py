@@ -82,7 +82,7 @@ def test_serving_computes_the_features_the_training_batches_hold(tiny_v2_models,
     # The exported model against the datamodule of the run that trained it (its card's data config).
     model = PairModel(tiny_v2_models / "ranking")
     assert model.features is not None and model.features.names == list(NAMES)
-    trained = model.card["config"]["data"]
+    trained = model.card.config["data"]
     module = PairDataModule("ranking", trained["train"], trained["val"], data_dir=str(FIXTURE_DATA), features=True)
     module.setup("fit")
     validation = [p for spec in trained["val"] for p in load_pairs(spec, "ranking", FIXTURE_DATA)]
@@ -99,7 +99,7 @@ def test_shipped_features_are_the_training_statistics(task):
 
     root = Path(__file__).resolve().parents[1] / "models" / task
     model = PairModel(root)
-    if not model.card.get("features"):
+    if not model.card.features:
         pytest.skip(
             f"models/{task} takes no pair features "
             "(card.features is null: format v1, or a recipe with data.features off)"
@@ -107,7 +107,7 @@ def test_shipped_features_are_the_training_statistics(task):
     pytest.importorskip("datasets", reason="loads the training splits: needs the 'train' extra")
     from pairscore.specs import clean_questions, load_pairs
 
-    data = model.card["config"]["data"]
+    data = model.card.config["data"]
     specs = data["train"]
     data_dir = shared_data_or_skip(*specs)
     split_pairs = [load_pairs(spec, task, data_dir) for spec in specs]
@@ -118,7 +118,7 @@ def test_shipped_features_are_the_training_statistics(task):
     refit = PairFeatures.fit(texts, data["features"])
     assert json.loads(refit.to_json()) == json.loads((root / artifact.FEATURES_FILE).read_text())
     width = {i.name: i.shape for i in model._head.get_inputs()}[artifact.HEAD_FEATURES][-1]
-    assert width == len(model.card["features"]["names"]) == len(model.features.names)
+    assert width == len(model.card.features.names) == len(model.features.names)
 
 
 def test_analysed_texts_hold_nothing_the_garbage_collector_walks():

@@ -52,3 +52,20 @@ def test_the_rule_sees_imports_inside_functions(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from training.model import PairModule\n    import torch.nn\n")
     assert imported_modules(module) == [(2, "training"), (3, "torch")]
+
+
+def test_studies_are_leaves() -> None:
+    """A study is a script over the training library: none imports another study (what studies share lives in a
+    library module under training/), so each can change or go without touching the others."""
+    found = []
+    for path in sorted((REPO / "training" / "studies").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"training.studies.{node.module or ''}" if node.level else node.module or ""]
+                names = [f"{names[0]}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            found += [f"{path.relative_to(REPO)}:{node.lineno} imports {n}" for n in names if "training.studies" in n]
+    assert found == []

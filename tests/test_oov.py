@@ -11,6 +11,7 @@ import pytest
 
 from helpers import MODELS, TASKS, shared_data_or_skip
 from pairscore import artifact
+from pairscore.card import read
 from pairscore.oov import fallback_token, oov_rates
 from pairscore.runtime.model import PairModel
 
@@ -25,24 +26,24 @@ def test_shipped_tokenizers_keep_fallback_tokens_under_1_percent(task):
     pytest.importorskip("datasets", reason="loads the selection splits: needs the 'train' extra")
     from pairscore.specs import load_pairs
 
-    data_dir = shared_data_or_skip(*model.card["metrics"])
-    for spec in model.card["metrics"]:
+    data_dir = shared_data_or_skip(*model.card.metrics)
+    for spec in model.card.metrics:
         pairs = load_pairs(spec, task, data_dir)
         rates = oov_rates(model.tokenizer, [t for p in pairs for t in (p.text_a, p.text_b)])
-        assert rates == pytest.approx(model.card["oov"]["splits"][spec], abs=1e-9), (
+        assert rates == pytest.approx(model.card.oov.splits[spec], abs=1e-9), (
             f"{task} {spec}: card differs from the tokenizer"
         )
         assert rates["token_rate"] <= MAX_TOKEN_RATE, (
-            f"{task} {spec}: {rates['token_rate']:.2%} of tokens are {model.card['oov']['token']}"
+            f"{task} {spec}: {rates['token_rate']:.2%} of tokens are {model.card.oov.token}"
         )
 
 
 def test_cards_report_oov_on_every_split(tiny_v2_models):
     for task in TASKS:
-        card = artifact.read_card(tiny_v2_models / task)
-        assert card["oov"]["token"] == artifact.UNK_TOKEN
-        assert set(card["oov"]["splits"]) == set(card["metrics"])
-        assert all(0 <= r["token_rate"] <= r["text_rate"] <= 1 for r in card["oov"]["splits"].values())
+        card = read(tiny_v2_models / task)
+        assert card.oov.token == artifact.UNK_TOKEN
+        assert set(card.oov.splits) == set(card.metrics)
+        assert all(0 <= r["token_rate"] <= r["text_rate"] <= 1 for r in card.oov.splits.values())
 
 
 def test_rates_count_fallback_tokens_of_distinct_texts(tiny_v2_models):

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import MODELS, ROOT, TASKS
 from pairscore import artifact, tasks
+from pairscore.card import read
 from pairscore.runtime.model import PairModel
 from pairscore.specs import parse_spec, resolve_data_dir
 
@@ -23,11 +24,11 @@ def shipped(request: pytest.FixtureRequest) -> PairModel:
 
 
 def test_shipped_models_validate(shipped: PairModel) -> None:
-    card = artifact.read_card(shipped.model_dir)  # sha256 of every file
-    assert card["task"] == shipped.model_dir.name
-    assert card["reproduce"].startswith("python -m training.release")
-    assert card["format_version"] == artifact.FORMAT_VERSION  # with the weights a user fine-tunes from
-    assert all(d["licence"] for d in card["data"])
+    card = read(shipped.model_dir)  # sha256 of every file
+    assert card.task == shipped.model_dir.name
+    assert card.reproduce.startswith("python -m training.release")
+    assert card.format_version == artifact.FORMAT_VERSION  # with the weights a user fine-tunes from
+    assert all(d["licence"] for d in card.data)
 
 
 def test_models_budget() -> None:
@@ -74,7 +75,7 @@ def test_shipped_tokenizers_keep_new_words() -> None:
     """Open vocabulary: unseen names, numbers, rare and misspelled words never fall back to the card's `oov.token`."""
     for task in TASKS:
         model = PairModel(MODELS / task)
-        token = model.card["oov"]["token"]
+        token = model.card.oov.token
         tokens = model.tokenizer.encode(NEW_WORDS).tokens
         assert token not in tokens, f"{task}: {tokens}"
 

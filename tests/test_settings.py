@@ -24,6 +24,7 @@ def test_the_docs_table_is_the_settings():
         ("PAIRSCORE_MAX_BATCH_PAIRS", "1", "a whole number, at least 2"),
         ("PAIRSCORE_TIMEOUT_S", "inf", "a number above 0"),
         ("PAIRSCORE_ORT_THREADS", "0", "a whole number above 0"),
+        ("PAIRSCORE_TEI_PREDICT_TASK", "ranking", "one of entailment, paraphrase"),  # a bare score has no labels
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(variable, value, expected):

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
 from pairscore import tasks
 from pairscore.features import PairFeatures
 from pairscore.metrics import ECE_BINS
 from pairscore.schema import Pair
+from training import objectives
 from training.batching import padded
 
 # T is kept within these bounds: a degenerate slice (a head that outputs one value) would send T to infinity,
@@ -44,7 +44,8 @@ def pair_logits(
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> float:
     """The T in TEMPERATURE_RANGE minimising the NLL of softmax/sigmoid(logits / T) (LBFGS over log T)."""
-    if not tasks.get(task).calibrated:
+    spec = tasks.get(task)
+    if not spec.calibrated:
         raise ValueError(f"temperature scaling is for probabilities, not {task!r}'s output")
     logits, labels = logits.detach().double(), labels.detach()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
@@ -52,12 +53,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> fl
 
     def nll() -> torch.Tensor:
         optimizer.zero_grad()
-        scaled = logits / log_t.exp()
-        loss = (
-            F.cross_entropy(scaled, labels)
-            if task == "entailment"
-            else F.binary_cross_entropy_with_logits(scaled, labels.double())
-        )
+        loss = objectives.loss(spec, logits / log_t.exp(), labels)
         loss.backward()
         return loss
 
@@ -68,13 +64,13 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, task: str) -> fl
 
 def calibration_error(logits: torch.Tensor, labels: torch.Tensor, task: str, temperature: float = 1.0) -> float:
     """torchmetrics' expected calibration error (l1, ECE_BINS equal-width bins) of the (tempered) probabilities:
-    the top class's confidence for entailment, the positive-class probability for paraphrase."""
-    scaled = logits.detach().float() / temperature
-    if task == "entailment":
+    the top class's confidence for softmax classes, the positive-class probability for a sigmoid."""
+    probabilities = objectives.activate(tasks.get(task), logits.detach().float() / temperature)
+    if probabilities.ndim == 2:  # one column per class
         return float(
-            multiclass_calibration_error(scaled.softmax(-1), labels, num_classes=scaled.shape[-1], n_bins=ECE_BINS)
+            multiclass_calibration_error(probabilities, labels, num_classes=probabilities.shape[-1], n_bins=ECE_BINS)
         )
-    return float(binary_calibration_error(scaled.sigmoid(), labels, n_bins=ECE_BINS))
+    return float(binary_calibration_error(probabilities, labels, n_bins=ECE_BINS))
 
 
 def fresh_pairs(pairs: Sequence[Pair], seen: Sequence[Pair]) -> list[Pair]:

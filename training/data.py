@@ -15,9 +15,9 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from pairscore import tasks
+from pairscore import io, tasks
 from pairscore.features import PairFeatures, resolve
-from pairscore.schema import Pair, parse_columns
+from pairscore.schema import Pair, parse_columns, parse_labels
 from pairscore.specs import DataError, clean_questions, describe, is_file, load_pairs
 from pairscore.specs import check as check_spec
 from pairscore.tasks import TaskName
@@ -35,7 +35,7 @@ def check_validation(pairs: list[Pair], task: str, least: int) -> None:
     fix = "add validation data, e.g. hold out the end of a file with a slice: --data.val='[\"my.csv[-500:]\"]'"
     if len(pairs) < least:
         raise DataError(f"data.val: {len(pairs)} labelled pairs, too few to select on (at least {least}): {fix}")
-    if task != "ranking" and len(labels) < 2:
+    if not tasks.get(task).grouped and len(labels) < 2:
         raise DataError(f"data.val: every pair has label {labels.pop()}: nothing to select on: {fix}")
 
 
@@ -94,6 +94,9 @@ class PairDataModule(pl.LightningDataModule):
         data_dir: str | None = None,
         hub: bool = False,
         columns: str | None = None,
+        labels: str | None = None,
+        encoding: str = io.DEFAULT_ENCODING,
+        delimiter: str | None = None,
         batch_size: int = 64,
         max_tokens: int = 128,
         min_freq: int = 1,
@@ -118,6 +121,11 @@ class PairDataModule(pl.LightningDataModule):
                 ('hub:snli/train' does it for one spec).
             columns: which columns of the files hold what: text_a=COL,text_b=COL[,label=COL][,group=COL]
                 (default: detected from the shared schemas; `pairscore score` and `evaluate` take the same).
+            labels: your files' label words: WORD=LABEL,... e.g. same=1,different=0 (entailment: to the label
+                names, yes=entailment,...); default: integers, true/false, yes/no, the label names.
+            encoding: text encoding of the JSONL/CSV files (default utf-8; a byte it cannot read stops the run).
+            delimiter: CSV delimiter: , tab ; | (default: tab for .tsv, else tab when the header has tabs and
+                no commas, else a comma).
             batch_size: pairs per batch (ranking batches hold whole questions).
             max_tokens: tokens kept per text.
             min_freq: minimum count for a word to enter the vocabulary.
@@ -137,6 +145,8 @@ class PairDataModule(pl.LightningDataModule):
         try:
             tasks.get(task)
             self.columns = parse_columns(columns)
+            self.labels = parse_labels(labels, task)
+            self.text = io.text_format(encoding, delimiter)
         except ValueError as exc:
             raise DataError(f"data: {exc}") from None
         for spec in [*train, *val, *(calibration or [])]:
@@ -164,11 +174,11 @@ class PairDataModule(pl.LightningDataModule):
     def _load(self, role: str, spec: str) -> list[Pair]:
         """One spec's pairs, recorded for the card; ranking keeps only questions with a correct and a wrong answer."""
         h = self.hparams
-        pairs = load_pairs(spec, h.task, h.data_dir, h.hub, self.columns)
+        pairs = load_pairs(spec, h.task, h.data_dir, h.hub, self.columns, self.text, self.labels)
         # question ids repeat across sources (wiki_qa and trec_qa both have "train-1"): a group is per split
         pairs = [p if p.group is None else replace(p, group=f"{spec}|{p.group}") for p in pairs]
         entry = {"split": spec, "role": role, **describe(spec)}
-        if h.task == "ranking":
+        if tasks.get(h.task).grouped:
             pairs, entry["dropped"] = clean_questions(pairs)
             if entry["dropped"]["questions"]:
                 rank_zero_info(f"{spec}: {entry['dropped']}: dropped (no signal to rank on)")
@@ -187,7 +197,7 @@ class PairDataModule(pl.LightningDataModule):
         if h.init_from:
             pretrained = Pretrained.load(h.init_from)
             self.tokenizer, self.pair_features = pretrained.tokenizer, pretrained.features
-            self.max_tokens = int(pretrained.card["max_tokens"])
+            self.max_tokens = pretrained.card.max_tokens
             if resolve(h.features) != (self.pair_features.names if self.pair_features else []):
                 raise DataError(
                     f"data.features={h.features}: {h.init_from}'s head takes "

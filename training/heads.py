@@ -1,5 +1,5 @@
-"""Pair heads: NLI (3 logits), paraphrase (1 logit), ranking (1 score), from the two sentence vectors and the
-exact-match pair features.
+"""Pair heads: one logit per class (entailment), one logit (paraphrase) or one score (ranking), as the task registry
+says (Task.logits), from the two sentence vectors and the exact-match pair features.
 
 `mlp` learns any comparison of [u, v, |u-v|, u*v]; `cosine` only weighs the cosine of u and v against the pair
 features: a handful of parameters, so a task with a few hundred questions cannot overfit it, and the score keeps
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from pairscore import tasks
+from training.objectives import activate
 
 
 def pair_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -76,7 +77,8 @@ def build_head(
 
 
 class ServingHead(nn.Module):
-    """The exported head: probabilities (softmax / sigmoid of logits / temperature) or the raw ranking score."""
+    """The exported head: the task's activation of logits / temperature (softmax or sigmoid probabilities), or the
+    raw score."""
 
     def __init__(self, head: PairHead | CosineHead, temperature: float = 1.0):
         super().__init__()
@@ -87,6 +89,4 @@ class ServingHead(nn.Module):
         logits = self.head(u, v, features)
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        if self.head.task == "entailment":
-            return logits.softmax(dim=-1)
-        return logits.sigmoid() if self.head.task == "paraphrase" else logits
+        return activate(tasks.get(self.head.task), logits)

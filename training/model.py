@@ -8,49 +8,21 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-import torchmetrics
 from pytorch_lightning.utilities import rank_zero_info
 from tokenizers import Tokenizer
-from torch.nn import functional as F
-from torchmetrics import classification as tmc
-from torchmetrics import retrieval
 
 from pairscore import machine, tasks
 from pairscore.artifact import TOKENIZER_FILE
 from pairscore.features import resolve
 from pairscore.tasks import TaskName
+from training import objectives
 from training.distill_module import load_distilled
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
 from training.heads import CosineHead, PairHead, build_head
 from training.pretrained import PROJECTION, Pretrained
+from training.run_record import RunRecord
 from training.tokenizer import special_ids, vocabulary
-
-
-def listwise_loss(scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy over each question's candidates against its correct answers (ListNet-style).
-
-    Questions without a correct answer give no signal and are left out.
-    """
-    _, group = torch.unique(groups, return_inverse=True)
-    n = int(group.max()) + 1
-    top = torch.full((n,), float("-inf"), device=scores.device).scatter_reduce(0, group, scores.detach(), "amax")
-    log_norm = torch.zeros(n, device=scores.device).index_add(0, group, (scores - top[group]).exp()).log() + top
-    target = labels.float()
-    positives = torch.zeros(n, device=scores.device).index_add(0, group, target)
-    weight = target / positives[group].clamp(min=1)
-    per_group = torch.zeros(n, device=scores.device).index_add(0, group, -weight * (scores - log_norm[group]))
-    answered = positives > 0
-    return per_group[answered].mean() if answered.any() else scores.sum() * 0.0
-
-
-def clean_groups(labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Mask of pairs whose question has at least one correct and one wrong answer."""
-    _, group = torch.unique(groups, return_inverse=True)
-    n = int(group.max()) + 1
-    positives = torch.zeros(n, device=labels.device).index_add(0, group, labels.float())
-    counts = torch.zeros(n, device=labels.device).index_add(0, group, torch.ones_like(labels, dtype=torch.float))
-    return ((positives > 0) & (positives < counts))[group]
 
 
 class PairModule(pl.LightningModule):
@@ -124,7 +96,7 @@ class PairModule(pl.LightningModule):
         self._clock: tuple[float, int] | None = None  # (epoch start, examples seen) while an epoch runs
         if vocab_size is not None:
             self._build(["[PAD]", "[UNK]"] + [f"#{i}" for i in range(vocab_size - 2)], "learned")
-        self.val_metrics = self._metrics()
+        self.val_metrics = objectives.validation_metrics(tasks.get(task))
 
     def _build(self, vocab: list[str], embeddings: str, special: set[int] | None = None) -> None:
         h = self.hparams
@@ -133,27 +105,6 @@ class PairModule(pl.LightningModule):
             embedding, h.cell, h.hidden_size, h.layers, h.bidirectional, h.pooling, h.dropout
         )
         self.head = build_head(h.head, h.task, self.encoder.dim, h.head_hidden, h.dropout, len(resolve(h.features)))
-
-    def _metrics(self) -> torchmetrics.MetricCollection:
-        task = self.hparams.task
-        if task == "entailment":
-            classes = len(tasks.TASKS[task].labels)
-            return torchmetrics.MetricCollection(
-                {
-                    "accuracy": tmc.MulticlassAccuracy(classes, average="micro"),
-                    "f1": tmc.MulticlassF1Score(classes, average=None),
-                }
-            )
-        if task == "paraphrase":
-            return torchmetrics.MetricCollection(
-                {
-                    "f1": tmc.BinaryF1Score(),
-                    "precision": tmc.BinaryPrecision(),
-                    "recall": tmc.BinaryRecall(),
-                    "accuracy": tmc.BinaryAccuracy(),
-                }
-            )
-        return torchmetrics.MetricCollection({"map": retrieval.RetrievalMAP(), "mrr": retrieval.RetrievalMRR()})
 
     def setup(self, stage: str) -> None:
         if self.encoder is None:
@@ -201,11 +152,10 @@ class PairModule(pl.LightningModule):
         """Start from a model folder's weights: its architecture must be this recipe's (the tokenizer is the folder's,
         through the datamodule); encoder and head for the same task, the encoder alone for another."""
         pretrained = Pretrained.load(folder)
-        config, same_task = pretrained.model_config, pretrained.card["task"] == self.hparams.task
-        shape = ["embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling", "embeddings"]
-        shape += ["head", "head_hidden"] if same_task else []
-        differ = {k: (config.get(k), self.hparams[k]) for k in shape if config.get(k) != self.hparams[k]}
-        served_features = (pretrained.card.get("features") or {}).get("names", [])
+        same_task = pretrained.card.task == self.hparams.task
+        shape = pretrained.architecture(self.hparams.task)  # `pairscore train` adopts these before building
+        differ = {k: (v, self.hparams[k]) for k, v in shape.items() if v != self.hparams[k]}
+        served_features = pretrained.feature_names
         if same_task and served_features != resolve(self.hparams.features):
             differ["features"] = (served_features, resolve(self.hparams.features))
         if differ:
@@ -220,7 +170,7 @@ class PairModule(pl.LightningModule):
         if missing or unexpected:
             raise ValueError(f"model.init_from={folder}: weights missing {missing}, unexpected {unexpected}")
         self.started_from = pretrained.describe()
-        self.teacher = pretrained.card.get("teacher")
+        self.teacher = pretrained.card.teacher
         rank_zero_info(f"{'model' if same_task else 'encoder'} initialised from {folder}")
 
     def forward(
@@ -234,12 +184,7 @@ class PairModule(pl.LightningModule):
         return self.head(self.encoder(a_ids, a_len), self.encoder(b_ids, b_len), features)
 
     def _loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        task = self.hparams.task
-        if task == "entailment":
-            return F.cross_entropy(logits, batch["label"])
-        if task == "paraphrase":
-            return F.binary_cross_entropy_with_logits(logits, batch["label"].float())
-        return listwise_loss(logits, batch["label"], batch["group"])
+        return objectives.loss(tasks.get(self.hparams.task), logits, batch["label"], batch.get("group"))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._loss(
@@ -281,18 +226,7 @@ class PairModule(pl.LightningModule):
         logits = self(batch["a_ids"], batch["a_len"], batch["b_ids"], batch["b_len"], batch.get("features"))
         labels = batch["label"]
         self.log("val_loss", self._loss(logits, batch), batch_size=len(labels), sync_dist=True)
-        if self.hparams.task == "entailment":
-            self.val_metrics.update(logits, labels)
-        elif self.hparams.task == "paraphrase":
-            self.val_metrics.update(logits.sigmoid(), labels)
-        else:
-            keep = clean_groups(labels, batch["group"])
-            if keep.any():
-                # torchmetrics' retrieval metrics score a query 0 when its scores are negative
-                # (1.9: AP of [-3, -1, -2, -0.5] with the 2nd relevant is 0, not 0.5);
-                # shift the batch's scores positive: order within a question is kept.
-                scores = logits[keep] - logits[keep].min() + 1.0
-                self.val_metrics.update(scores, labels[keep], indexes=batch["group"][keep])
+        objectives.update_validation(self.val_metrics, tasks.get(self.hparams.task), logits, labels, batch.get("group"))
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
@@ -316,32 +250,30 @@ class PairModule(pl.LightningModule):
             self.trainer.datamodule.tokenizer.save(str(Path(checkpoints.dirpath) / TOKENIZER_FILE))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep what export needs beside the weights: the tokenizer and the data used."""
+        """Keep what export needs beside the weights: the tokenizer, the data used, where the weights started."""
         datamodule = self.trainer.datamodule
-        checkpoint["pairscore"] = {
-            "tokenizer": datamodule.tokenizer.to_str(),
-            "features": datamodule.pair_features.to_json() if datamodule.pair_features else None,
-            "max_tokens": datamodule.max_tokens,
-            "data": datamodule.sources,
-            "embedding_coverage": self.embedding_coverage,
-            "teacher": self.teacher,
-            "started_from": self.started_from,
-            "projection": self.projection,
-            "recipe": self.recipe,
-            "training": {
+        RunRecord(
+            tokenizer=datamodule.tokenizer.to_str(),
+            features=datamodule.pair_features.to_json() if datamodule.pair_features else None,
+            max_tokens=datamodule.max_tokens,
+            data=datamodule.sources,
+            embedding_coverage=self.embedding_coverage,
+            teacher=self.teacher,
+            started_from=self.started_from,
+            projection=self.projection,
+            recipe=self.recipe,
+            training={
                 **self._training_so_far(),
                 "hardware": machine.describe(),
                 "threads": torch.get_num_threads(),
                 "processes": self.trainer.world_size,
             },
-        }
+        ).save(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.embedding_coverage = checkpoint.get("pairscore", {}).get("embedding_coverage")
-        self.teacher = checkpoint.get("pairscore", {}).get("teacher")
-        self.started_from = checkpoint.get("pairscore", {}).get("started_from")
-        self.projection = checkpoint.get("pairscore", {}).get("projection") or {}
-        totals = checkpoint.get("pairscore", {}).get("training", {})
+        record = RunRecord.of(checkpoint) or RunRecord()
+        self.embedding_coverage, self.teacher = record.embedding_coverage, record.teacher
+        self.started_from, self.projection = record.started_from, record.projection
         self.training_totals = {
-            key: totals.get(key, 0) for key in ("seconds", "examples", "epochs")
+            key: record.training.get(key, 0) for key in ("seconds", "examples", "epochs")
         }  # a resumed run keeps counting

@@ -19,10 +19,15 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
 from pairscore import artifact
+from pairscore.card import Card, read
 from pairscore.features import PairFeatures
 
 TABLE_KEY = "encoder.embedding.weight"  # the token table's name in the torch state dict
 PROJECTION = "projection."  # the distillation's map into the teacher's space, kept beside the task weights
+# The model arguments that shape the weights a run takes from a folder: the encoder's always, the head's for the
+# same task (another task's run takes the encoder alone).
+ENCODER_SHAPE = ("embedding_dim", "cell", "hidden_size", "layers", "bidirectional", "pooling", "embeddings")
+HEAD_SHAPE = ("head", "head_hidden")
 
 
 def token_table(encoder_onnx: Path) -> np.ndarray:
@@ -51,41 +56,52 @@ class Pretrained:
     """A v3 model folder, read for training."""
 
     folder: Path
-    card: dict[str, Any]
+    card: Card
 
     @classmethod
     def load(cls, folder: str | Path) -> Pretrained:
         folder = Path(folder)
-        card = artifact.read_card(folder)  # every file's sha256 checked
-        weights = (card.get("weights") or {}).get("file")
-        if not weights:
+        card = read(folder)  # every file's sha256 checked
+        if card.weights is None:
             raise artifact.ArtifactError(
-                f"{folder / artifact.CARD_FILE}: format {card['format_version']} folder without weights "
+                f"{folder / artifact.CARD_FILE}: format {card.format_version} folder without weights "
                 f"({artifact.WEIGHTS_FILE}, format 3): it can be served but not trained further"
             )
         return cls(folder, card)
 
     @property
     def tokenizer(self) -> Tokenizer:
-        tokenizer = Tokenizer.from_file(str(self.folder / self.card["graphs"]["tokenizer"]))
+        tokenizer = Tokenizer.from_file(str(self.folder / self.card.graphs.tokenizer))
         tokenizer.no_padding()
-        tokenizer.enable_truncation(int(self.card["max_tokens"]))
+        tokenizer.enable_truncation(self.card.max_tokens)
         return tokenizer
 
     @property
     def features(self) -> PairFeatures | None:
-        described = self.card.get("features")
-        return PairFeatures.load(self.folder / described["file"]) if described else None
+        described = self.card.features
+        return PairFeatures.load(self.folder / described.file) if described else None
 
     @property
     def model_config(self) -> dict[str, Any]:
         """The model's init arguments as its training config recorded them."""
-        return dict(self.card["config"]["model"])
+        return dict(self.card.config["model"])
+
+    def architecture(self, task: str) -> dict[str, Any]:
+        """The model arguments a `task` run starting from this folder takes from it (ENCODER_SHAPE, and HEAD_SHAPE
+        for the folder's own task), as its training config recorded them."""
+        keys = ENCODER_SHAPE + (HEAD_SHAPE if self.card.task == task else ())
+        config = self.model_config
+        return {key: config[key] for key in keys if key in config}
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The pair features the folder's head takes, in order ([] for none)."""
+        return list(self.card.features.names) if self.card.features else []
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The torch weights, token table included, as the folder serves them."""
-        state = load_file(str(self.folder / self.card["weights"]["file"]))
-        table = token_table(self.folder / self.card["graphs"]["encoder_fp32"])
+        state = load_file(str(self.folder / self.card.weights.file))
+        table = token_table(self.folder / self.card.graphs.encoder_fp32)
         state[TABLE_KEY] = torch.from_numpy(table)
         return state
 
@@ -93,8 +109,8 @@ class Pretrained:
         """What a card says a model started from."""
         return {
             "folder": str(self.folder),
-            "task": self.card["task"],
-            "created": self.card.get("created"),
+            "task": self.card.task,
+            "created": self.card.created,
             "card_sha256": artifact.sha256_file(self.folder / artifact.CARD_FILE),
-            "reproduce": self.card.get("reproduce"),
+            "reproduce": self.card.reproduce,
         }

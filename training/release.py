@@ -9,7 +9,7 @@ TASK_VARIANTS) from that encoder (model.init_encoder), is exported in artifact f
 served (batch-independent), gets its reported (non-selection) splits, the fallback-token rates and the STS-B
 cosine of its /embed vectors in the card, and models/README.md is rendered from the cards. Without the `distill`
 stage the tasks start from the encoder an earlier distill stage handed over (runs/release/distill/), or
---distilled. Every stage hands over best.json (training.studies.stages); `--variant` / `--distill-variant` add a
+--distilled. Every stage hands over best.json (training.stages); `--variant` / `--distill-variant` add a
 YAML fragment of config values.
 """
 
@@ -19,18 +19,20 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from pairscore import artifact, tasks
+from pairscore.card import Card, read
 from pairscore.jobs.evaluate import calibration_errors, evaluate
 from pairscore.runtime.model import PairModel
 from pairscore.specs import load_pairs
 from pairscore.tasks import fmt
 from training import stages
 from training.evaluators import STS_SPLIT, STSEvaluator
-from training.export import export, split_oov
+from training.export import export
+from training.export.card import split_oov
+from training.export.cli import Finish
 from training.stages import Variant
 
 STAGES = ("distill", *tasks.NAMES)
@@ -78,28 +80,31 @@ def distilled_encoder(runs: Path) -> str:
     return best.checkpoint
 
 
-def finish_card(task: str, out: Path, card: dict[str, Any], command: str) -> dict[str, Any]:
-    """Add the reported splits (metrics, fallback tokens, calibration), the /embed vectors' STS-B cosine
-    and the command."""
-    served = PairModel(out)
-    data_dir = card["config"]["data"].get("data_dir")
-    reported = {
-        spec: load_pairs(spec, task, data_dir) for spec in tasks.TASKS[task].reported if spec not in card["metrics"]
-    }
-    card["reported"] = {spec: evaluate(served, pairs, card["threshold"]) for spec, pairs in reported.items()}
-    card["oov"]["splits"].update({spec: split_oov(served, pairs) for spec, pairs in reported.items()})
-    if card.get("calibration"):
-        card["calibration"]["splits"].update(
-            {spec: calibration_errors(served, pairs) for spec, pairs in reported.items()}
-        )
-    card["embed_sts"] = {
-        "split": STS_SPLIT,
-        "metric": "spearman of the cosine of two /embed vectors",
-        "spearman": STSEvaluator(STS_SPLIT, data_dir)(served.encode),
-    }
-    card["reproduce"] = command
-    artifact.write_card(out, card)
-    return artifact.read_card(out)
+def finish_card(command: str) -> Finish:
+    """What the release adds to a card before export writes it: the reported splits (metrics, fallback tokens,
+    calibration), the /embed vectors' STS-B cosine and the command."""
+
+    def finish(card: Card, served: PairModel) -> None:
+        data_dir = card.config["data"].get("data_dir")
+        reported = {
+            spec: load_pairs(spec, card.task, data_dir)
+            for spec in tasks.get(card.task).reported
+            if spec not in card.metrics
+        }
+        card.reported = {spec: evaluate(served, pairs, card.threshold) for spec, pairs in reported.items()}
+        card.oov.splits.update({spec: split_oov(served, pairs) for spec, pairs in reported.items()})
+        if card.calibration:
+            card.calibration.splits.update(
+                {spec: calibration_errors(served, pairs) for spec, pairs in reported.items()}
+            )
+        card.embed_sts = {
+            "split": STS_SPLIT,
+            "metric": "spearman of the cosine of two /embed vectors",
+            "spearman": STSEvaluator(STS_SPLIT, data_dir)(served.encode),
+        }
+        card.reproduce = command
+
+    return finish
 
 
 def render_readme(models: Path) -> str:
@@ -120,21 +125,21 @@ def render_readme(models: Path) -> str:
         path = models / task
         if not (path / artifact.CARD_FILE).is_file():
             continue
-        card = artifact.read_card(path)
-        arch = card["architecture"]
+        card = read(path)
+        arch = card.architecture
         metric = tasks.TASKS[task].metric
         shape = (
             f"{'Bi' if arch['bidirectional'] else ''}{arch['cell'].upper()} {arch['layers']}×{arch['hidden_size']}, "
             f"{arch['pooling']} pooling, {arch['embeddings']} {arch['embedding_dim']}d, "
-            f"vocabulary {arch['vocab_size']:,}" + (", + pair features" if card.get("features") else "")
+            f"vocabulary {arch['vocab_size']:,}" + (", + pair features" if card.features else "")
         )
-        selection = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card["metrics"].items())
+        selection = "; ".join(f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card.metrics.items())
         reported = "; ".join(
-            f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in card.get("reported", {}).items()
+            f"`{spec}` {metric} {fmt(values[metric])}" for spec, values in (card.reported or {}).items()
         )
-        oov = max((v["token_rate"] for v in (card.get("oov") or {}).get("splits", {}).values()), default=None)
-        teacher = card.get("teacher") or {}
-        training = card.get("training") or {}
+        oov = max((v["token_rate"] for v in card.oov.splits.values()), default=None) if card.oov else None
+        teacher = card.teacher or {}
+        training = card.training or {}
         distilled = (teacher.get("distillation") or {}).get("seconds", 0)
         trained = (
             f"{training.get('seconds', 0) / 60:.0f} min, {training.get('epochs')} "
@@ -142,10 +147,10 @@ def render_readme(models: Path) -> str:
             + (f" (+ {distilled / 60:.0f} min distillation)" if teacher else "")
             + f", {training.get('hardware', '?')}"
         )
-        licences = "; ".join(sorted({f"{d['source']}: {d['licence']}" for d in card["data"]}))
+        licences = "; ".join(sorted({f"{d['source']}: {d['licence']}" for d in card.data}))
         lines.append(
             f"| {task} | {shape} | {arch['parameters']:,} | {selection} | {reported or '–'} | "
-            f"{fmt((card.get('embed_sts') or {}).get('spearman'))} | {'–' if oov is None else f'{100 * oov:.2f}%'} | "
+            f"{fmt((card.embed_sts or {}).get('spearman'))} | {'–' if oov is None else f'{100 * oov:.2f}%'} | "
             f"{teacher.get('name', '–')} | {trained} | {licences} |"
         )
     lines += [
@@ -166,18 +171,16 @@ def read_variant(path: Path | None) -> Variant:
     return yaml.safe_load(path.read_text()) or {} if path else {}
 
 
-def release(task: str, args: argparse.Namespace, variant: Variant, command: str) -> dict[str, Any]:
+def release(task: str, args: argparse.Namespace, variant: Variant, command: str) -> Card:
     """Train the task from its distilled encoder, export it over models/TASK and finish its card."""
     encoder = str(args.distilled) if args.distilled else distilled_encoder(args.runs)
     recipe = stages.merge(TASK_VARIANTS.get(task, {}), variant, {"model": {"init_encoder": encoder}})
     best = stages.train(task, recipe, args.runs / task, task)
     out = args.models / task
     print(f"{task}: exporting {best.checkpoint} -> {out}", flush=True)
-    card = export(Path(best.checkpoint), out, tune_threshold=task == "paraphrase", force=True)
-    card = finish_card(task, out, card, command)
-    print(
-        f"{task}: metrics {card['metrics']} reported {card['reported']} embed_sts {card['embed_sts']['spearman']:.4f}"
-    )
+    tune = tasks.get(task).thresholded
+    card = export(Path(best.checkpoint), out, tune_threshold=tune, force=True, finish=finish_card(command))
+    print(f"{task}: metrics {card.metrics} reported {card.reported} embed_sts {card.embed_sts['spearman']:.4f}")
     return card
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pytorch_lightning import Trainer
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from training.progress import ProgressFile
 
 BEST_FILE = "best.json"
 
@@ -67,13 +71,21 @@ class RunCLI(LightningCLI):
         trainer_config = self.config_init["trainer"]
         if trainer_config.get("logger") in (None, True):
             kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or "runs", self.log_name())
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(ProgressFile())  # progress.json beside the logs: how far the run is (training.stages)
+        return trainer
 
     def fit_and_hand_over(self, ckpt_path: str | None = None) -> Best | None:
         """Fit, then write best.json in the run's log folder (rank 0); every rank says which checkpoint it kept.
-        None without a checkpoint."""
+        None without a checkpoint. A run that fails leaves no folder that looks like a run: without a checkpoint
+        its folder is removed (so the next run takes its version number), with one it is kept to resume from."""
         checkpoints = self.trainer.checkpoint_callback
-        self.trainer.fit(self.model, self.datamodule, ckpt_path=ckpt_path)
+        try:
+            self.trainer.fit(self.model, self.datamodule, ckpt_path=ckpt_path)
+        except BaseException:
+            if self.trainer.is_global_zero:
+                discard_unfinished(self.trainer)
+            raise
         if checkpoints is None or not checkpoints.best_model_path:
             return None
         best = Best(checkpoints.best_model_path, checkpoints.monitor, float(checkpoints.best_model_score))
@@ -82,3 +94,16 @@ class RunCLI(LightningCLI):
         if self.trainer.is_global_zero:
             print(f"handed over in {best.write(log_dir)}")
         return best
+
+
+def discard_unfinished(trainer: Trainer) -> None:
+    """After a failed fit: remove the run's log folder when it holds no checkpoint, else say what is kept in it."""
+    folder = Path(trainer.loggers[0].log_dir) if trainer.loggers else None  # not trainer.log_dir: a DDP collective
+    if folder is None or not folder.is_dir() or (folder / BEST_FILE).exists():
+        return
+    kept = sorted(folder.rglob("*.ckpt"))
+    if kept:
+        print(f"the run failed: {folder} has no {BEST_FILE}; its checkpoints are kept (--ckpt_path {kept[-1]} resumes)")
+    else:
+        shutil.rmtree(folder)
+        print(f"the run failed before its first checkpoint: {folder} removed", file=sys.stderr)

@@ -4,7 +4,8 @@ A stage is a recipe (training/configs/*.yaml) plus a variant: config values as d
 (`{"model": {"hidden_size": 192}}`), written as a YAML fragment into the stage's folder and given to
 LightningCLI after the recipe, so the folder records exactly what ran. The stage's own process keeps runs
 apart (seeds, threads, memory); it hands over best.json (training.runs), never printed text. While it runs,
-its progress (epoch, batches, Lightning's time left) is echoed every PROGRESS_EVERY seconds.
+its progress (epoch, batches, time left), from the progress.json the run keeps beside its logs (training.progress),
+is echoed every PROGRESS_EVERY seconds.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from typing import Any
 
 import yaml
 
+from training.progress import PROGRESS_FILE, Progress
 from training.runs import BEST_FILE, Best
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parent / "configs"
 Variant = dict[str, Any]
 PROGRESS_EVERY = 30.0  # seconds between progress lines
-# Lightning's progress bar: "Epoch 1:  45%|####| 120/260 [00:30<00:35, 4.0it/s ...]" (tqdm, \r-separated)
-BAR = re.compile(r"Epoch (\d+):\s+\d+%\|[^|]*\|\s*(\d+)/(\d+) \[([\d:]+)<([\d:?]+)")
 
 
 class StageError(RuntimeError):
@@ -72,8 +72,7 @@ def run(command: list[str], recipe: Path, variant: Variant, folder: Path, name: 
     started = time.time()
     with open(log, "w") as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
-        epochs = setting(merge(yaml.safe_load(recipe.read_text()), variant), "trainer.max_epochs")
-        watcher = threading.Thread(target=_echo_progress, args=(log, name, process, epochs), daemon=True)
+        watcher = threading.Thread(target=_echo_progress, args=(folder, started, name, process), daemon=True)
         watcher.start()
         process.wait()
         watcher.join()
@@ -101,26 +100,27 @@ def handed_over(folder: Path) -> Best | None:
     return Best.read(found[-1]) if found else None
 
 
-def _seconds(clock: str) -> float:
-    """tqdm's '01:02:03' or '02:03' as seconds ('?' as 0)."""
-    parts = [int(p) for p in clock.split(":") if p.isdigit()]
-    return float(sum(p * 60**i for i, p in enumerate(reversed(parts))))
+def progress_of(folder: Path, since: float) -> Progress | None:
+    """The progress a run under a stage's folder wrote since `since` (a time.time()), or None before its first."""
+    found = [p for p in folder.glob(f"*/version_*/{PROGRESS_FILE}") if p.stat().st_mtime >= since]
+    return Progress.read(max(found, key=lambda p: p.stat().st_mtime)) if found else None
 
 
-def _echo_progress(log: Path, name: str, process: subprocess.Popen, epochs: int | None) -> None:
-    """Print the latest progress-bar state of a running stage every PROGRESS_EVERY seconds, with a rough time left."""
+def progress_line(name: str, progress: Progress) -> str:
+    """'NAME: epoch 2/5, batch 120/260, about 7 min left'."""
+    epochs = f"/{progress.epochs}" if progress.epochs else ""
+    line = f"{name}: epoch {progress.epoch}{epochs}, batch {progress.batch}/{progress.batches or '?'}"
+    left = progress.seconds_left()
+    return line if left is None else f"{line}, about {left / 60:.0f} min left"
+
+
+def _echo_progress(folder: Path, started: float, name: str, process: subprocess.Popen) -> None:
+    """Print a running stage's progress every PROGRESS_EVERY seconds, when it has changed."""
     last = ""
     while process.poll() is None:
         time.sleep(PROGRESS_EVERY)
-        bars = BAR.findall(log.read_text(errors="replace")[-4000:])
-        if not bars:
-            continue
-        epoch, done, total, elapsed, left = bars[-1]
-        epoch = int(epoch) + 1
-        line = f"{name}: epoch {epoch}{f'/{epochs}' if epochs else ''}, batch {done}/{total}"
-        if epochs:
-            per_epoch = _seconds(elapsed) + _seconds(left)
-            line += f", about {(_seconds(left) + (epochs - epoch) * per_epoch) / 60:.0f} min left"
-        if line != last:
+        progress = progress_of(folder, started)
+        line = progress_line(name, progress) if progress else ""
+        if line and line != last:
             print(line, flush=True)
             last = line

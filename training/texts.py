@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from pairscore import specs, tasks
+from pairscore import io, specs, tasks
 from pairscore.schema import SCHEMAS, RowError, detect_columns
 from pairscore.specs import SOURCES, DataError, load_rows, parse_spec
 
@@ -47,11 +47,14 @@ def split_texts(spec: str, data_dir: str | Path | None = None) -> list[str]:
 
 
 def line_texts(path: str) -> list[str]:
-    """A text file's non-empty lines (local path or pyarrow filesystem URI)."""
+    """A text file's non-empty lines (local path or pyarrow filesystem URI), UTF-8 (a byte-order mark dropped; a
+    byte UTF-8 cannot read stops the run with its line, rather than teaching the student a replaced character)."""
     fs, where = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), str(Path(path)))
     try:
         with fs.open_input_stream(where) as stream:
-            lines = stream.read().decode("utf-8", "replace").splitlines()
+            lines = [line for _, line in io.text_lines(io.blocks(stream), path)]
+    except io.DecodeError as exc:
+        raise DataError(str(exc)) from None
     except (FileNotFoundError, OSError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
     return [line.strip() for line in lines if line.strip()]

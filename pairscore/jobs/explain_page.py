@@ -7,6 +7,8 @@ import json
 from html import escape
 from typing import Any
 
+from pairscore import tasks
+
 STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem; color: #1b1b1b; }
 .texts { display: grid; grid-template-columns: 1fr 1fr; gap: 2rem; }
@@ -42,12 +44,7 @@ def weights_table(side: dict[str, Any]) -> str:
 
 
 def render_page(answer: dict[str, Any], text_a: str, text_b: str) -> str:
-    names = {
-        "entailment": ("premise", "hypothesis"),
-        "paraphrase": ("text a", "text b"),
-        "ranking": ("question", "answer"),
-    }
-    name_a, name_b = names[answer["task"]]
+    name_a, name_b = (name.replace("_", " ") for name in tasks.get(answer["task"]).texts)
     columns = "".join(
         f'<section><h2>{name}</h2><div class="text">{shaded(text, answer[side])}</div>'
         f"{weights_table(answer[side])}</section>"

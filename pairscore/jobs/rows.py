@@ -1,7 +1,10 @@
 """One input row -> its pair -> its answer fields, and the rows a batch job could not score: shared by the local
 scorer (pairscore.jobs.score) and Ray (pairscore.jobs.score_ray), so both give the same output and the same errors file.
 
-Every input row ends up either scored or rejected with its line number and the reason; none is dropped.
+Every input row ends up either scored or rejected with its line number and the reason; none is dropped. Each output
+row starts with the same key as its errors-file line (`line`, and `file` when the input is several files), so output
+joins back to input by that key, never by position: a rejected row leaves no gap in the output, and Ray's parts come
+in no particular order.
 """
 
 from __future__ import annotations
@@ -42,33 +45,44 @@ def first_row_columns(task: str, rows: Iterable[tuple[int, dict | Exception]], c
 
 
 def score_rows(
-    model: PairModel, rows: list[tuple[int, dict | Exception]], columns: Columns | None = None
-) -> tuple[list[tuple[int, dict, dict]], list[tuple[int, str, Any]]]:
-    """Score numbered rows: (line, row, output row) per scored row, (line, reason, row or None) per rejected one."""
+    model: PairModel, rows: list[tuple[dict[str, Any], dict | Exception]], columns: Columns | None = None
+) -> tuple[list[tuple[dict, dict, dict]], list[tuple[dict, str, Any]]]:
+    """Score keyed rows (key: {"line": n} or {"file": f, "line": n}): (key, row, output row) per scored row, the
+    output row being the key, the input fields and the scores; (key, reason, row or None) per rejected one."""
     good, rejected = [], []
-    for line, row in rows:
+    for key, row in rows:
         if isinstance(row, Exception):
-            rejected.append((line, str(row), None))
+            rejected.append((key, str(row), None))
             continue
         try:
-            good.append((line, row, texts(model.task, row, columns)))
+            good.append((key, row, texts(model.task, row, columns)))
         except RowError as exc:
-            rejected.append((line, str(exc), row))
+            rejected.append((key, str(exc), row))
     if not good:
         return [], rejected
     outputs = model.score_pairs([p.text_a for _, _, p in good], [p.text_b for _, _, p in good])
-    return [(line, row, merge(row, score)) for (line, row, _), score in zip(good, model.results(outputs))], rejected
+    return [(key, row, merge(key, row, score)) for (key, row, _), score in zip(good, model.results(outputs))], rejected
 
 
-def error_line(line: int, error: str, row: Any, file: str | None = None) -> str:
-    """One line of an errors file: where the row was (file only when there are several), why, the row itself."""
-    where = {} if file is None else {"file": file}
-    return json.dumps({**where, "line": line, "error": error, "row": row}, ensure_ascii=False, default=str) + "\n"
+def error_line(key: dict[str, Any], error: str, row: Any) -> str:
+    """One line of an errors file: where the row was (its key: line, and file when there are several), why, the row."""
+    return json.dumps({**key, "error": error, "row": row}, ensure_ascii=False, default=str) + "\n"
 
 
 def summary(scored: int, rejected: int, output: Any, errors: Any, seconds: float) -> str:
     rate = (scored + rejected) / max(seconds, 1e-9)
     return f"pairscore score: {scored} rows scored -> {output}, {rejected} rejected -> {errors} ({rate:.0f} rows/s)"
+
+
+def verdict(rejected: int, allowed: int, errors: Any) -> tuple[int, str | None]:
+    """The exit status of a finished job and why: 1 when more rows were rejected than --max-rejected allows (the
+    output is complete otherwise; its rows carry their input `line`), else 0."""
+    if rejected <= allowed:
+        return 0, None
+    return 1, (
+        f"pairscore score: {rejected} rows rejected, more than --max-rejected {allowed}: they are in {errors}; "
+        "join the output to the input by its `line` column, not by position"
+    )
 
 
 def unknown_fields(rows: list[dict[str, Any]], columns: list[str], target: Any) -> dict[int, str]:
@@ -103,13 +117,14 @@ def fit_schema(rows: list[dict[str, Any]], schema: Any, refused: dict[int, str])
     return pa.concat_tables(keep).combine_chunks() if keep else schema.empty_table()
 
 
-def merge(row: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
-    """Input fields, then the scores; an input field named like a score is kept as input_<name>."""
-    out = {}
-    for key, value in row.items():
-        while key in score or key in out:
-            key = COLLISION_PREFIX + key
-        out[key] = value
+def merge(key: dict[str, Any], row: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
+    """The key, the input fields, then the scores; an input field named like a key or score field is kept as
+    input_<name>."""
+    out = dict(key)
+    for name, value in row.items():
+        while name in score or name in out:
+            name = COLLISION_PREFIX + name
+        out[name] = value
     out.update(score)
     return out
 

@@ -3,24 +3,29 @@
 Rows are read, scored and written in chunks, so memory stays flat however large the
 file. Scoring uses pairscore.runtime.model.PairModel, the code behind the HTTP service, so a
 pair gets the same numbers here as from the endpoint. Every input row ends up either
-in the output (input fields + scores, input order) or in the errors file with its
-line number and the reason; the summary counts both.
+in the output (its input `line`, the input fields, the scores; input order) or in the
+errors file with its line number and the reason; the summary counts both, and a job
+that rejected more rows than --max-rejected (default 0) exits 1. The text is checked
+to decode before the first row is written: a file in the wrong encoding stops the job
+with nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from pairscore import artifact
+from pairscore import artifact, io
 from pairscore.io import file_format, iter_rows
 from pairscore.jobs import score_ray
 from pairscore.jobs.rows import (
@@ -32,10 +37,12 @@ from pairscore.jobs.rows import (
     score_rows,
     summary,
     unknown_fields,
+    verdict,
 )
 from pairscore.runtime.loading import check_model
 from pairscore.runtime.model import PairModel
 from pairscore.schema import Columns, columns_arg
+from pairscore.specs import FILE_SPEC, slice_of
 
 CHUNK_ROWS = 1024
 
@@ -46,11 +53,20 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a count (0 or more)")
+    return int(value)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pairscore score", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/entailment")
     parser.add_argument(
-        "--input", required=True, help="rows to score: .jsonl, .csv or .parquet (--ray: also a folder, a glob or a URI)"
+        "--input",
+        required=True,
+        help="rows to score: .jsonl, .csv, .tsv or .parquet, with a slice if you like (pairs.csv[-100:]); "
+        "--ray: also a folder, a glob or a URI",
     )
     parser.add_argument("--output", required=True, help="scored rows: .jsonl, .csv or .parquet (--ray: a folder)")
     parser.add_argument(
@@ -64,6 +80,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=columns_arg,
         help="text_a=COL,text_b=COL[,label=COL][,group=COL]: the columns holding the texts (default: by schema)",
     )
+    parser.add_argument(
+        "--max-rejected",
+        type=_count,
+        default=0,
+        help="rows that may be rejected before the job exits 1 (default 0; the output is written either way)",
+    )
+    parser.add_argument("--encoding", default=io.DEFAULT_ENCODING, help="text encoding of JSONL/CSV (default utf-8)")
+    parser.add_argument("--delimiter", help="CSV delimiter: , tab ; | (default: tab for .tsv, else sniffed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     ray = parser.add_argument_group("Ray Data", "pip install -c constraints.txt -e '.[ray]'; docs/service.md")
     ray.add_argument(
@@ -73,7 +97,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ray.add_argument(
         "--num-cpus", type=_positive, default=1, help="CPUs, and onnxruntime threads, per actor (default 1)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.text = io.text_format(args.encoding, args.delimiter)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
 
 
 class RowWriter:
@@ -132,31 +161,42 @@ class RowWriter:
 
 def score_file(
     model: PairModel,
-    input_path: Path,
+    rows: Iterator[tuple[int, dict | Exception]],
     output: RowWriter,
     errors: Any,
     chunk: int,
     progress: Any,
     columns: Columns | None = None,
 ) -> tuple[int, int]:
-    """Score every row; returns (scored, rejected)."""
+    """Score every (line, row); returns (scored, rejected)."""
     scored = rejected = 0
-    for rows in chunks(iter_rows(input_path), chunk):
-        good, bad = score_rows(model, rows, columns)
+    for numbered in chunks(rows, chunk):
+        good, bad = score_rows(model, [({"line": line}, row) for line, row in numbered], columns)
         refused = output.write([out for _, _, out in good])
         bad += [(good[i][0], reason, good[i][1]) for i, reason in refused.items()]
         errors.writelines(error_line(*reject) for reject in bad)
         scored += len(good) - len(refused)
         rejected += len(bad)
-        progress.update(len(rows))
+        progress.update(len(numbered))
     return scored, rejected
+
+
+def input_rows(path: Path, part: str | None, text: io.TextFormat) -> Iterator[tuple[int, dict | Exception]]:
+    """The rows a job reads, after checking the whole file decodes (DecodeError); `part` ('[-100:]') keeps a slice of
+    them, counted as `pairscore evaluate` and training count a file's rows. Line numbers stay the file's."""
+    io.check_text(path, text)
+    if not part:
+        return iter_rows(path, text=text)
+    rows = slice_of(part, sum(1 for _ in iter_rows(path, text=text)))
+    return itertools.islice(iter_rows(path, text=text), rows.start, rows.stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.ray:
         return score_ray.main(args)
-    args.input, args.output = Path(args.input), Path(args.output)
+    spec = FILE_SPEC.match(args.input.strip())
+    args.input, part, args.output = Path(spec["path"]), spec["slice"], Path(args.output)
     errors_path = args.errors or Path(f"{args.output}.errors.jsonl")
     try:
         file_format(args.input)
@@ -169,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.input.is_file():
             raise ValueError(f"{args.input}: no such file")
+        rows = input_rows(args.input, part, args.text)
         if args.columns:
-            first_row_columns(model.task, iter_rows(args.input), args.columns, str(args.input))
+            first_row_columns(model.task, iter_rows(args.input, text=args.text), args.columns, str(args.input))
     except ValueError as exc:
         print(f"pairscore score: {exc}", file=sys.stderr)
         return 2
@@ -181,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         tqdm(unit=" rows", disable=args.no_progress, desc=args.input.name) as progress,
     ):
         try:
-            scored, rejected = score_file(model, args.input, output, errors, args.chunk, progress, args.columns)
+            scored, rejected = score_file(model, rows, output, errors, args.chunk, progress, args.columns)
         finally:
             output.close()
     print(summary(scored, rejected, args.output, errors_path, time.perf_counter() - started), file=sys.stderr)
-    return 0
+    status, why = verdict(rejected, args.max_rejected, errors_path)
+    if why:
+        print(why, file=sys.stderr)
+    return status

@@ -11,6 +11,10 @@ mapping, scoring, error lines and output-schema rule this reuses):
   proves scored + rejected = input rows.
 The Parquet columns are those the local scorer's would have: fixed by the first chunk
 of the first input file that has a scorable row (the driver scores that chunk itself).
+Parts come in no particular order: each row carries its input `line` (and `file`, for
+several files), the key that joins it back to the input. More rejected rows than
+--max-rejected exit 1, as locally; a file that does not decode stops the job, and the
+parts written so far are removed.
 Ray is imported only in here, and lazily: the serving install never has it.
 """
 
@@ -32,8 +36,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pairscore import artifact
-from pairscore.io import data_files, iter_rows, open_file
+from pairscore import artifact, extras
+from pairscore.io import DecodeError, TextFormat, data_files, iter_rows, open_file
 from pairscore.jobs.rows import (
     chunks,
     error_line,
@@ -43,10 +47,12 @@ from pairscore.jobs.rows import (
     score_rows,
     summary,
     unknown_fields,
+    verdict,
 )
 from pairscore.runtime.loading import check_model
 from pairscore.runtime.model import PairModel
 from pairscore.schema import Columns
+from pairscore.specs import FILE_SPEC
 
 READ_CPUS = 0  # read tasks claim no CPU (reading is light next to scoring): the actors may hold every CPU
 
@@ -67,12 +73,14 @@ def output_folder(spec: str) -> tuple[pafs.FileSystem, str]:
     return fs, path
 
 
-def read_numbered(batch: dict[str, Any], fs: pafs.FileSystem, chunk: int) -> Iterator[pa.Table]:
+def read_numbered(
+    batch: dict[str, Any], fs: pafs.FileSystem, chunk: int, text: TextFormat = TextFormat()
+) -> Iterator[pa.Table]:
     """Ray read step: each file's rows in chunks, with file, line number, the row (pickled, any Parquet type
     survives) or the reason it could not be read."""
     for path in batch["path"]:
         with open_file(fs, path) as stream:
-            for rows in chunks(iter_rows(path, stream), chunk):
+            for rows in chunks(iter_rows(path, stream, text), chunk):
                 failed = [isinstance(row, Exception) for _, row in rows]
                 yield pa.table(
                     {
@@ -115,12 +123,13 @@ class Scorer:
             ValueError(error) if error is not None else pickle.loads(row)
             for row, error in zip(batch["row"].to_pylist(), batch["error"].to_pylist())
         ]
-        good, bad = score_rows(self.model, list(enumerate(rows)), self.columns)  # numbered by position in the batch
+        keys = [{"file": f, "line": n} if self.name_files else {"line": n} for f, n in zip(files, lines)]
+        good, bad = score_rows(self.model, list(zip(keys, rows)), self.columns)
         outputs = [out for _, _, out in good]
         refused = unknown_fields(outputs, self.schema.names, self.target)
         table = fit_schema(outputs, self.schema, refused)
         bad += [(good[i][0], reason, good[i][1]) for i, reason in refused.items()]
-        errors = [error_line(lines[i], reason, row, files[i] if self.name_files else None) for i, reason, row in bad]
+        errors = [error_line(*reject) for reject in bad]
         scored = (
             table.to_struct_array().combine_chunks() if table.num_columns else pa.nulls(table.num_rows, pa.struct([]))
         )
@@ -171,18 +180,25 @@ def parts_sink(fs: pafs.FileSystem, folder: str, schema: pa.Schema | None) -> An
 
 
 def driver_schema(
-    model: PairModel, fs: pafs.FileSystem, files: list[str], chunk: int, columns: Columns | None = None
+    model: PairModel,
+    fs: pafs.FileSystem,
+    files: list[str],
+    chunk: int,
+    columns: Columns | None = None,
+    text: TextFormat = TextFormat(),
 ) -> pa.Schema | None:
-    """The output schema the local scorer would fix: from the first chunk that has a scorable row. A --columns
-    mapping is checked against each file's first row first (RowError naming the file)."""
+    """The output schema the local scorer would fix: from the first chunk that has a scorable row (its key: `file`
+    too when there are several files). A --columns mapping is checked against each file's first row first (RowError
+    naming the file)."""
     if columns:
         for path in files:
             with open_file(fs, path) as stream:
-                first_row_columns(model.task, iter_rows(path, stream), columns, path)
+                first_row_columns(model.task, iter_rows(path, stream, text), columns, path)
     for path in files:
         with open_file(fs, path) as stream:
-            for rows in chunks(iter_rows(path, stream), chunk):
-                good, _ = score_rows(model, rows, columns)
+            for rows in chunks(iter_rows(path, stream, text), chunk):
+                keyed = [({"file": path, "line": n} if len(files) > 1 else {"line": n}, row) for n, row in rows]
+                good, _ = score_rows(model, keyed, columns)
                 if good:
                     return first_schema([out for _, _, out in good])
     return None
@@ -194,7 +210,7 @@ def run_pipeline(
     """Read every file in parallel, score on a pool of actors, write through the sink; returns the seconds it took."""
     import ray.data  # optional: the `ray` extra
 
-    model_files = {name: (model.model_dir / name).read_bytes() for name in [artifact.CARD_FILE, *model.card["files"]]}
+    model_files = {name: (model.model_dir / name).read_bytes() for name in [artifact.CARD_FILE, *model.card.files]}
     ray.data.DataContext.get_current().enable_progress_bars = not args.no_progress
     actors = args.concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)) // args.num_cpus)
     started = time.perf_counter()
@@ -203,7 +219,7 @@ def run_pipeline(
         .map_batches(
             read_numbered,
             batch_size=1,
-            fn_kwargs={"fs": in_fs, "chunk": args.chunk},
+            fn_kwargs={"fs": in_fs, "chunk": args.chunk, "text": args.text},
             num_cpus=READ_CPUS,
             compute=ray.data.TaskPoolStrategy(size=min(actors, len(files))),
         )
@@ -232,17 +248,17 @@ def main(args: argparse.Namespace) -> int:
     try:
         import ray  # optional: the `ray` extra
     except ModuleNotFoundError:
-        print(
-            "pairscore score --ray: needs the 'ray' extra: pip install -c constraints.txt -e '.[ray]'", file=sys.stderr
-        )
+        print(extras.needs("pairscore score --ray", "ray", "ray"), file=sys.stderr)
         return 2
     try:
         if args.errors:
             raise InputError(f"--errors {args.errors}: with --ray, rejected rows go to {args.output}/errors/")
+        if FILE_SPEC.match(args.input.strip())["slice"]:
+            raise InputError(f"{args.input}: --ray reads whole files in parallel; a slice is for one local file")
         model = PairModel(args.model, threads=args.num_cpus)
         check_model(model, model.task)
         in_fs, files = data_files(args.input)
-        schema = driver_schema(model, in_fs, files, args.chunk, args.columns)
+        schema = driver_schema(model, in_fs, files, args.chunk, args.columns, args.text)
         out_fs, folder = output_folder(args.output)
     except (ValueError, OSError, artifact.ArtifactError) as exc:
         print(f"pairscore score: {exc}", file=sys.stderr)
@@ -253,9 +269,30 @@ def main(args: argparse.Namespace) -> int:
     try:
         sink = parts_sink(out_fs, folder, schema)
         seconds = run_pipeline(args, model, in_fs, files, schema, sink)
+    except Exception as exc:  # Ray wraps what a task raised; a file that does not decode is the user's to fix
+        cause = decode_error(exc)
+        if cause is None:
+            raise
+        out_fs.delete_dir_contents(folder)
+        print(f"pairscore score: {cause}; nothing kept in {args.output}", file=sys.stderr)
+        return 2
     finally:
         if started_here:
             ray.shutdown()
     scored, rejected = sink.totals
     print(summary(scored, rejected, args.output, f"{args.output}/errors/", seconds), file=sys.stderr)
-    return 0
+    status, why = verdict(rejected, args.max_rejected, f"{args.output}/errors/")
+    if why:
+        print(why, file=sys.stderr)
+    return status
+
+
+def decode_error(exc: BaseException) -> DecodeError | None:
+    """The DecodeError a read task raised, however Ray wrapped it (its cause chain), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, DecodeError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, "cause", None)
+    return None

@@ -91,6 +91,16 @@ class VectorCache:
                 self.metrics.record(len(found), len(missing), len(self._vectors), self.bytes)
         return out
 
+    def token_counts(self, texts: Sequence[str], tokenize: Callable[[list[str]], list[list[int]]]) -> list[int]:
+        """Token counts per text: from the ids the cache keeps for a text it has seen, else tokenized."""
+        with self._lock:
+            keys = [self._keys.get(text) for text in texts]
+        unknown = [i for i, key in enumerate(keys) if key is None]
+        counts = [len(key) // 4 if key is not None else 0 for key in keys]  # int32 ids
+        for i, ids in zip(unknown, tokenize([texts[i] for i in unknown]) if unknown else []):
+            counts[i] = len(ids)
+        return counts
+
     @staticmethod
     def _touch(table: OrderedDict, key: Any) -> Any:
         value = table.get(key)
@@ -197,3 +207,9 @@ class CachedPairModel(PairModel):
         vectors = self.cache.encode(unique, self.token_ids, lambda ids: self.encode_ids(ids, chunk))
         index = {text: row for row, text in enumerate(unique)}
         return vectors[[index[t] for t in texts]] if texts else vectors
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """As PairModel's; a text the cache has seen is not tokenized again."""
+        if not self.cache.enabled:
+            return super().token_counts(texts)
+        return self.cache.token_counts(texts, self.token_ids)

@@ -131,11 +131,20 @@ def wait_for_replicas(project: str, count: int, bound_s: float = 120) -> list[di
 
 def served_requests(container: str, path: str) -> float:
     """Requests to `path` a replica answered with 200, from its own /metrics (read inside its network namespace)."""
+    return metric(container, "bentoml_service_request_total", path, 'http_response_code="200"')
+
+
+def requests_in_progress(container: str, path: str) -> float:
+    """Requests to `path` a replica has received the head of and not answered yet (BentoML's gauge)."""
+    return metric(container, "bentoml_service_request_in_progress", path)
+
+
+def metric(container: str, name: str, path: str, label: str = "") -> float:
+    """The sum of a replica's `name` samples for endpoint `path` (and `label`), from its own /metrics."""
     code = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:3000/metrics').read().decode())"
     metrics = docker("exec", container, "python", "-c", code)
     total = 0.0
     for line in metrics.splitlines():
-        if line.startswith("bentoml_service_request_total{") and f'endpoint="{path}"' in line:
-            if 'http_response_code="200"' in line:
-                total += float(line.rsplit(" ", 1)[1])
+        if line.startswith(name + "{") and f'endpoint="{path}"' in line and label in line:
+            total += float(line.rsplit(" ", 1)[1])
     return total

@@ -85,12 +85,13 @@ def serve_until_ready(command: str, tmp_path: Path) -> None:
 
 
 def score_a_file(command: str, tmp_path: Path) -> None:
-    """Run a `pairscore score` command from the docs in a folder with models/ and a pairs.jsonl (one bad row)."""
+    """Run a `pairscore score` command from the docs in a folder with models/ and a pairs.jsonl (one bad row): it
+    scores the rest, each row under its input line, and exits 1 for the rejected one."""
     (tmp_path / "models").symlink_to(REPO / "models")
     rows = (FIXTURE_DATA / "snli" / "validation.jsonl").read_text().splitlines()[:20]
     (tmp_path / "pairs.jsonl").write_text("\n".join([*rows, '{"premise": "no hypothesis"}']) + "\n")
     done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=venv_env(), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 1 and "1 rows rejected, more than --max-rejected 0" in done.stderr, done.stderr[-2000:]
     output = tmp_path / command.split("--output ")[1].split()[0]
     errors = tmp_path / (
         command.split("--errors ")[1].split()[0] if "--errors" in command else f"{output}.errors.jsonl"
@@ -102,6 +103,7 @@ def score_a_file(command: str, tmp_path: Path) -> None:
     else:
         scored = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(scored) == 20 and all(row["label"] in ("entailment", "neutral", "contradiction") for row in scored)
+    assert [row["line"] for row in scored] == list(range(1, 21))
     assert [json.loads(line)["line"] for line in errors.read_text().splitlines()] == [21]
 
 

@@ -6,6 +6,7 @@ pytest-examples runs each ```python block and compares what it prints with its `
 
 from __future__ import annotations
 
+import huggingface_hub.constants
 import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
@@ -22,6 +23,9 @@ def test_the_docs_show_a_python_client():
 @pytest.mark.parametrize("example", PYTHON, ids=str)
 def test_python_example(example: CodeExample, doc_updates, doc_server, eval_example: EvalExample, monkeypatch):
     monkeypatch.setenv("PAIRSCORE_URL", doc_server.url)
+    # huggingface_hub refuses every request under HF_HUB_OFFLINE (which `make test` sets), loopback too; the
+    # drop-in example's InferenceClient calls only the loopback server.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     if eval_example.update_examples:
         eval_example.run_print_update(example)
     else:

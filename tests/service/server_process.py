@@ -1,21 +1,19 @@
-"""Start and stop a real `bentoml serve` of the service (used by conftest.py and the start-up tests)."""
+"""A real `bentoml serve` of the service for the tests: service/serve.py's launcher with the tests' small limits."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+from service.serve import REPO, LocalServer, command, free_port, poll_ready, start
+
+__all__ = ["REPO", "free_port", "poll_ready"]  # re-exported: the tests import them from here
 TEST_LIMITS = {
     "PAIRSCORE_MAX_PAIRS": "16",
     "PAIRSCORE_MAX_ANSWERS": "32",
@@ -28,103 +26,44 @@ TEST_LIMITS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def server_env(home: Path, **extra: str) -> dict[str, str]:
+    """What the tests' servers run with on top of the environment: the small limits and a BENTOML_HOME of their own."""
+    return {**TEST_LIMITS, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true", **extra}
 
 
 def serve_env(model_dir: Path, home: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        **TEST_LIMITS,
-        "PAIRSCORE_MODEL_DIR": str(model_dir),
-        "BENTOML_HOME": str(home),
-        "BENTOML_DO_NOT_TRACK": "true",
-        **extra,
-    }
+    """The whole environment, for tests that start `serve_command()` themselves (to watch it fail)."""
+    return {**os.environ, **server_env(home, PAIRSCORE_MODEL_DIR=str(model_dir), **extra)}
 
 
 def serve_command(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "service.app:PairScore",
-        "--working-dir",
-        str(REPO),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    return command("127.0.0.1", port)
 
 
-@dataclass
-class Server:
-    url: str
-    log: Path
-    process: subprocess.Popen
-
+class Server(LocalServer):
     def client(self, **kwargs) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
 
 def start_server(model_dir: Path, workdir: Path, **env: str) -> Server:
-    port = free_port()
-    log = workdir / f"serve-{port}.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            serve_command(port),
-            env=serve_env(model_dir, workdir / "bentoml", **env),
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", log, process)
+    log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log", dir=workdir)[1])  # one per server in a shared folder
+    local = start(model_dir, log, env=server_env(workdir / "bentoml", **env))
+    server = Server(local.process, local.url, local.log, local.command)
     try:
-        wait_ready(server.url, process, log)
+        server.wait_ready()
     except RuntimeError:
-        stop_server(server)
+        server.stop()
         raise
     return server
 
 
-def poll_ready(url: str, seconds: float, gone: Callable[[], bool] = lambda: False, every: float = 0.3) -> float | None:
-    """Seconds until `url`/readyz answers 200; None when `seconds` run out or `gone()` says the server stopped."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        if gone():
-            return None
-        time.sleep(every)
-    return None
-
-
 def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None, seconds: float = 90) -> None:
-    """Until `url`/readyz answers 200; RuntimeError (with the log's end) if the process exits or time runs out."""
-    if poll_ready(url, seconds, lambda: process.poll() is not None) is not None:
-        return
-    tail = log.read_text()[-3000:] if log and log.is_file() else ""
-    if process.poll() is not None:
-        raise RuntimeError(f"the server exited with {process.returncode}:\n{tail}")
-    raise RuntimeError(f"the server was not ready in {seconds:g} s:\n{tail}")
+    """Until `url`/readyz answers 200, for a server a test started itself; RuntimeError with the log's end if not."""
+    LocalServer(process, url, log or Path(os.devnull), []).wait_ready(seconds)
 
 
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
+def stop_server(server: LocalServer) -> None:
+    server.stop()
 
 
 @contextmanager
@@ -135,4 +74,4 @@ def serving(model_dir: Path, workdir: Path, **env: str) -> Iterator[httpx.Client
         with server.client() as http:
             yield http
     finally:
-        stop_server(server)
+        server.stop()

@@ -1,4 +1,5 @@
-"""`pairscore score`: broken rows go to the errors file with their line, nothing is lost, numbers match the service."""
+"""`pairscore score`: broken rows go to the errors file with their line, every output row carries its input line (the
+key that joins it back), a job with rejected rows exits 1 unless allowed, nothing is lost, numbers match the service."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from helpers import MODELS
 from pairscore.cli import main as pairscore
 from pairscore.runtime.model import PairModel
 
@@ -37,10 +39,11 @@ def test_jsonl_with_broken_rows(tiny_models, tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(ROWS) + "\n")
     out = tmp_path / "out.jsonl"
-    assert score(tiny_models / "entailment", source, out, "--no-progress") == 0
+    assert score(tiny_models / "entailment", source, out, "--no-progress") == 1  # rows were rejected
     scored = read_jsonl(out)
     errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
     assert [row["id"] for row in scored] == ["a", "c", "e"]  # input order, fields kept
+    assert [row["line"] for row in scored] == [1, 4, 8]  # the input line: the key that joins output to input
     assert scored[0]["input_label"] == 0 and scored[0]["premise"] == "A dog runs in the park."
     assert [e["line"] for e in errors] == [2, 3, 6, 7, 9]
     assert errors[0]["row"] == {"premise": "A dog runs.", "hypothesis": 5, "id": "b"}
@@ -56,6 +59,9 @@ def test_jsonl_with_broken_rows(tiny_models, tmp_path, capsys):
         assert row["label"] == model.labels[int(probs.argmax())]
     summary = capsys.readouterr().err
     assert "3 rows scored" in summary and "5 rejected" in summary
+    assert "5 rows rejected, more than --max-rejected 0" in summary and "`line` column" in summary
+    assert score(tiny_models / "entailment", source, out, "--no-progress", "--max-rejected", "5") == 0
+    assert score(tiny_models / "entailment", source, out, "--no-progress", "--max-rejected", "4") == 1
 
 
 def test_csv_to_parquet_paraphrase_with_errors_file(tiny_models, tmp_path):
@@ -79,9 +85,9 @@ def test_csv_to_parquet_paraphrase_with_errors_file(tiny_models, tmp_path):
         str(errors),
         "--no-progress",
     ]
-    assert pairscore(args) == 0
+    assert pairscore(args) == 1
     table = pq.read_table(out).to_pylist()
-    assert [row["note"] for row in table] == ["one", "two"]
+    assert [row["note"] for row in table] == ["one", "two"] and [row["line"] for row in table] == [2, 3]
     assert all(isinstance(row["paraphrase"], bool) and 0 <= row["probability"] <= 1 for row in table)
     assert [e["line"] for e in read_jsonl(errors)] == [4]
 
@@ -126,3 +132,65 @@ def test_bad_model_or_format_exits_2(tiny_models, tmp_path, capsys):
     assert "card.json" in capsys.readouterr().err
     assert score(tiny_models / "entailment", source, tmp_path / "o.txt") == 2
     assert "o.txt" in capsys.readouterr().err
+
+
+def test_output_joined_to_input_by_line_matches_each_row_scored_alone(tmp_path, capsys):
+    """Refused rows in the middle shift nothing: the shipped paraphrase model, a CSV whose 2nd, 5th and 6th data rows
+    are refused; the output, joined back to the input by `line`, has each row's answer as scoring it alone gives."""
+    model = PairModel(MODELS / "paraphrase")
+    rows = [
+        ["How old are you?", "What is your age?", "r0"],
+        ["a text with no second text"],  # refused: text_b missing
+        ["the cat sat on the mat", "a cat is sitting on a mat", "r2"],
+        ["stocks fell sharply", "the weather is sunny", "r3"],
+        ["one", "two", "r4", "a field too many"],  # refused
+        ["another lone text"],  # refused
+        ["He plays the guitar.", "A man is playing music.", "r6"],
+        ["Where is Paris?", "Paris is in France.", "r7"],
+    ]
+    source = tmp_path / "pairs.csv"
+    with open(source, "w", newline="") as handle:
+        csv.writer(handle).writerows([["text_a", "text_b", "id"], *rows])
+    by_line = {row[0]: row[1] for row in csv_rows(source)}  # the input, keyed by its file line
+    out = tmp_path / "scored.jsonl"
+    assert score(MODELS / "paraphrase", source, out, "--no-progress") == 1
+    assert "3 rows rejected" in capsys.readouterr().err
+    scored, errors = read_jsonl(out), read_jsonl(tmp_path / "scored.jsonl.errors.jsonl")
+    assert sorted([r["line"] for r in scored] + [e["line"] for e in errors]) == sorted(by_line)  # none lost
+    assert [e["line"] for e in errors] == [3, 6, 7]
+    for row in scored:
+        given = by_line[row["line"]]
+        assert row["id"] == given["id"]
+        (alone,) = model.results(model.score_pairs([given["text_a"]], [given["text_b"]]))
+        assert row["paraphrase"] == alone["paraphrase"] and abs(row["probability"] - alone["probability"]) <= 1e-6
+
+
+def csv_rows(path):
+    """(file line, row) of a one-line-per-row CSV, as the scorer numbers them (the header is line 1)."""
+    with open(path, newline="") as handle:
+        return [(line, row) for line, row in enumerate(csv.DictReader(handle), start=2)]
+
+
+def test_a_slice_of_the_input_keeps_the_file_line_numbers(tiny_models, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"premise": f"p{i}", "hypothesis": f"h{i}"}) + "\n" for i in range(10)))
+    out = tmp_path / "out.jsonl"
+    assert score(tiny_models / "entailment", f"{source}[-3:]", out, "--no-progress") == 0
+    assert [(row["line"], row["premise"]) for row in read_jsonl(out)] == [(8, "p7"), (9, "p8"), (10, "p9")]
+    assert score(tiny_models / "entailment", f"{source}[:20%]", out, "--no-progress") == 0
+    assert [row["line"] for row in read_jsonl(out)] == [1, 2]
+
+
+def test_a_file_in_another_encoding_stops_before_anything_is_written(tiny_models, tmp_path, capsys):
+    source = tmp_path / "in.tsv"
+    lines = ["premise\thypothesis"] + [f"row {i}\tthe same row {i}" for i in range(5)] + ["un café\tune boisson"]
+    source.write_bytes("\n".join(lines).encode("cp1252") + b"\n")
+    out = tmp_path / "out.csv"
+    assert score(tiny_models / "entailment", source, out, "--no-progress") == 2
+    offset = len("\n".join(lines[:-1]).encode()) + 1 + len("un caf")
+    assert f"{source}:7: not UTF-8 (byte 0xe9 at offset {offset}); pass --encoding" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "out.csv.errors.jsonl").exists()
+    assert score(tiny_models / "entailment", source, out, "--no-progress", "--encoding", "cp1252") == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == 6 and written[-1]["premise"] == "un café" and written[-1]["line"] == "7"

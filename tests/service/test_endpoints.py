@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +80,8 @@ def test_info_lists_models_and_limits(client, runtime):
     for task, card in info["models"].items():
         assert card["labels"] == runtime[task].labels
         assert card["dim"] == runtime[task].dim
+        assert Path(card["folder"]) == runtime[task].model_dir.resolve()  # outside the server's directory: absolute
+        assert card["init_from"] is None  # trained from nothing
     assert info["limits"]["PAIRSCORE_MAX_PAIRS"] == 16
     assert info["limits"]["PAIRSCORE_MAX_BODY_BYTES"] == 65536
 

@@ -61,6 +61,35 @@ async def test_streamed_body_over_limit_gets_413():
     assert "PAIRSCORE_MAX_BODY_BYTES" in response.json()["detail"]
 
 
+async def stalled():
+    yield b'{"pa'
+    await asyncio.sleep(30)  # the rest never comes in time
+    yield b'irs": []}'
+
+
+@pytest.mark.anyio
+async def test_a_stalled_body_gets_408_and_holds_no_slot():
+    """Admission counts a request once its body is in: one in flight allowed, a stalled body does not take it."""
+    async with guarded(make_app(delay=0.05), max_in_flight=1, body_timeout_s=0.5) as client:
+        stalled_request = asyncio.ensure_future(client.post("/work", content=stalled()))
+        await asyncio.sleep(0.1)
+        normal = await client.post("/work", content=b"{}")
+        refused = await asyncio.wait_for(stalled_request, 3)
+    assert normal.status_code == 200
+    assert refused.status_code == 408 and refused.headers["connection"] == "close"
+    assert refused.json() == {
+        "error": "request_timeout",
+        "detail": "request body not received within 0.5 s (PAIRSCORE_BODY_TIMEOUT_S)",
+    }
+
+
+@pytest.mark.anyio
+async def test_every_path_reads_its_body_in_time():
+    async with guarded(make_app(), body_timeout_s=0.3) as client:
+        response = await asyncio.wait_for(client.post("/unguarded", content=stalled()), 3)
+    assert response.status_code == 408
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     "status, body, content_type, detail",

@@ -48,6 +48,7 @@ def test_bento_builds_offline_with_models_and_pins(tiny_models, tmp_path):
     (bento,) = [p for p in (tmp_path / "home" / "bentos" / "pairscore").iterdir() if p.name != "latest"]
     for task in TASKS:
         assert (bento / "src" / "models" / task / "card.json").is_file()
-    assert (bento / "src" / "service" / "app.py").is_file()
+    served = {path.relative_to(REPO).as_posix() for path in (REPO / "service").rglob("*.py")}
+    assert served <= {path.relative_to(bento / "src").as_posix() for path in (bento / "src").rglob("*.py")}
     requirements = (bento / "env" / "python" / "requirements.txt").read_text()
     assert "bentoml==" in requirements and "onnxruntime==" in requirements and "torch" not in requirements

@@ -36,9 +36,8 @@ def flip_bit(path):
     [
         (lambda root: flip_bit(root / "paraphrase" / "encoder.onnx"), "paraphrase/encoder.onnx"),
         (lambda root: (root / "ranking" / "tokenizer.json").unlink(), "ranking/tokenizer.json"),
-        (lambda root: shutil.rmtree(root / "entailment"), "entailment/card.json"),
     ],
-    ids=["bit-flipped encoder", "missing tokenizer", "missing model folder"],
+    ids=["bit-flipped encoder", "missing tokenizer"],
 )
 def test_bad_artifact_stops_startup(tiny_models, tmp_path, damage, named):
     models = tmp_path / "models"
@@ -48,6 +47,18 @@ def test_bad_artifact_stops_startup(tiny_models, tmp_path, damage, named):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert str(models / named) in output, output[-2000:]
+
+
+def test_a_folder_without_every_task_says_how_to_put_the_shipped_ones_beside_it(tiny_models, tmp_path):
+    """Your own paraphrase model alone: the server needs every task, and its one line gives the copy to make."""
+    models = tmp_path / "mine"
+    shutil.copytree(tiny_models / "paraphrase", models / "paraphrase")
+    result = serve_expecting_failure(models, tmp_path)
+    assert result.returncode != 0
+    assert (
+        f"{models}: no entailment or ranking model; the server serves every task from one folder: put the shipped "
+        f"ones beside yours: cp -r models/entailment models/ranking {models}/"
+    ) in result.stdout + result.stderr
 
 
 def test_pairscore_serve_runs_the_same_service(tiny_models, tmp_path):

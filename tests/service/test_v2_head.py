@@ -32,7 +32,7 @@ def v2_client(tiny_v2_models: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_served_ranking_uses_the_pair_features(v2_client, tiny_v2_models):
     model = PairModel(tiny_v2_models / "ranking")
-    assert model.card["features"]["names"] and (tiny_v2_models / "ranking" / model.card["features"]["file"]).is_file()
+    assert model.card.features.names and (tiny_v2_models / "ranking" / model.card.features.file).is_file()
     out = post(v2_client, "/rank", {"question": QUESTION, "answers": ANSWERS})
     expected = model.rank(QUESTION, ANSWERS)
     assert {item["index"]: round(item["score"], 5) for item in out} == {
@@ -52,7 +52,7 @@ def test_served_ranking_uses_the_pair_features(v2_client, tiny_v2_models):
 
 def test_served_paraphrase_is_calibrated_and_batch_independent(v2_client, tiny_v2_models):
     model = PairModel(tiny_v2_models / "paraphrase")
-    assert model.card["calibration"]["temperature"] > 0
+    assert model.card.temperature > 0 and model.card.calibration
     body = {"pairs": [{"text_a": a, "text_b": b} for a, b in PAIRS]}
     together = [item["probability"] for item in post(v2_client, "/paraphrase", body)]
     alone = [post(v2_client, "/paraphrase", {"pairs": [pair]})[0]["probability"] for pair in body["pairs"]]

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from training.studies.ablation import RELEASE_RECIPE, SEEDS, STS_SPLIT, target_lines  # noqa: E402
+from training.ablation import RELEASE_RECIPE, SEEDS, STS_SPLIT, target_lines  # noqa: E402
 
 SNLI = ("entailment", "snli/validation[-1000:]", "accuracy")
 WIKI = "wiki_qa/validation"

@@ -1,4 +1,4 @@
-"""Fast checks of the baselines (training/baselines/) on the tiny fixture data."""
+"""Fast checks of the baselines (training/studies/baselines/ and training/baselines.py) on the tiny fixture data."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from helpers import CONFIGS, TASKS  # noqa: E402
 from helpers import FIXTURE_DATA as FIXTURES  # noqa: E402
 from pairscore import metrics  # noqa: E402
 from pairscore.tasks import TASKS as REGISTRY  # noqa: E402
-from training.studies.baselines import common, lexical  # noqa: E402
+from training import baselines  # noqa: E402
+from training.studies.baselines import lexical  # noqa: E402
 
 # The release recipes with fixture-sized splits (the fixtures hold a few dozen rows per source).
 TINY_SPLITS = {
@@ -70,10 +71,10 @@ def test_lexical_on_fixtures(tmp_path, capsys, small):
 def test_splits_are_the_release_recipes():
     for task in TASKS:
         data = yaml.safe_load((CONFIGS / f"{task}.yaml").read_text())["data"]
-        sp = common.task_splits(task)
+        sp = baselines.task_splits(task)
         assert list(sp.train) == data["train"] and list(sp.select) == data["val"]
         assert set(sp.report) == set(REGISTRY[task].reported) - set(data["val"])
-    pairs = common.load_sources(FIXTURES, "paraphrase", ["twitter_url/train[-20:]"])
+    pairs = baselines.load_sources(FIXTURES, "paraphrase", ["twitter_url/train[-20:]"])
     last = [json.loads(line) for line in (FIXTURES / "twitter_url" / "train.jsonl").read_text().splitlines()][-20:]
     assert [p.text_a for p in pairs] == [row["sentence1"] for row in last]
 
@@ -82,11 +83,11 @@ def test_f1_threshold_and_tokenize():
     y = np.array([0, 0, 1, 1, 0, 1])
     s = np.array([0.1, 0.2, 0.8, 0.7, 0.75, 0.9])
     t = metrics.best_threshold(y, s)
-    assert common.binary_metrics(y, s, t)["f1"] == pytest.approx(
-        max(common.binary_metrics(y, s, c)["f1"] for c in (0.05, 0.15, 0.5, 0.72, 0.78, 0.85, 0.95))
+    assert baselines.binary_metrics(y, s, t)["f1"] == pytest.approx(
+        max(baselines.binary_metrics(y, s, c)["f1"] for c in (0.05, 0.15, 0.5, 0.72, 0.78, 0.85, 0.95))
     )
-    assert common.tokenize("The dog.") == common.tokenize("the dog .") == ["the", "dog"]
-    assert common.tokenize("Don't") == ["do", "n't"]
+    assert baselines.tokenize("The dog.") == baselines.tokenize("the dog .") == ["the", "dog"]
+    assert baselines.tokenize("Don't") == ["do", "n't"]
 
 
 def test_frozen_teacher_and_head_on_a_stand_in_teacher(tmp_path, small):

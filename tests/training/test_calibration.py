@@ -6,7 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from helpers import FIXTURE_DATA  # noqa: E402
-from pairscore import artifact, metrics  # noqa: E402
+from pairscore import metrics  # noqa: E402
+from pairscore.card import read  # noqa: E402
 from pairscore.jobs.evaluate import calibration_errors  # noqa: E402
 from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.specs import load_pairs  # noqa: E402
@@ -76,21 +77,21 @@ def test_exported_head_serves_calibrated_probabilities(tiny_v2_models, task):
     temperature); the card reports ECE before and after on every metric split, as the serving code measures it."""
     model = PairModel(tiny_v2_models / task)
     card = model.card
-    fitted = card["calibration"]
-    assert fitted["temperature"] > 0 and fitted["fit_on"]["splits"] == card["config"]["data"]["calibration"]
-    assert fitted["fit_on"]["pairs"] > 0 and max(card["parity"]["encoder"], card["parity"]["head"]) <= 1e-5
-    assert set(fitted["splits"]) == set(card["metrics"])
-    for spec, values in fitted["splits"].items():
+    fitted = card.calibration
+    assert fitted.temperature > 0 and fitted.fit_on["splits"] == card.config["data"]["calibration"]
+    assert fitted.fit_on["pairs"] > 0 and max(card.parity.encoder, card.parity.head) <= 1e-5
+    assert set(fitted.splits) == set(card.metrics)
+    for spec, values in fitted.splits.items():
         pairs = load_pairs(spec, task, FIXTURE_DATA)
         assert calibration_errors(model, pairs) == values
     if task == "paraphrase":  # the F1 threshold is picked on the calibrated probabilities
-        pairs = [p for spec in card["metrics"] for p in load_pairs(spec, task, FIXTURE_DATA)]
+        pairs = [p for spec in card.metrics for p in load_pairs(spec, task, FIXTURE_DATA)]
         served = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
-        assert card["threshold"] == metrics.best_threshold([p.label for p in pairs], served)
+        assert card.threshold == metrics.best_threshold([p.label for p in pairs], served)
 
 
 def test_ranking_is_not_calibrated(tiny_v2_models):
-    assert artifact.read_card(tiny_v2_models / "ranking")["calibration"] is None
+    assert read(tiny_v2_models / "ranking").calibration is None
 
 
 def test_a_degenerate_slice_keeps_the_temperature_bounded():
@@ -104,10 +105,8 @@ def test_reliability_diagram_shows_the_card_ece(tiny_v2_models, tmp_path):
     lines = reliability.plot(tiny_v2_models, tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 0
     for task in ("entailment", "paraphrase"):
-        card = artifact.read_card(tiny_v2_models / task)
-        for spec, values in card["calibration"]["splits"].items():
-            served = (
-                f"{task} {spec} T = {card['calibration']['temperature']:.2f} (served): ECE {values['ece_after']:.4f}"
-            )
+        card = read(tiny_v2_models / task)
+        for spec, values in card.calibration.splits.items():
+            served = f"{task} {spec} T = {card.calibration.temperature:.2f} (served): ECE {values['ece_after']:.4f}"
             raw = f"{task} {spec} T = 1: ECE {values['ece_before']:.4f}"
             assert served in lines and raw in lines

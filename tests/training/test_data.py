@@ -29,6 +29,7 @@ def test_split_specs_follow_the_held_out_rules():
         ("mrpc/train", "paraphrase"),
         ("wiki_qa/train", "ranking"),
         ("trec_qa/validation", "ranking"),
+        ("selqa/train", "ranking"),
     ],
 )
 def test_every_source_maps_to_canonical_pairs(spec, task):
@@ -117,3 +118,12 @@ def test_questions_of_two_sources_stay_apart_though_their_ids_repeat(tmp_path):
     )
     module.setup()
     assert sorted(map(len, module.train_set.units)) == [3, 3, 3, 3]
+
+
+@pytest.mark.parametrize("spec", ["stsb/train", "sts2012_2016/train"])
+def test_graded_sources_load_as_scored_rows(spec):
+    from training.evaluators import STSEvaluator
+
+    sts = STSEvaluator(spec, FIXTURE_DATA)
+    assert len(sts.texts_a) == len(sts.scores) > 0 and ((sts.scores >= 0) & (sts.scores <= 1)).all()
+    assert specs.SOURCES[spec.split("/")[0]].licence

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from pairscore import artifact
+from pairscore.card import read
 from pairscore.tasks import TASKS as TASKS_BY_NAME
 
 onnx = pytest.importorskip("onnx", reason="training extra")
@@ -65,18 +66,15 @@ def test_evaluate_prints_the_task_metrics_as_json(tiny_models, task):
 
 @pytest.mark.parametrize("task", list(EVAL_DATA))
 def test_card_describes_the_model(tiny_models, task):
-    card = artifact.read_card(tiny_models / task)
-    assert CARD_KEYS <= set(card)
-    assert card["labels"] == list(TASKS_BY_NAME[task].labels)
-    assert (card["threshold"] == 0.5) if task == "paraphrase" else card["threshold"] is None
-    assert (
-        card["graphs"]["encoder"] == artifact.ENCODER_FILE
-        and card["graphs"]["encoder_int8"] == artifact.ENCODER_INT8_FILE
-    )
-    assert card["architecture"]["parameters"] > 0 and card["architecture"]["cell"] == "lstm"
-    assert all({"source", "split", "rows", "licence"} <= set(d) and d["rows"] > 0 for d in card["data"])
-    assert all(KEYS[task] <= set(m) for m in card["metrics"].values())
-    assert max(card["parity"]["encoder"], card["parity"]["head"]) <= 1e-5
+    card = read(tiny_models / task)
+    assert CARD_KEYS <= set(json.loads(card.to_json()))
+    assert card.labels == list(TASKS_BY_NAME[task].labels)
+    assert (card.threshold == 0.5) if task == "paraphrase" else card.threshold is None
+    assert card.graphs.encoder == artifact.ENCODER_FILE and card.graphs.encoder_int8 == artifact.ENCODER_INT8_FILE
+    assert card.architecture["parameters"] > 0 and card.architecture["cell"] == "lstm"
+    assert all({"source", "split", "rows", "licence"} <= set(d) and d["rows"] > 0 for d in card.data)
+    assert all(KEYS[task] <= set(m) for m in card.metrics.values())
+    assert max(card.parity.encoder, card.parity.head) <= 1e-5
     for name in (artifact.ENCODER_FILE, artifact.ENCODER_INT8_FILE):
         for graph_input in onnx.load(str(tiny_models / task / name)).graph.input:
             assert all(dim.dim_param for dim in graph_input.type.tensor_type.shape.dim)

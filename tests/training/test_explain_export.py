@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from helpers import FIXTURE_DATA, TASKS  # noqa: E402
-from pairscore import artifact  # noqa: E402
-from training import export  # noqa: E402
+from pairscore import artifact, card  # noqa: E402
+from training.export import graphs, parity  # noqa: E402
 from training.model import PairModule  # noqa: E402
 from training.tokenizer import build_tokenizer  # noqa: E402
 
@@ -38,8 +38,8 @@ def test_winners_are_numpy_max_pool_argmax_over_the_states_on_a_real_padded_batc
         pooling="max",
         head_hidden=6,
     ).eval()
-    export.export_graphs(model, tmp_path)
-    export.check_symbolic(tmp_path / artifact.ENCODER_FILE)
+    graphs.export_graphs(model, tmp_path)
+    graphs.check_symbolic(tmp_path / artifact.ENCODER_FILE)
     session = ort.InferenceSession(str(tmp_path / artifact.ENCODER_FILE))
     assert [o.name for o in session.get_outputs()] == [artifact.ENCODER_OUTPUT, artifact.ENCODER_WINNERS]
     assert all(o.shape[0] == "batch" for o in session.get_outputs())
@@ -68,7 +68,7 @@ def test_only_max_pooling_exports_winners(tmp_path, pooling):
     model = PairModule(
         "paraphrase", vocab_size=20, embedding_dim=4, hidden_size=4, pooling=pooling, head_hidden=4
     ).eval()
-    export.export_graphs(model, tmp_path)
+    graphs.export_graphs(model, tmp_path)
     outputs = [o.name for o in ort.InferenceSession(str(tmp_path / artifact.ENCODER_FILE)).get_outputs()]
     assert outputs == [artifact.ENCODER_OUTPUT]
     with pytest.raises(ValueError, match="max pooling"):
@@ -77,11 +77,13 @@ def test_only_max_pooling_exports_winners(tmp_path, pooling):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_exported_model_folders_carry_winners_and_check_them(tiny_models, task):
-    card = artifact.read_card(tiny_models / task)
-    assert card["explain"] == artifact.ENCODER_WINNERS
-    assert card["parity"]["winners"] <= export.PARITY_TOLERANCE
+    written = card.read(tiny_models / task)
+    assert written.explain == artifact.ENCODER_WINNERS
+    assert written.parity.winners <= parity.PARITY_TOLERANCE
     encoders = {
-        card["graphs"][role] for role in ("encoder", "encoder_fp32", "encoder_int8") if card["graphs"].get(role)
+        getattr(written.graphs, role)
+        for role in ("encoder", "encoder_fp32", "encoder_int8")
+        if getattr(written.graphs, role)
     }
     for name in encoders:
         session = ort.InferenceSession(str(tiny_models / task / name))

@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.heads import PairHead, ServingHead  # noqa: E402
-from training.model import clean_groups, listwise_loss  # noqa: E402
+from training.objectives import clean_groups, listwise_loss  # noqa: E402
 
 
 def test_listwise_loss_is_the_softmax_cross_entropy_per_question():

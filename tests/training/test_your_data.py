@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("datasets")
 
-from helpers import CONFIGS, FIXTURE_DATA, TINY_SIZES  # noqa: E402
+from helpers import CONFIGS, FIXTURE_DATA, MODELS, TINY_SIZES  # noqa: E402
 from pairscore import artifact, metrics  # noqa: E402
 from pairscore.runtime.model import PairModel  # noqa: E402
 from training import cli, export  # noqa: E402
@@ -67,8 +67,8 @@ def test_a_files_only_run_reads_nothing_from_the_data_dir(mine, tmp_path, monkey
     files = [f"--data.train=[{mine / 'train.csv'}]", f"--data.val=[{mine / 'val.csv'}]", "--data.min_freq=1"]
     assert cli.main(train_args(tmp_path / "runs", *files)) == 0  # the recipe's shared calibration slices left out
     card = export.export(trained(tmp_path / "runs"), tmp_path / "model")
-    assert {d["source"] for d in card["data"]} == {"file"} and card["calibration"] is None
-    (train,) = [d for d in card["data"] if d["role"] == "train"]
+    assert {d["source"] for d in card.data} == {"file"} and card.calibration is None
+    (train,) = [d for d in card.data if d["role"] == "train"]
     assert train["rows"] == 40 and train["files"] == [
         {"path": str(mine / "train.csv"), "sha256": artifact.sha256_file(mine / "train.csv")}
     ]
@@ -82,15 +82,15 @@ def test_fine_tuning_from_a_model_folder_starts_from_exactly_its_model(mine, tmp
     args = train_args(tmp_path / "runs", *files, f"--model.init_from={start}", "--model.lr=0", "--data.features=true")
     assert cli.main(args) == 0
     card = export.export(trained(tmp_path / "runs"), tmp_path / "model")
-    assert card["init_from"]["folder"] == str(start)
-    assert card["init_from"]["card_sha256"] == artifact.sha256_file(start / artifact.CARD_FILE)
+    assert card.init_from["folder"] == str(start)
+    assert card.init_from["card_sha256"] == artifact.sha256_file(start / artifact.CARD_FILE)
     before, after = PairModel(start), PairModel(tmp_path / "model")
     texts = [row["sentence1"] for row in twitter_rows()[:30]]
     assert np.abs(after.encode(texts) - before.encode(texts)).max() <= 1e-6
     a, b = texts[:15], texts[15:]
     # the folder's head divides its logits by its calibration temperature; this run fit none (T = 1)
-    untempered = metrics.retemper(before.score_pairs(a, b), before.card["calibration"]["temperature"])
-    assert after.card["calibration"] is None and np.abs(after.score_pairs(a, b) - untempered).max() <= 1e-5
+    untempered = metrics.retemper(before.score_pairs(a, b), before.card.temperature)
+    assert after.card.calibration is None and np.abs(after.score_pairs(a, b) - untempered).max() <= 1e-5
 
 
 def refused(tmp_path: Path, capsys, *extra: str) -> str:
@@ -154,6 +154,47 @@ def test_ranking_questions_without_a_correct_or_a_wrong_answer_are_counted_dropp
     assert cli.main(args) == 0
     (handed,) = (tmp_path / "runs" / "ranking").glob(f"version_*/{BEST_FILE}")
     card = export.export(Path(Best.read(handed).checkpoint), tmp_path / "model")
-    (train,) = [d for d in card["data"] if d["role"] == "train"]
+    (train,) = [d for d in card.data if d["role"] == "train"]
     assert train["dropped"] == {"questions": 2, "no_correct_answer": 1, "no_wrong_answer": 1, "rows": 3}
     assert train["rows"] == len(rows) - 3
+
+
+def test_your_label_words_and_encoding_train_and_a_wrong_encoding_stops_before_training(tmp_path, capsys):
+    """A Windows-1252 CSV with a byte-order-mark-free header, `same`/`different` (some with a trailing space)."""
+    rows = twitter_rows()
+    words = {0: "different ", 1: "Same"}
+    for name, part in (("train.csv", rows[:40]), ("val.csv", rows[40:])):
+        with open(tmp_path / name, "w", newline="", encoding="cp1252") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["left", "right", "same"])
+            writer.writerows([r["sentence1"] + " café", r["sentence2"], words[r["label"]]] for r in part)
+    files = [f"--data.train=[{tmp_path / 'train.csv'}]", f"--data.val=[{tmp_path / 'val.csv'}]"]
+    message = refused(tmp_path, capsys, *files, "--data.labels=same=1,different=0")
+    assert f"{tmp_path / 'train.csv'}:2: not UTF-8 (byte 0xe9 at offset" in message and "--data.encoding" in message
+    message = refused(tmp_path, capsys, *files, "--data.encoding=cp1252")
+    assert "field 'same':" in message and "is not one of the paraphrase labels" in message
+    assert "--data.labels" in message and "rows have this label; 1 other unread labels in" in message
+    args = train_args(tmp_path / "runs", *files, "--data.encoding=cp1252", "--data.labels=same=1,different=0")
+    assert cli.main([*args, "--data.min_freq=1"]) == 0
+    card = export.export(trained(tmp_path / "runs"), tmp_path / "model")  # export reads the files as training did
+    assert [d["rows"] for d in card.data] == [40, 20]
+
+
+def test_a_flag_that_asks_for_another_shape_than_the_folder_is_refused_before_anything_starts(tmp_path, capsys):
+    """--model.init_from takes the folder's architecture; a flag on the command line that contradicts it (the tiny
+    sizes here) is refused, naming each (folder, flag) pair."""
+    message = refused(tmp_path, capsys, f"--model.init_from={MODELS / 'paraphrase'}")
+    assert "its weights have another shape than the flags ask for (folder, flag)" in message
+    assert "'hidden_size': (128, 16)" in message and "'head_hidden': (128, 16)" in message
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_version_folder(mine, tmp_path, capsys):
+    files = [f"--data.train=[{mine / 'train.csv'}]", f"--data.val=[{mine / 'val.csv'}]", "--data.min_freq=1"]
+    args = train_args(tmp_path / "runs", *files)
+    assert cli.main([*args, f"--model.init_encoder={tmp_path / 'no-such-run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-run: distilled encoder checkpoint not found" in err and "Traceback" not in err
+    assert "the run failed before its first checkpoint" in err
+    assert not list((tmp_path / "runs" / "paraphrase").glob("version_*"))
+    assert cli.main(args) == 0  # the next run is version_0, the folder the docs' export command names
+    assert (tmp_path / "runs" / "paraphrase" / "version_0" / BEST_FILE).is_file()

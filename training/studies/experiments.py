@@ -4,7 +4,7 @@
 
 Trains each NLI variant with the release recipe plus one change (same data, same epochs, from scratch), exports
 it, and reads the metrics the exporter measured with the serving code on the selection split. `--ablation` adds
-the models-v3 levers one at a time (training.studies.ablation: teacher, relational distillation, question-answer
+the models-v3 levers one at a time (training.ablation: teacher, relational distillation, question-answer
 batches, the ranking head), every task, every selection and reported split, and the
 fallback-token rate of each vocabulary option. Writes docs/experiments.md and the PNG plots beside it; results are
 cached per variant under runs/experiments/ so a rerun only adds what is new.
@@ -25,12 +25,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pairscore import machine, tasks  # noqa: E402
+from pairscore import artifact, machine, tasks  # noqa: E402
+from pairscore.card import read  # noqa: E402
 from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.tasks import fmt  # noqa: E402
+from training import ablation, stages  # noqa: E402
 from training.export import export  # noqa: E402
 from training.stages import Variant  # noqa: E402
-from training.studies import ablation, stages  # noqa: E402
 
 SELECTION = "snli/validation[-1000:]"
 # name: a variant of the entailment release recipe (the first row is the recipe itself), trained from scratch.
@@ -64,10 +65,10 @@ def run_variant(name: str, variant: Variant, epochs: int, root: Path) -> dict[st
     result = {
         "name": name,
         "variant": variant,
-        "accuracy": card["metrics"][SELECTION]["accuracy"],
-        "parameters": card["architecture"]["parameters"],
-        "train_seconds": card["training"]["seconds"],
-        "examples_per_second": card["training"]["examples_per_second"],
+        "accuracy": card.metrics[SELECTION]["accuracy"],
+        "parameters": card.architecture["parameters"],
+        "train_seconds": card.training["seconds"],
+        "examples_per_second": card.training["examples_per_second"],
         "epochs": epochs,
     }
     cached.write_text(json.dumps(result, indent=2))
@@ -80,11 +81,10 @@ Table = dict[tuple[str, str], dict[str, float]]  # (task, split spec) -> model -
 def release_rows(models: Path, table: Table) -> None:
     """The shipped models on their selection and reported splits (the served fp32 encoder)."""
     for task in tasks.NAMES:
-        card_path = models / task / "card.json"
-        if not card_path.is_file():
+        if not (models / task / artifact.CARD_FILE).is_file():
             continue
-        card = json.loads(card_path.read_text())
-        for spec, values in {**card["metrics"], **card.get("reported", {})}.items():
+        card = read(models / task)
+        for spec, values in {**card.metrics, **(card.reported or {})}.items():
             table.setdefault((task, spec), {})["pairscore"] = values[tasks.TASKS[task].metric]
 
 
@@ -106,10 +106,9 @@ def plot_learning_curves(models: Path, out: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(tasks.NAMES), figsize=(13, 3.6))
     drawn = False
     for axis, task in zip(axes, tasks.NAMES):
-        card_path = models / task / "card.json"
-        if not card_path.is_file():
+        if not (models / task / artifact.CARD_FILE).is_file():
             continue
-        checkpoint = Path(json.loads(card_path.read_text())["checkpoint"])
+        checkpoint = Path(read(models / task).checkpoint)
         log = checkpoint.parent.parent / "metrics.csv"
         if not log.is_file():
             continue
@@ -129,12 +128,11 @@ def plot_learning_curves(models: Path, out: Path) -> Path | None:
 
 
 def plot_confusion(models: Path, out: Path) -> Path | None:
-    card_path = models / "entailment" / "card.json"
-    if not card_path.is_file():
+    if not (models / "entailment" / artifact.CARD_FILE).is_file():
         return None
-    card = json.loads(card_path.read_text())
-    confusion = card["metrics"][SELECTION]["confusion"]
-    labels = card["labels"]
+    card = read(models / "entailment")
+    confusion = card.metrics[SELECTION]["confusion"]
+    labels = card.labels
     fig, axis = plt.subplots(figsize=(4.6, 4))
     axis.imshow(confusion, cmap="Blues")
     for i, row in enumerate(confusion):
@@ -276,12 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     ablation_lines = None
     if args.ablation:
         results = ablation.run(args.runs / "ablation", cached_only=args.cached_only)
-        release = {
-            t: json.loads((args.models / t / "card.json").read_text())
-            for t in tasks.NAMES
-            if (args.models / t / "card.json").is_file()
-        }
-        release = {t: c for t, c in release.items() if c.get("format_version", 1) >= 3}
+        release = {t: read(args.models / t) for t in tasks.NAMES if (args.models / t / artifact.CARD_FILE).is_file()}
+        release = {t: c for t, c in release.items() if c.format_version >= 3}
         release_encoders = {t: ablation.encoder_figures(PairModel(args.models / t).encode) for t in release}
         ablation_lines = ablation.render(
             results,

@@ -28,6 +28,7 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from pairscore import artifact, tasks  # noqa: E402
+from pairscore.card import read  # noqa: E402
 from pairscore.runtime.model import PairModel  # noqa: E402
 from pairscore.schema import Pair  # noqa: E402
 from pairscore.specs import load_pairs  # noqa: E402
@@ -87,8 +88,7 @@ class NumpyLSTM:
     """
 
     def __init__(self, model_dir: Path):
-        card = artifact.read_card(model_dir)
-        arch = card["architecture"]
+        arch = read(model_dir).architecture
         if arch["cell"] != "lstm":
             raise SystemExit(f"{model_dir}: a {arch['cell']} encoder; this script reads LSTM gates")
         self.directions = 2 if arch["bidirectional"] else 1
@@ -346,7 +346,7 @@ def intro_lines(model_dir: Path, lstm: NumpyLSTM, served: PairModel, check: dict
         "# Inside the LSTM: what the shipped entailment encoder keeps",
         "",
         f"Produced by `python -m training.studies.inside_lstm` from `{model_dir.as_posix()}` "
-        f"({served.card['architecture']['cell']}, "
+        f"({served.card.architecture['cell']}, "
         f"{'bidirectional' if lstm.directions == 2 else 'unidirectional'}, hidden {lstm.hidden}, max pooling, "
         f"vector dim {served.dim}) on the snli/validation data in the data dir.",
         "",
@@ -554,9 +554,7 @@ def analyse(model_dir: Path, data_dir: str | None, out: Path) -> str:
     """docs/inside-the-lstm.md's text; writes its figures under OUT/inside-the-lstm/."""
     lstm = NumpyLSTM(model_dir)
     served = PairModel(model_dir)
-    trained_on = [
-        d["split"] for d in served.card.get("data", []) if d.get("role") == "train" and d.get("source") == "snli"
-    ]
+    trained_on = [d["split"] for d in served.card.data if d.get("role") == "train" and d.get("source") == "snli"]
     pairs = load_pairs("snli/validation", "entailment", data_dir)
     texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     encodings = dict(zip(texts, served.tokenizer.encode_batch(texts)))

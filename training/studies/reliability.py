@@ -50,9 +50,9 @@ def plot(models: Path, out: Path) -> list[str]:
     for task in CALIBRATED:
         model = PairModel(models / task)
         card = model.card
-        temperature = float((card.get("calibration") or {}).get("temperature", 1.0))
-        data_dir = card["config"]["data"].get("data_dir")
-        for spec in [*card["metrics"], *card.get("reported", {})]:
+        temperature = card.temperature
+        data_dir = card.config["data"].get("data_dir")
+        for spec in [*card.metrics, *(card.reported or {})]:
             pairs = load_pairs(spec, task, data_dir)
             labels = np.array([p.label for p in pairs])
             served = model.score_pairs([p.text_a for p in pairs], [p.text_b for p in pairs])
@@ -68,8 +68,9 @@ def plot(models: Path, out: Path) -> list[str]:
             ax.scatter(mean, rate, s=8 + 60 * count / count.max(), marker=marker, color=line.get_color())
             lines.append(f"{task} {spec} {name}: ECE {ece:.4f}")
         ax.set_title(f"{task}\n{spec} ({len(labels)} pairs)", fontsize=9)
-        ax.set_xlabel("top-class confidence" if task == "entailment" else "P(paraphrase)")
-        ax.set_ylabel("accuracy" if task == "entailment" else "share of paraphrases")
+        positive = tasks.get(task).labels[-1]
+        ax.set_xlabel("top-class confidence" if served.ndim == 2 else f"P({positive})")  # one column per class
+        ax.set_ylabel("accuracy" if served.ndim == 2 else f"share of {positive}s")
         ax.set_xlim(0, 1), ax.set_ylim(0, 1)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Reliability of the shipped models ({models}); marker size: pairs per bin", fontsize=10)

