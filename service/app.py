@@ -30,7 +30,7 @@ from pairscore.runtime.cache import CachedPairModel, CacheMetrics
 from pairscore.runtime.loading import load_models, readable
 from pairscore.runtime.model import PairModel
 from pairscore.settings import LIMIT_FIELDS, env_name
-from service import connections, cork, gcstats, traffic_timeout
+from service import bentoml_mends, connections, gcstats
 from service.auth import ApiKeyGuard, api_keys
 from service.dialects import ROUTES as DIALECT_ROUTES
 from service.dialects import cohere, openai, tei
@@ -61,8 +61,8 @@ from service.schemas import (
     strict_api,
 )
 
-traffic_timeout.install()  # before BentoML builds the worker's app: requests are let go once answered
-cork.install()  # before BentoML builds its dispatchers: no request held back while the model is idle
+# before BentoML builds the worker's app and dispatchers: requests let go once answered, none held back while idle
+bentoml_mends.install()
 connections.install(LIMITS)  # before BentoML builds the worker's uvicorn: limits on heads and connections
 logger = logging.getLogger("pairscore")
 SOURCE_ROOT = (

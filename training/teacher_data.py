@@ -20,7 +20,7 @@ from pairscore.specs import DataError, load_pairs
 from training.batching import BucketBatchSampler, padded
 from training.evaluators import STSEvaluator
 from training.pretrained import Pretrained
-from training.teacher import TeacherCache, get_teacher
+from training.teacher import TeacherCache, get_teacher, shown
 from training.texts import RELEASE, is_shared, texts_of
 from training.tokenizer import Kind, build_tokenizer
 
@@ -116,7 +116,7 @@ class TeacherDataModule(pl.LightningDataModule):
             **cache.teacher.describe(h.cache_dir),
             "texts": len(texts),
             "sources": list(h.texts or [RELEASE]),
-            "cache": str(cache.root),
+            "cache": shown(cache.root),  # a card names no home folder of the machine that trained it
             **({"computed": stats} if stats["texts"] else {}),
         }
         return cache.vectors(texts)

@@ -1,12 +1,12 @@
-"""BentoML's adaptive batcher, upstream and mended (service.cork): the cork wait it learns from batches that queued
-behind a busy model. When the upstream test fails, BentoML no longer learns that wait: delete service/cork.py, its
-install() in service/app.py and this file."""
+"""BentoML's adaptive batcher, upstream and mended (service.bentoml_mends): the cork wait it learns from batches
+that queued behind a busy model. When the upstream test fails, BentoML no longer learns that wait: delete the
+Optimizer mend in service/bentoml_mends.py and this file."""
 
 from __future__ import annotations
 
 from bentoml._internal.marshal import dispatcher
 
-from service import cork
+from service import bentoml_mends as cork
 
 
 def after_a_burst(optimizer: dispatcher.Optimizer) -> dispatcher.Optimizer:
@@ -18,8 +18,10 @@ def after_a_burst(optimizer: dispatcher.Optimizer) -> dispatcher.Optimizer:
 
 
 def test_upstream_holds_lone_requests_after_a_burst() -> None:
-    learned = after_a_burst(cork.UPSTREAM(10.0)).wait
-    assert learned > 0.03, "BentoML no longer learns a cork wait from queueing: service/cork.py can go (see above)"
+    learned = after_a_burst(cork.UPSTREAM_OPTIMIZER(10.0)).wait
+    assert learned > 0.03, (
+        "BentoML no longer learns a cork wait from queueing: the Optimizer mend in service/bentoml_mends.py can go"
+    )
 
 
 def test_mended_never_holds_a_request_but_still_fits_the_batch_cost() -> None:

@@ -1,9 +1,9 @@
-"""BentoML's TimeoutMiddleware, upstream and mended (service.traffic_timeout), in isolation on both event loops.
+"""BentoML's TimeoutMiddleware, upstream and mended (service.bentoml_mends), in isolation on both event loops.
 
 A request's context holds what its outer middleware put there (OpenTelemetry's span); a
 marker object in a context variable stands for it. Upstream keeps it alive until the
 traffic timeout; the mended middleware lets it go once the response is sent. When the
-upstream test fails, BentoML no longer needs mending: delete service/traffic_timeout.py,
+upstream test fails, BentoML no longer needs mending: delete its mend in service/bentoml_mends.py,
 its install() in service/app.py and these tests, and loosen the bentoml pin.
 """
 
@@ -21,7 +21,7 @@ import tomllib
 import uvloop
 import yaml
 
-from service import traffic_timeout
+from service import bentoml_mends as traffic_timeout
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
@@ -86,9 +86,9 @@ def kept_after_response(middleware_cls, loop_name: str) -> bool:
 
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_upstream_still_keeps_each_request_alive_until_its_timeout(loop_name: str):
-    assert kept_after_response(traffic_timeout.UPSTREAM, loop_name), (
+    assert kept_after_response(traffic_timeout.UPSTREAM_TIMEOUT, loop_name), (
         f"bentoml {version('bentoml')}'s TimeoutMiddleware now lets a request go once it is answered: "
-        "service/traffic_timeout.py is no longer needed (see this file's docstring)"
+        "the timeout mend in service/bentoml_mends.py is no longer needed (see this file's docstring)"
     )
 
 
