@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from bentoml.exceptions import InvalidArgument, NotFound
-from pydantic import AfterValidator, BaseModel, Field, model_serializer
+from pydantic import AfterValidator, BaseModel, Field
 
 from pairscore.runtime.model import PairModel
-from service.dialects.fields import Strict, sigmoid
+from service.dialects.fields import OmitsNone, Strict, sigmoid
 from service.limits import check_count, check_text
 from service.schemas import LIMITS, limited_text
 
@@ -59,17 +59,10 @@ class DocumentText(BaseModel):
     text: str
 
 
-class Result(BaseModel):
+class Result(OmitsNone):
     index: int = Field(description="position of the document in the request")
     relevance_score: float = Field(description="sigmoid of /rank's score for the document")
     document: DocumentText | None = Field(None, description="the document, with return_documents")
-
-    @model_serializer(mode="wrap")
-    def _without_absent_document(self, handler: Any) -> dict[str, Any]:
-        dumped = handler(self)
-        if dumped.get("document") is None:
-            dumped.pop("document", None)
-        return dumped
 
 
 class ApiVersion(BaseModel):

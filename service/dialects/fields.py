@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_serializer
 from pydantic_core import PydanticCustomError
 
 from service.schemas import LIMITS, limited
@@ -17,6 +17,15 @@ class Strict(BaseModel):
     """A nested body object: an unknown field is a 400, as in our own bodies."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class OmitsNone(BaseModel):
+    """An answer whose optional fields are left out when unset (`text`, `document`): the clients tell "not asked
+    for" by the key's absence, and some refuse a null there."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_fields(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
 
 
 def _no_token_ids(value: Any) -> Any:

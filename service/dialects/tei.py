@@ -21,13 +21,12 @@ from pydantic import (
     Field,
     RootModel,
     WithJsonSchema,
-    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from pairscore import tasks
-from service.dialects.fields import Strict, sigmoid, text_inputs, unit_length
+from service.dialects.fields import OmitsNone, Strict, sigmoid, text_inputs, unit_length
 from service.limits import check_count, check_text
 from service.schemas import LIMITS, limited, limited_text
 
@@ -88,17 +87,10 @@ def embed_answer(vectors: np.ndarray, normalize: bool) -> list[list[float]]:
     return (unit_length(vectors) if normalize else vectors).tolist()
 
 
-class Rank(BaseModel):
+class Rank(OmitsNone):
     index: int = Field(description="position of the text in the request")
     score: float = Field(description="sigmoid of /rank's score, or /rank's score itself with raw_scores")
     text: str | None = Field(None, description="the text, with return_text")
-
-    @model_serializer(mode="wrap")
-    def _without_absent_text(self, handler: Any) -> dict[str, Any]:
-        dumped = handler(self)
-        if dumped.get("text") is None:
-            dumped.pop("text", None)
-        return dumped
 
 
 # /rank's limits (PAIRSCORE_MAX_ANSWERS, PAIRSCORE_MAX_CHARS), under TEI's names
