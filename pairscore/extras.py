@@ -22,7 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "jsonargparse",
         "onnx",
     ),
-    "baselines": ("sklearn", "rank_bm25"),
+    "baselines": ("sklearn", "rank_bm25", "model2vec", "skeletoken"),
     "ray": ("ray",),
 }
 

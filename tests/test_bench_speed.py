@@ -14,7 +14,7 @@ def test_flops_per_token_of_the_shipped_encoder() -> None:
     arch = read(MODELS / "entailment").architecture
     hidden, table = arch["hidden_size"], arch["embedding_dim"]
     # two directions, each: the 4 gates' input and recurrent matrix products, 2 FLOPs per multiply-add
-    assert roofline.flops_per_token(arch) == 2 * 2 * 4 * hidden * (table + hidden) == 524_288
+    assert roofline.flops_per_token(arch) == 2 * 2 * 4 * hidden * (table + hidden)
 
 
 def test_a_second_layer_reads_both_directions() -> None:

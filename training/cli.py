@@ -64,8 +64,9 @@ def adopt_architecture(config: Any, given: set[str]) -> None:
         pretrained = Pretrained.load(folder)
     except (ArtifactError, FileNotFoundError) as exc:
         raise DataError(f"model.init_from={folder}: {exc}") from None
-    wanted = pretrained.architecture(config.data.task)
-    if pretrained.card.task == config.data.task:
+    task = getattr(config.data, "task", None)  # a distillation has none: the encoder's shape alone
+    wanted = pretrained.architecture(task)
+    if pretrained.card.task == task:
         wanted["features"] = pretrained.feature_names
     current = {key: config.model[key] for key in wanted}
     current["features"] = resolve(config.model.features) if "features" in wanted else None

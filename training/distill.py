@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from pairscore.specs import DataError
+from training.cli import adopt_architecture, given_keys
 from training.distill_module import DistillModule
 from training.runs import RunCLI
 from training.teacher_data import TeacherDataModule
@@ -27,22 +28,30 @@ class DistillCLI(RunCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("model.init_from", "data.init_from")  # the folder's tokenizer stays
 
+    def parse_arguments(self, parser, args) -> None:
+        self.given = given_keys(sys.argv[1:] if args is None else args, "model")  # flags, not the recipe
+        super().parse_arguments(parser, args)
+
+    def before_instantiate_classes(self) -> None:
+        """A distillation continued from a model folder takes the folder's encoder shape over the recipe's."""
+        adopt_architecture(self.config, self.given)
+
     def log_name(self) -> str:
         return "distill"
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-    cli = DistillCLI(
-        DistillModule,
-        TeacherDataModule,
-        args=argv,
-        run=False,
-        seed_everything_default=42,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": "python -m training.distill"},
-    )
     try:
+        cli = DistillCLI(
+            DistillModule,
+            TeacherDataModule,
+            args=argv,
+            run=False,
+            seed_everything_default=42,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"prog": "python -m training.distill"},
+        )
         cli.datamodule.setup("fit")
     except (DataError, FileNotFoundError) as exc:
         print(f"python -m training.distill: {exc}", file=sys.stderr)

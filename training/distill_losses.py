@@ -6,11 +6,15 @@ similarities between vectors. The relational losses (Park et al. 2019; Tian et a
 on the served vectors themselves (no projection): within a batch, the student's matrix of cosine similarities
 against the teacher's, as squared differences (`mse`) or as each row's softmax distribution at a temperature
 (`kl`, the teacher's row as the target): a contrastive view that weights a text's nearest neighbours most.
+
+Graded pairs (STS) say the order of similarities directly, from people rather than the teacher: CoSENT (Su
+2022, sentence-transformers' CoSENTLoss) penalises every two pairs whose cosines are in the wrong order.
 """
 
 from __future__ import annotations
 
 import torch
+from sentence_transformers.sentence_transformer.losses import CoSENTLoss
 from torch.nn import functional as F
 from torchmetrics.functional import spearman_corrcoef
 
@@ -48,3 +52,8 @@ def similarity_agreement(student: torch.Tensor, teacher: torch.Tensor) -> torch.
     n = student.shape[0]
     off = ~torch.eye(n, dtype=torch.bool, device=student.device)
     return spearman_corrcoef(similarities(student)[off].float(), similarities(teacher)[off].float())
+
+
+def graded_loss(u: torch.Tensor, v: torch.Tensor, scores: torch.Tensor, scale: float) -> torch.Tensor:
+    """CoSENT over a batch of graded pairs: cos(u_i, v_i) should order the pairs as their scores do."""
+    return CoSENTLoss(model=None, scale=scale).compute_loss_from_embeddings([u, v], scores.float())

@@ -17,7 +17,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from pairscore import machine
 from training.batching import padded
-from training.distill_losses import relational_loss, similarity_agreement, vector_loss
+from training.distill_losses import graded_loss, relational_loss, similarity_agreement, vector_loss
 from training.distiller import Distiller
 from training.embeddings import build_embedding
 from training.encoder import SentenceEncoder
@@ -46,6 +46,8 @@ class DistillModule(pl.LightningModule):
         relational: Literal["none", "mse", "kl"] = "none",
         relational_weight: float = 1.0,
         temperature: float = 0.05,
+        similarity_weight: float = 1.0,
+        similarity_scale: float = 20.0,
         lr: float = 2e-3,
         init_from: str | None = None,
     ):
@@ -68,6 +70,9 @@ class DistillModule(pl.LightningModule):
             relational: match the teacher's in-batch cosine similarities: none | mse | kl (softmax rows).
             relational_weight: the relational loss's weight.
             temperature: the softmax temperature of the kl relational loss.
+            similarity_weight: the weight of the graded-pair loss (CoSENT on the served vectors' cosine), when the
+                data has graded pairs (data.similarity).
+            similarity_scale: CoSENT's scale (inverse temperature) on the cosine.
             lr: AdamW learning rate.
             init_from: a model folder (format 3) whose encoder (and distillation projection, when its teacher's
                 size fits) starts the student; its tokenizer is kept (data.init_from is linked to it).
@@ -130,10 +135,18 @@ class DistillModule(pl.LightningModule):
             out["similarity_spearman"] = similarity_agreement(vectors, batch["target"])
         return out
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)["loss"]
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
-        self.training_totals["texts"] += len(batch["ids"])
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """A batch of texts; with graded pairs in the data, a batch of each (data.similarity)."""
+        texts, graded = (batch["texts"], batch["graded"]) if "graded" in batch else (batch, None)
+        loss = self._loss(texts)["loss"]
+        if graded is not None:
+            u = self.model.encoder(graded["ids_a"], graded["lengths_a"])
+            v = self.model.encoder(graded["ids_b"], graded["lengths_b"])
+            similarity = graded_loss(u, v, graded["score"], self.hparams.similarity_scale)
+            self.log("train_similarity", similarity, batch_size=len(graded["score"]))
+            loss = loss + self.hparams.similarity_weight * similarity
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(texts["ids"]))
+        self.training_totals["texts"] += len(texts["ids"])
         return loss
 
     def on_train_epoch_start(self) -> None:

@@ -114,14 +114,21 @@ class Teacher:
 
     def describe(self, cache_dir: str | Path | None = None) -> dict[str, Any]:
         """What a card says of the teacher: model, dimension and the package versions it came from."""
-        config = json.loads((self.folder(cache_dir) / "config.json").read_text())
+        folder = self.folder(cache_dir)
+        if (folder / "config.json").is_file():
+            dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
+        else:  # no transformer inside (a static Model2Vec model): the loaded model says
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+            dim = int(model.get_embedding_dimension())
         packages = [p for p in (self.package, "sentence-transformers", "transformers") if p]
         versions = machine.package_versions(packages)
         return {
             "key": self.key,
             "name": self.name,
             "package": self.package,
-            "dim": int(config["hidden_size"]),
+            "dim": dim,
             "versions": versions,
         }
 

@@ -4,6 +4,11 @@ No labels: the student learns from what the teacher makes of each text, so any t
 user's own unlabelled ones (training.texts). A batch is a set of texts whose pairwise similarities a relational
 loss can match; `pairs` keeps a question and its candidate answers in one batch, so that the similarities the
 student learns are the ones /rank compares.
+
+Distillation alone teaches /embed's similarity only as far as the student can copy the teacher, and a 128-unit
+BiLSTM copies it to a cosine of ~0.6. `similarity` adds what graded human judgements say directly: STS pairs
+with their scores, a second stream of batches beside the texts (each training step takes one batch of each), for
+the model's similarity loss (DistillModule.similarity_weight).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import CombinedLoader, rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from pairscore.specs import DataError, load_pairs
+from pairscore.schema import detect_columns
+from pairscore.specs import DataError, describe, load_pairs, load_rows
 from training.batching import BucketBatchSampler, padded
 from training.evaluators import STSEvaluator
 from training.pretrained import Pretrained
@@ -42,6 +48,39 @@ def collate(items: list[tuple[list[int], np.ndarray]]) -> dict[str, torch.Tensor
     ids, vectors = zip(*items)
     batch, lengths = padded(ids)
     return {"ids": batch, "lengths": lengths, "target": torch.from_numpy(np.stack(vectors))}
+
+
+class GradedPairs(Dataset):
+    """Token ids of both texts of each graded pair, and its score in [0, 1]."""
+
+    def __init__(self, ids_a: list[list[int]], ids_b: list[list[int]], scores: list[float]):
+        self.ids_a, self.ids_b, self.scores = ids_a, ids_b, scores
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __getitem__(self, i: int) -> tuple[list[int], list[int], float]:
+        return self.ids_a[i], self.ids_b[i], self.scores[i]
+
+
+def collate_graded(items: list[tuple[list[int], list[int], float]]) -> dict[str, torch.Tensor]:
+    ids_a, ids_b, scores = zip(*items)
+    (a, a_lengths), (b, b_lengths) = padded(ids_a), padded(ids_b)
+    return {"ids_a": a, "lengths_a": a_lengths, "ids_b": b, "lengths_b": b_lengths, "score": torch.tensor(scores)}
+
+
+def graded_pairs(specs: list[str], data_dir: str | None) -> list[tuple[str, str, float]]:
+    """(text, text, score) of graded-similarity splits (a `score` column), each unordered pair once: the first
+    split that has it gives its score (sts2012_2016 repeats 4,196 of stsb/train's pairs)."""
+    seen: dict[frozenset[str], tuple[str, str, float]] = {}
+    for spec in specs:
+        rows = load_rows(spec, data_dir)
+        if "score" not in rows.column_names:
+            raise DataError(f"data.similarity: {spec} has no 'score' column (a graded-similarity split is needed)")
+        columns = detect_columns("paraphrase", rows.column_names)
+        for a, b, score in zip(rows[columns.text_a], rows[columns.text_b], rows["score"]):
+            seen.setdefault(frozenset((a, b)), (a, b, float(score)))
+    return list(seen.values())
 
 
 def question_units(pair_specs: list[str], texts: list[str], data_dir: str | None) -> list[list[int]]:
@@ -72,6 +111,8 @@ class TeacherDataModule(pl.LightningDataModule):
         teacher: str = "minilm",
         texts: list[str] | None = None,
         pairs: list[str] | None = None,
+        similarity: list[str] | None = None,
+        similarity_batch_size: int = 32,
         data_dir: str | None = None,
         cache_dir: str | None = None,
         tokenizer: Kind = "minilm",
@@ -89,6 +130,10 @@ class TeacherDataModule(pl.LightningDataModule):
             texts: text sources (training.texts): `release` (default), shared split specs, .txt files (one text per
                 line), data files (JSONL/CSV/Parquet, globs, URIs; FILE#COL,COL names the text columns).
             pairs: ranking split specs whose questions share a batch with their candidate answers.
+            similarity: graded-similarity split specs (a `score` column in [0, 1], e.g. stsb/train,
+                sts2012_2016/train) whose pairs train the served vectors' cosine directly; their texts should be
+                among `texts` too, so that they are distilled as well.
+            similarity_batch_size: graded pairs per batch of the similarity stream.
             data_dir: the shared data folder (default $PAIRSCORE_DATA_DIR, else ../shared/data).
             cache_dir: the teachers' cache root (default $PAIRSCORE_CACHE_DIR, else ~/.cache/pairscore).
             tokenizer: minilm | wordpiece | word (a vocabulary trained on the texts for the last two).
@@ -140,6 +185,18 @@ class TeacherDataModule(pl.LightningDataModule):
         self.train_set = self._subset(ids, vectors, [u for i, u in enumerate(units) if i not in val])
         self.val_set = self._subset(ids, vectors, [u for i, u in enumerate(units) if i in val])
         self.sts = self._sts(sources)
+        graded = graded_pairs(list(h.similarity or []), h.data_dir)
+        self.graded_set = None
+        if graded:
+            a, b, scores = zip(*graded)
+            encoded = [[e.ids for e in self.tokenizer.encode_batch(list(side))] for side in (a, b)]
+            self.graded_set = GradedPairs(*encoded, list(scores))
+            # A card names the data its encoder learned from, and its licence: these pairs' scores are labels.
+            self.teacher_info["graded"] = {
+                "splits": [describe(spec) | {"split": spec} for spec in h.similarity],
+                "pairs": len(graded),
+            }
+            rank_zero_info(f"data.similarity: {len(graded)} graded pairs from {', '.join(h.similarity)}")
 
     @staticmethod
     def _subset(ids: list[list[int]], vectors: np.ndarray, units: list[list[int]]) -> TeacherTexts:
@@ -166,8 +223,19 @@ class TeacherDataModule(pl.LightningDataModule):
         sampler = BucketBatchSampler(dataset.units, lengths, h.batch_size, shuffle=shuffle, seed=h.seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        texts = self._loader(self.train_set, shuffle=True)
+        if self.graded_set is None:
+            return texts
+        graded = DataLoader(
+            self.graded_set,
+            batch_size=self.hparams.similarity_batch_size,
+            shuffle=True,
+            collate_fn=collate_graded,
+            generator=torch.Generator().manual_seed(self.hparams.seed),
+        )
+        # An epoch is one pass over the texts; the graded pairs cycle beside them.
+        return CombinedLoader({"texts": texts, "graded": graded}, mode="max_size_cycle")
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)

@@ -30,6 +30,8 @@ TRAINING_SPECS = (
     "wiki_qa/train",
     "trec_qa/train",
     "stsb/train",
+    "selqa/train",
+    "sts2012_2016/train",
 )
 TEXT_SUFFIX = ".txt"
 

@@ -205,5 +205,6 @@ def test_langchain_retrieves_then_reranks_wikiqa(shipped):
         best[qid] = found[order.results[0].index].metadata
     assert all(meta["question"] == qid for qid, meta in best.items()), "a top answer belongs to another question"
     correct = sorted(qid for qid, meta in best.items() if meta["correct"])
-    # The shipped models answer 8 of the 10 fixture questions right (validation-2 and -3 get a wrong candidate).
-    assert len(correct) >= 8, f"top answers correct for {correct} only"
+    # The v4 models answer 5 of the 10 fixture questions right (v3's answered 8: v4's ranking model trades WikiQA
+    # MAP, .696 against .752, for TrecQA's, .807 against .743); a random pick of the 8 found would get about 1.
+    assert len(correct) >= 5, f"top answers correct for {correct} only"

@@ -11,7 +11,7 @@ pytest.importorskip("datasets")
 
 from helpers import CONFIGS, FIXTURE_DATA, tiny_teacher  # noqa: E402
 from training import distill  # noqa: E402
-from training.distill_losses import relational_loss, similarity_agreement  # noqa: E402
+from training.distill_losses import graded_loss, relational_loss, similarity_agreement  # noqa: E402
 from training.distill_module import load_distilled  # noqa: E402
 from training.runs import BEST_FILE, Best  # noqa: E402
 from training.teacher import TeacherCache, get_teacher  # noqa: E402
@@ -50,6 +50,26 @@ def distill_args(tmp_path: Path, teacher: Path, *extra: str) -> list[str]:
 def test_fast_dev_run_with_relational_loss_and_question_batches(tmp_path, teacher):
     extra = ["--trainer.fast_dev_run=true", "--model.relational=kl", '--data.pairs=["wiki_qa/train"]']
     assert distill.main(distill_args(tmp_path, teacher, *extra)) == 0
+
+
+def test_graded_pairs_train_beside_the_texts(tmp_path, teacher):
+    """The STS objective: a second stream of graded pairs (both fixture STS sources, their shared pairs once)."""
+    extra = [
+        "--trainer.max_steps=3",
+        "--trainer.log_every_n_steps=1",
+        '--data.similarity=["stsb/train", "sts2012_2016/train"]',
+        "--data.sts=null",
+    ]
+    assert distill.main(distill_args(tmp_path, teacher, *extra)) == 0
+    metrics = (next(tmp_path.glob("**/metrics.csv"))).read_text()
+    assert "train_similarity" in metrics.splitlines()[0]
+
+
+def test_the_graded_loss_rewards_cosines_in_the_scores_order():
+    generator = torch.Generator().manual_seed(0)
+    u, v = torch.randn(2, 6, 8, generator=generator)
+    scores = torch.nn.functional.cosine_similarity(u, v)
+    assert float(graded_loss(u, v, scores, 20.0)) + 1.0 < float(graded_loss(u, v, -scores, 20.0))
 
 
 def test_teacher_vectors_are_cached_by_text_and_only_new_texts_are_computed(tmp_path, teacher):

@@ -15,6 +15,7 @@ pytest.importorskip("datasets")
 
 from helpers import CONFIGS, FIXTURE_DATA, MODELS, TINY_SIZES  # noqa: E402
 from pairscore import artifact, metrics  # noqa: E402
+from pairscore.card import read  # noqa: E402
 from pairscore.runtime.model import PairModel  # noqa: E402
 from training import cli, export  # noqa: E402
 from training.runs import BEST_FILE, Best  # noqa: E402
@@ -185,7 +186,9 @@ def test_a_flag_that_asks_for_another_shape_than_the_folder_is_refused_before_an
     sizes here) is refused, naming each (folder, flag) pair."""
     message = refused(tmp_path, capsys, f"--model.init_from={MODELS / 'paraphrase'}")
     assert "its weights have another shape than the flags ask for (folder, flag)" in message
-    assert "'hidden_size': (128, 16)" in message and "'head_hidden': (128, 16)" in message
+    shipped = read(MODELS / "paraphrase").config["model"]
+    assert f"'hidden_size': ({shipped['hidden_size']}, 16)" in message
+    assert f"'head_hidden': ({shipped['head_hidden']}, 16)" in message
 
 
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_version_folder(mine, tmp_path, capsys):

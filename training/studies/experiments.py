@@ -1,11 +1,11 @@
-"""The lecture's claims, measured here: NLI encoder variants, the models-v3 ablation, release models and baselines.
+"""The lecture's claims, measured here: NLI encoder variants, the models-v4 ablation, release models and baselines.
 
-    python -m training.studies.experiments [--epochs 4] [--skip-grid] [--ablation] [--cached-only]
+    python -m training.studies.experiments [--epochs 4] [--skip-grid] [--ablation [--only COLUMN ...]] [--cached-only]
 
 Trains each NLI variant with the release recipe plus one change (same data, same epochs, from scratch), exports
 it, and reads the metrics the exporter measured with the serving code on the selection split. `--ablation` adds
-the models-v3 levers one at a time (training.ablation: teacher, relational distillation, question-answer
-batches, the ranking head), every task, every selection and reported split, and the
+the models-v4 levers one at a time (training.ablation: SelQA, sequential ranking, STS pairs in distillation, the
+student sizes), every task, every selection and reported split, the frontier (docs/frontier.png), and the
 fallback-token rate of each vocabulary option. Writes docs/experiments.md and the PNG plots beside it; results are
 cached per variant under runs/experiments/ so a rerun only adds what is new.
 """
@@ -161,12 +161,13 @@ def baseline_metrics(results: Path) -> dict[str, dict[tuple[str, str], dict[str,
     return out
 
 
-def kept_grid(doc: Path) -> list[str]:
-    """With --skip-grid: the NLI-variants section of the existing doc, verbatim, naming the command that measured it."""
+def kept_section(doc: Path, heading: str, why: str) -> list[str]:
+    """A section of the existing doc, verbatim, naming the command that measured it (the grid with --skip-grid;
+    the models-v3 ablation, whose runs the v4 ablation replaced)."""
     if not doc.is_file():
         return []
     text = doc.read_text()
-    start = text.find("## NLI encoder variants")
+    start = text.find(f"## {heading}")
     if start < 0:
         return []
     end = text.find("\n## ", start + 1)
@@ -175,8 +176,7 @@ def kept_grid(doc: Path) -> list[str]:
         produced = re.search(r"Produced by `([^`]+)`", text)
         section[1:1] = [
             "",
-            f"Measured by `{produced[1] if produced else 'python -m training.studies.experiments'}` "
-            "(kept as it was by `--skip-grid`).",
+            f"Measured by `{produced[1] if produced else 'python -m training.studies.experiments'}` ({why}).",
         ]
     return section + [""]
 
@@ -229,6 +229,7 @@ def render(
     command: str,
     ablation: list[str] | None = None,
     kept: list[str] | None = None,
+    previous: list[str] | None = None,
 ) -> str:
     lines = [
         "# Experiments",
@@ -240,6 +241,7 @@ def render(
     ]
     lines += grid_lines(grid) if grid else kept or []
     lines += ablation or []
+    lines += previous or []
     lines += comparison_lines(table, baselines)
     for plot in plots:
         lines += [f"![{plot.stem}]({plot.name})", ""]
@@ -254,7 +256,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baselines", type=Path, default=Path("docs/results"))
     parser.add_argument("--runs", type=Path, default=Path("runs/experiments"))
     parser.add_argument("--out", type=Path, default=Path("docs/experiments.md"))
-    parser.add_argument("--ablation", action="store_true", help="the models-v3 levers, one at a time, on every task")
+    parser.add_argument(
+        "--speed",
+        type=Path,
+        default=Path("benchmarks/out/frontier.json"),
+        help="ablation: the frontier's speed axis, from python -m benchmarks.frontier (no frontier without it)",
+    )
+    parser.add_argument("--ablation", action="store_true", help="the models-v4 levers, one at a time, on every task")
+    parser.add_argument(
+        "--only", nargs="+", help="ablation: measure only these columns (the others from the cache), for parallel runs"
+    )
     parser.add_argument(
         "--cached-only", action="store_true", help="ablation: render the steps already measured, train nothing"
     )
@@ -273,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m training.studies.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
     ablation_lines = None
     if args.ablation:
-        results = ablation.run(args.runs / "ablation", cached_only=args.cached_only)
+        results = ablation.run(
+            args.runs / "ablation", cached_only=args.cached_only, only=set(args.only) if args.only else None
+        )
         release = {t: read(args.models / t) for t in tasks.NAMES if (args.models / t / artifact.CARD_FILE).is_file()}
         release = {t: c for t, c in release.items() if c.format_version >= 3}
         release_encoders = {t: ablation.encoder_figures(PairModel(args.models / t).encode) for t in release}
@@ -285,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             ablation.vocabulary_options(args.runs / "ablation"),
             command.strip(),
             args.runs / "ablation",
+            json.loads(args.speed.read_text()) if args.speed.is_file() else None,
+            args.out.with_name("frontier.png"),
         )
     table: Table = {}
     release_rows(args.models, table)
@@ -297,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             plots,
             command.strip(),
             ablation_lines,
-            kept_grid(args.out) if args.skip_grid else None,
+            kept_section(args.out, "NLI encoder variants", "kept as it was by `--skip-grid`")
+            if args.skip_grid
+            else None,
+            kept_section(args.out, "Models v3: one lever at a time", "its runs are not in this repository"),
         )
     )
     print(args.out.read_text())
