@@ -75,7 +75,6 @@ class Step:
     before), starting from the `distilled` encoder (a DISTILLED name) of the `student`'s shape."""
 
     distilled: str
-    variant: Variant = field(default_factory=dict)  # for every task it trains
     tasks: tuple[str, ...] = tasks.NAMES
     task_variants: dict[str, Variant] = field(default_factory=dict)  # for one task
     then: dict[str, Variant] = field(default_factory=dict)  # a task's second stage (release.THEN)
@@ -186,9 +185,7 @@ def distilled_encoder(step: Step, seed: int, root: Path) -> str:
 def step_variant(step: Step, task: str, seed: int, root: Path) -> Variant:
     """The config one step trains one task with: the recipe's own epochs, the step's encoder."""
     encoder = {"model": {"init_encoder": distilled_encoder(step, seed, root)}}
-    return stages.merge(
-        step.variant, step.task_variants.get(task, {}), step.student, encoder, {"seed_everything": seed}
-    )
+    return stages.merge(step.task_variants.get(task, {}), step.student, encoder, {"seed_everything": seed})
 
 
 def run_step(name: str, task: str, step: Step, seed: int, root: Path, cached_only: bool = False) -> dict | None:
@@ -307,12 +304,12 @@ def run(
 
 def distillation_lines(root: Path) -> list[str]:
     """The distilled encoders on their own, from each distilled folder's CSV log at its best checkpoint."""
-    name, release = RELEASE_RECIPE
-    used = {(s.distilled, stages.slug(str(s.student)), SEEDS[0]): s for s in STEPS.values()}
-    used[(release.distilled, stages.slug(str(release.student)), SEEDS[1])] = release
+    runs = [(step, SEEDS[0]) for step in STEPS.values()] + [(RELEASE_RECIPE[1], SEEDS[1])]
+    used = {distilled_folder(step, seed, root): (step, seed) for step, seed in runs}  # each distilled encoder once
     rows = []
-    for (distilled, _, seed), step in used.items():
-        handed = stages.handed_over(distilled_folder(step, seed, root))
+    for folder, (step, seed) in used.items():
+        distilled = step.distilled
+        handed = stages.handed_over(folder)
         log = Path(handed.checkpoint).parent.parent / "metrics.csv" if handed else None
         measured = [r for r in csv.DictReader(log.open()) if r.get("val_cosine")] if log and log.is_file() else []
         if measured:
